@@ -1,0 +1,15 @@
+import { ConfigError } from '../../src/errors.js';
+import type { ProviderDefinition } from '../../src/types.js';
+import { aliases, method, DnsOptions } from './options.js';
+
+// Not implemented yet: the options are validated, but creating the provider says so plainly.
+export const definition: ProviderDefinition<DnsOptions> = {
+  method,
+  aliases,
+  options: DnsOptions,
+  create() {
+    throw new ConfigError(`discovery method "${method}" is not available in this version`, {
+      hint: 'see the status column of the methods table in README.md',
+    });
+  },
+};

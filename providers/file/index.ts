@@ -1,0 +1,108 @@
+import os from 'node:os';
+import path from 'node:path';
+import { unlink } from 'node:fs/promises';
+import { canonicalize, formatHostPort } from '../../src/address.js';
+import { DiscoveryError } from '../../src/errors.js';
+import type {
+  ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, RegistryProvider, ResolveOptions,
+} from '../../src/types.js';
+import { entryFileName, readEntries, serviceDir, writeAtomic, type Entry } from './entries.js';
+import { FileOptions, aliases, method } from './options.js';
+
+/**
+ * The embedded default: a shared directory on one machine (or a shared volume). Each node owns one
+ * file that it rewrites every ttl/3; readers ignore entries older than ttlMs, malformed ones, and
+ * ones whose owning process is gone.
+ */
+export class FileProvider implements RegistryProvider {
+  readonly method = method;
+  readonly #options: FileOptions;
+  readonly #context: ProviderContext;
+  readonly #registrations = new Set<Registration>();
+
+  constructor(options: FileOptions, context: ProviderContext) {
+    this.#options = options;
+    this.#context = context;
+  }
+
+  nodesDir(service: string): string {
+    return path.join(serviceDir(this.#options.directory, service), 'nodes');
+  }
+
+  async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
+    options.signal?.throwIfAborted();
+    let results;
+    try {
+      results = await readEntries(this.nodesDir(lookup.service), this.#context.clock.now(), this.#options.ttlMs);
+    } catch (err) {
+      throw new DiscoveryError(`file: cannot read ${this.nodesDir(lookup.service)}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'check that the directory exists and is readable by this user',
+      });
+    }
+    const points: ContactPoint[] = [];
+    for (const r of results) {
+      if (r.kind === 'ok') points.push(toContactPoint(r.entry));
+      else if (r.reason === 'malformed entry') this.#context.logger.warn({ file: r.file }, 'file: skipping malformed entry');
+      else this.#context.logger.debug({ file: r.file, reason: r.reason }, 'file: skipping entry');
+    }
+    return canonicalize(points);
+  }
+
+  async register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
+    const file = path.join(this.nodesDir(options.service), entryFileName(self));
+    const { clock, logger } = this.#context;
+    const write = () => {
+      const entry: Entry = { host: self.host, updatedAt: clock.now(), pid: process.pid, hostname: os.hostname() };
+      if (self.port !== undefined) entry.port = self.port;
+      if (self.meta) entry.meta = { ...self.meta };
+      return writeAtomic(file, JSON.stringify(entry));
+    };
+    const ttlMs = this.#options.ttlMs;
+    await write();
+    let closed = false;
+    let inflight: Promise<void> = Promise.resolve();
+    const schedule = () => {
+      const t = clock.setTimeout(() => {
+        inflight = write()
+          .catch((err: Error) => logger.warn({ file, error: err.message }, 'file: refreshing the registration failed'))
+          .finally(() => { if (!closed) timer = schedule(); });
+      }, Math.max(100, Math.floor(ttlMs / 3)));
+      t.unref();
+      return t;
+    };
+    let timer = schedule();
+    const registration: Registration = {
+      self,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        timer.cancel();
+        this.#registrations.delete(registration);
+        await inflight; // a refresh finishing after the unlink would resurrect the entry
+        await unlink(file).catch(() => {});
+        logger.debug({ self: formatHostPort(self) }, 'file: deregistered');
+      },
+    };
+    this.#registrations.add(registration);
+    return registration;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#registrations].map((r) => r.close()));
+  }
+}
+
+function toContactPoint(entry: Entry): ContactPoint {
+  const cp: ContactPoint = { host: entry.host };
+  if (entry.port !== undefined) cp.port = entry.port;
+  if (entry.meta && Object.keys(entry.meta).length > 0) cp.meta = entry.meta;
+  return cp;
+}
+
+export const definition: ProviderDefinition<FileOptions> = {
+  method,
+  aliases,
+  options: FileOptions,
+  create: (options, context) => new FileProvider(options, context),
+};

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { intRange, NonEmptyString } from '../../src/config/fields.js';
+
+export const method = 'zookeeper';
+export const aliases = [] as const;
+
+export const ZookeeperOptions = z.strictObject({
+  method: z.enum([method]),
+  /** `host1:2181,host2:2181[/chroot]` */
+  connectionString: NonEmptyString,
+  rootPath: z
+    .string()
+    .regex(/^\/(?:[^/]+(?:\/[^/]+)*)?$/, { error: 'expected an absolute znode path such as "/clusterseed"' })
+    .default('/clusterseed'),
+  sessionTimeoutMs: intRange(2000, 600_000, ' ms').default(10_000),
+});
+export type ZookeeperOptions = z.output<typeof ZookeeperOptions>;

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { parseHostPort } from '../address.js';
+
+/** Shared field schemas, so every key of the same kind validates and reports the same way. */
+
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+
+export const Port = z
+  .number({ error: (iss) => `expected integer 1-65535, got ${show(iss.input)}` })
+  .int({ error: (iss) => `expected integer 1-65535, got ${show(iss.input)}` })
+  .min(1, { error: (iss) => `expected integer 1-65535, got ${show(iss.input)}` })
+  .max(65535, { error: (iss) => `expected integer 1-65535, got ${show(iss.input)}` });
+
+/** Port 0 means "any free port" where a socket is bound. */
+export const BindPort = z
+  .number({ error: (iss) => `expected integer 0-65535, got ${show(iss.input)}` })
+  .int({ error: (iss) => `expected integer 0-65535, got ${show(iss.input)}` })
+  .min(0, { error: (iss) => `expected integer 0-65535, got ${show(iss.input)}` })
+  .max(65535, { error: (iss) => `expected integer 0-65535, got ${show(iss.input)}` });
+
+export function intRange(min: number, max: number, unit = '') {
+  const msg = (iss: { input?: unknown }) =>
+    `expected integer ${min}-${max === Number.MAX_SAFE_INTEGER ? '…' : max}${unit}, got ${show(iss.input)}`;
+  return z.number({ error: msg }).int({ error: msg }).min(min, { error: msg }).max(max, { error: msg });
+}
+
+/** Milliseconds: a non-negative integer. */
+export const Millis = intRange(0, 86_400_000, ' ms');
+export const PositiveMillis = intRange(1, 86_400_000, ' ms');
+
+export const Bool = z.boolean({ error: (iss) => `expected true or false, got ${show(iss.input)}` });
+
+export const NonEmptyString = z
+  .string({ error: (iss) => `expected a string, got ${show(iss.input)}` })
+  .min(1, { error: 'must not be empty' });
+
+/** `host`, `host:port`, `[v6]:port`. */
+export const HostPortString = z
+  .string({ error: (iss) => `expected "host" or "host:port", got ${show(iss.input)}` })
+  .superRefine((value, ctx) => {
+    try {
+      parseHostPort(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid address ${(err as Error).message}` });
+    }
+  });
+
+export const Url = z.string().refine(
+  (v) => {
+    try {
+      new URL(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `expected a URL such as http://127.0.0.1:4566, got ${show(iss.input)}` },
+);
+
+export const KeyValue = z.strictObject({ key: NonEmptyString, value: z.string() });

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { BindPort, Bool, intRange, Millis, NonEmptyString, Port, PositiveMillis } from './fields.js';
+import { DiscoveryConfig } from './discovery.js';
+
+export const BootstrapSettings = z.strictObject({
+  strategy: z.enum(['lowest-address', 'lock']).default('lowest-address'),
+  /** Fresh successful observations (self included) needed before anyone forms a cluster. */
+  requiredContactPoints: intRange(1, 10_000).default(2),
+  /** The discovered set must be unchanged this long before a node forms a cluster… */
+  stableMarginMs: Millis.default(5000),
+  /** …unless it already holds this many contact points (fast path; off when absent). */
+  expectedContactPoints: intRange(1, 10_000).optional(),
+  discoveryIntervalMs: PositiveMillis.default(1000),
+  /** Cap of the back-off between failed lookups. */
+  discoveryMaxBackoffMs: PositiveMillis.default(15_000),
+  probeIntervalMs: PositiveMillis.default(1000),
+  probeTimeoutMs: PositiveMillis.default(1000),
+  /** A point counts as failed only after this long without a successful probe. */
+  probeFailureWindowMs: PositiveMillis.default(3000),
+  newClusterEnabled: Bool.default(true),
+  /** Give up after this long (none by default in the API; the CLI uses 120000). */
+  bootstrapTimeoutMs: PositiveMillis.optional(),
+  /** Timeout of one discovery lookup. */
+  resolveTimeoutMs: PositiveMillis.default(10_000),
+});
+export type BootstrapSettings = z.output<typeof BootstrapSettings>;
+
+export const ManagementSettings = z.strictObject({
+  /** Where the endpoint binds. */
+  host: NonEmptyString.default('0.0.0.0'),
+  /** 0 = any free port. */
+  port: BindPort.default(7626),
+  /** Bearer token required on /bootstrap/seed-nodes [CLUSTERSEED_MANAGEMENT_TOKEN]; never logged. */
+  token: NonEmptyString.optional(),
+});
+export type ManagementSettings = z.output<typeof ManagementSettings>;
+
+export const SelfSettings = z
+  .strictObject({
+    /** How the advertised address is found when `host` is not given. */
+    mode: z.enum(['auto', 'ecs', 'ec2', 'interface']).optional(),
+    /** Advertised address (explicit). */
+    host: NonEmptyString.optional(),
+    /** Advertised port [the bound management port]. */
+    port: Port.optional(),
+    /** mode=interface: an interface name ("eth1") or a CIDR ("10.0.0.0/16"). */
+    interface: NonEmptyString.optional(),
+    /** mode=ecs in bridge mode: the container port whose host port is advertised. */
+    containerPort: Port.optional(),
+    /** Allow falling back to IMDSv1 when IMDSv2 is unavailable (off: IMDSv2 only). */
+    allowImdsV1: Bool.default(false),
+  })
+  .superRefine((self, ctx) => {
+    if (self.host !== undefined && self.mode !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mode'], message: 'give either "host" (explicit) or "mode" (resolved), not both' });
+    }
+  });
+export type SelfSettings = z.output<typeof SelfSettings>;
+
+export const Config = z.strictObject({
+  /** The name peers share (tag value, ECS service, Consul service, registry path…). */
+  service: NonEmptyString,
+  discovery: DiscoveryConfig.default({ method: 'file' } as never),
+  bootstrap: BootstrapSettings.default({} as never),
+  management: ManagementSettings.default({} as never),
+  self: SelfSettings.default({} as never),
+});
+export type Config = z.output<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+/** JSON Schema of the config file (for editors): `clusterseed config schema`. */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(Config, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+}

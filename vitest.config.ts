@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Multi-process and real-server tests share ports and CPU with the rest: 2 cores here.
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+});
