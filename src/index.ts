@@ -17,3 +17,4 @@ export { loadConfig, parseConfig, mergeConfig, type LoadConfigOptions, type Part
 export { parseOneLine } from './config/one-line.js';
 export { Config, BootstrapSettings, ManagementSettings, SelfSettings, configJsonSchema, type ConfigInput } from './config/schema.js';
 export { DiscoveryConfig, CANONICAL_METHODS, canonicalMethod } from './config/discovery.js';
+export { resolveSelfAddress, type ResolveSelfAddressOptions, type SelfAddress, type SelfAddressMode } from './self-address/index.js';
