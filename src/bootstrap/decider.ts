@@ -1,0 +1,134 @@
+import { canonicalize, compareContactPoints, formatHostPort, lowestOf, sameContactPoint } from '../address.js';
+import type { BootstrapSettings } from '../config/schema.js';
+import type { ContactPoint } from '../types.js';
+import type { SeedNodesResponse } from './protocol.js';
+
+/** The latest successful probe of one contact point. */
+export interface PeerObservation {
+  response: SeedNodesResponse;
+  /** When the response arrived. */
+  at: number;
+}
+
+export type DeciderSettings = Pick<
+  BootstrapSettings,
+  'newClusterEnabled' | 'requiredContactPoints' | 'stableMarginMs' | 'expectedContactPoints' | 'probeFailureWindowMs'
+>;
+
+export interface DeciderInput {
+  self: ContactPoint;
+  /** The current discovered set, canonical order (self included when discovered). */
+  view: readonly ContactPoint[];
+  /** When the current set was first seen; undefined before the first successful lookup. */
+  viewSince: number | undefined;
+  /** Latest successful observation per contact point, keyed by formatHostPort. */
+  observations: ReadonlyMap<string, PeerObservation>;
+  settings: DeciderSettings;
+  now: number;
+}
+
+/** The self-join gates of DESIGN §5.2 step 4, in the order they are checked. */
+export type Gate =
+  | 'new-cluster-disabled'
+  | 'required-contact-points'
+  | 'unconfirmed-contact-points'
+  | 'stable-margin'
+  | 'not-lowest'
+  | 'view-agreement';
+
+export type Decision =
+  | {
+      kind: 'join';
+      /** First seed first, then other members in canonical order, at most 5. */
+      seeds: ContactPoint[];
+      /** Other first seeds peers reported (should never happen; logged loudly). */
+      conflictingFirstSeeds: ContactPoint[];
+    }
+  | { kind: 'self-join' }
+  | { kind: 'wait'; gate: Gate; detail: string };
+
+export const MAX_SEEDS = 5;
+
+const list = (points: readonly ContactPoint[]) => points.map((p) => formatHostPort(p)).join(', ');
+
+/**
+ * Pure: the same inputs always give the same decision, so it is unit-tested directly and the
+ * simulation exercises exactly the logic the real coordinator runs.
+ */
+export function decide(input: DeciderInput): Decision {
+  const { self, view, observations, settings, now } = input;
+  const peers = view.filter((p) => !sameContactPoint(p, self));
+  const fresh: { point: ContactPoint; response: SeedNodesResponse }[] = [];
+  const unconfirmed: ContactPoint[] = [];
+  for (const point of peers) {
+    const obs = observations.get(formatHostPort(point));
+    if (obs && now - obs.at <= settings.probeFailureWindowMs) fresh.push({ point, response: obs.response });
+    else unconfirmed.push(point);
+  }
+
+  // 1. Someone is already in a cluster: join it, whatever the gates say.
+  const inCluster = fresh.filter((f) => f.response.seedNodes.length > 0);
+  if (inCluster.length > 0) return joinDecision(inCluster);
+
+  // 2. Otherwise form one only when every gate is open.
+  if (!settings.newClusterEnabled) {
+    return { kind: 'wait', gate: 'new-cluster-disabled', detail: 'bootstrap.newClusterEnabled is false and no peer is in a cluster yet' };
+  }
+  const confirmed = fresh.length + 1; // self is always a fresh observation of itself
+  if (confirmed < settings.requiredContactPoints) {
+    return {
+      kind: 'wait',
+      gate: 'required-contact-points',
+      detail: `${confirmed} of ${settings.requiredContactPoints} required contact points confirmed (self included); discovered ${view.length}`,
+    };
+  }
+  if (unconfirmed.length > 0) {
+    return { kind: 'wait', gate: 'unconfirmed-contact-points', detail: `no successful probe within the failure window from ${list(unconfirmed)}` };
+  }
+  const expected = settings.expectedContactPoints;
+  const fastPath = expected !== undefined && view.length >= expected;
+  const stableFor = input.viewSince === undefined ? 0 : now - input.viewSince;
+  if (!fastPath && (input.viewSince === undefined || stableFor < settings.stableMarginMs)) {
+    return {
+      kind: 'wait',
+      gate: 'stable-margin',
+      detail:
+        `view of ${view.length} stable for ${stableFor} of ${settings.stableMarginMs} ms` +
+        (expected !== undefined ? ` (fast path at ${expected} contact points)` : ''),
+    };
+  }
+  const lowest = lowestOf(view);
+  if (!lowest || !sameContactPoint(lowest, self)) {
+    return {
+      kind: 'wait',
+      gate: 'not-lowest',
+      detail: lowest ? `${formatHostPort(lowest)} is lower than self ${formatHostPort(self)}` : `self ${formatHostPort(self)} is not in the discovered view`,
+    };
+  }
+  const dissent = fresh.filter((f) => !f.response.lowest || !sameContactPoint(f.response.lowest, self));
+  if (dissent.length > 0) {
+    const d = dissent[0]!;
+    return {
+      kind: 'wait',
+      gate: 'view-agreement',
+      detail: `${formatHostPort(d.point)} sees ${d.response.lowest ? formatHostPort(d.response.lowest) : 'no contact point'} as lowest` +
+        (dissent.length > 1 ? ` (and ${dissent.length - 1} more peers disagree)` : ''),
+    };
+  }
+  return { kind: 'self-join' };
+}
+
+function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesResponse }[]): Decision {
+  // Peers should all name the same first seed; if not, the lowest one wins on every node alike.
+  const firstSeeds = canonicalize(inCluster.map((f) => f.response.seedNodes[0]!));
+  const first = firstSeeds[0]!;
+  const agreeing = inCluster.filter((f) => sameContactPoint(f.response.seedNodes[0]!, first));
+  const others = canonicalize(agreeing.flatMap((f) => [f.point, ...f.response.seedNodes.slice(1)])).filter(
+    (p) => compareContactPoints(p, first) !== 0,
+  );
+  return {
+    kind: 'join',
+    seeds: [first, ...others].slice(0, MAX_SEEDS).map((p) => ({ host: p.host, ...(p.port !== undefined ? { port: p.port } : {}) })),
+    conflictingFirstSeeds: firstSeeds.slice(1),
+  };
+}

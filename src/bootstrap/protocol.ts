@@ -1,0 +1,54 @@
+import net from 'node:net';
+import { isValidHostname, normalizeHost } from '../address.js';
+import { ProtocolError } from '../errors.js';
+import type { ContactPoint } from '../types.js';
+
+/** The path every node serves its bootstrap state on (DESIGN §5.2 step 3). */
+export const SEED_NODES_PATH = '/bootstrap/seed-nodes';
+
+/**
+ * Body of `GET /bootstrap/seed-nodes`. `seedNodes` empty means "not in a cluster"; otherwise the
+ * responder's seeds, first seed first. `lowest` is the lowest point of the responder's own view and
+ * `view` its size, so a prober can tell whether the responder agrees on who forms the cluster.
+ */
+export interface SeedNodesResponse {
+  self: ContactPoint;
+  seedNodes: ContactPoint[];
+  lowest: ContactPoint | null;
+  view: number;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function hostPort(value: unknown, field: string, where: string): ContactPoint {
+  if (!isObj(value)) throw new ProtocolError(`${where}: "${field}" must be an object {host, port}`);
+  const { host, port } = value;
+  if (typeof host !== 'string' || (!net.isIP(host) && !isValidHostname(host))) {
+    throw new ProtocolError(`${where}: "${field}.host" must be an IP address or host name`);
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ProtocolError(`${where}: "${field}.port" must be an integer 1-65535`);
+  }
+  return { host: normalizeHost(host), port };
+}
+
+/** Validates a peer's response; anything off is a ProtocolError naming the field, never a wrong seed. */
+export function parseSeedNodesResponse(body: unknown, where: string): SeedNodesResponse {
+  if (!isObj(body)) throw new ProtocolError(`${where}: response must be a JSON object`);
+  const self = hostPort(body['self'], 'self', where);
+  const rawSeeds = body['seedNodes'];
+  if (!Array.isArray(rawSeeds)) throw new ProtocolError(`${where}: "seedNodes" must be an array`);
+  if (rawSeeds.length > 100) throw new ProtocolError(`${where}: "seedNodes" has ${rawSeeds.length} entries (at most 100)`);
+  const seedNodes = rawSeeds.map((s, i) => hostPort(s, `seedNodes[${i}]`, where));
+  const lowest = body['lowest'] === null ? null : hostPort(body['lowest'], 'lowest', where);
+  const view = body['view'];
+  if (typeof view !== 'number' || !Number.isInteger(view) || view < 0) {
+    throw new ProtocolError(`${where}: "view" must be a non-negative integer`);
+  }
+  return { self, seedNodes, lowest, view };
+}
+
+/** Only host and port go on the wire: meta stays local (it may hold instance ids users did not mean to publish). */
+export function wirePoint(cp: ContactPoint): ContactPoint {
+  return cp.port === undefined ? { host: cp.host } : { host: cp.host, port: cp.port };
+}

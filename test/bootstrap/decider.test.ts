@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { formatHostPort } from '../../src/address.js';
+import { decide, type DeciderInput, type PeerObservation } from '../../src/bootstrap/decider.js';
+import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
+import type { ContactPoint } from '../../src/types.js';
+
+const cp = (host: string, port = 7626): ContactPoint => ({ host, port });
+const A = cp('10.0.0.1'), B = cp('10.0.0.2'), C = cp('10.0.0.3');
+const settings = { newClusterEnabled: true, requiredContactPoints: 2, stableMarginMs: 5000, expectedContactPoints: undefined, probeFailureWindowMs: 3000 };
+
+function response(self: ContactPoint, over: Partial<SeedNodesResponse> = {}): SeedNodesResponse {
+  return { self, seedNodes: [], lowest: A, view: 3, ...over };
+}
+function obs(entries: [ContactPoint, SeedNodesResponse, number][]): Map<string, PeerObservation> {
+  return new Map(entries.map(([p, r, at]) => [formatHostPort(p), { response: r, at }]));
+}
+function input(over: Partial<DeciderInput> = {}): DeciderInput {
+  return {
+    self: A,
+    view: [A, B, C],
+    viewSince: 0,
+    observations: obs([[B, response(B), 9000], [C, response(C), 9500]]),
+    settings,
+    now: 10_000,
+    ...over,
+  };
+}
+
+describe('decide', () => {
+  it('self-joins when every gate is open', () => {
+    expect(decide(input())).toEqual({ kind: 'self-join' });
+  });
+
+  it('joins a peer that is in a cluster, whatever the gates say, first seed first', () => {
+    const d = decide(input({
+      self: C, viewSince: 9999, settings: { ...settings, newClusterEnabled: false },
+      observations: obs([[A, response(A, { seedNodes: [A] }), 9000], [B, response(B, { seedNodes: [A, cp('10.0.0.9')] }), 9000]]),
+    }));
+    expect(d).toEqual({ kind: 'join', seeds: [A, B, cp('10.0.0.9')], conflictingFirstSeeds: [] });
+  });
+
+  it('prefers the lowest first seed when peers disagree and reports the conflict', () => {
+    const X = cp('10.0.0.50');
+    const d = decide(input({
+      self: C,
+      observations: obs([[A, response(A, { seedNodes: [X] }), 9000], [B, response(B, { seedNodes: [B] }), 9000]]),
+    }));
+    expect(d).toMatchObject({ kind: 'join', conflictingFirstSeeds: [X] });
+    if (d.kind === 'join') expect(d.seeds[0]).toEqual(B);
+  });
+
+  it('caps seeds at 5', () => {
+    const many = Array.from({ length: 9 }, (_, i) => cp(`10.0.1.${i + 1}`));
+    const d = decide(input({ self: C, observations: obs([[A, response(A, { seedNodes: [A, ...many] }), 9000]]) }));
+    expect(d.kind === 'join' && d.seeds.length).toBe(5);
+  });
+
+  it('ignores stale responses, also for joining', () => {
+    const d = decide(input({ observations: obs([[B, response(B, { seedNodes: [B] }), 6999], [C, response(C), 9500]]) }));
+    expect(d).toMatchObject({ kind: 'wait', gate: 'unconfirmed-contact-points' });
+    if (d.kind === 'wait') expect(d.detail).toContain('10.0.0.2:7626');
+  });
+
+  it('checks the gates in the documented order', () => {
+    // new cluster disabled comes before everything else
+    expect(decide(input({ settings: { ...settings, newClusterEnabled: false } }))).toMatchObject({ gate: 'new-cluster-disabled' });
+    // required contact points: only self is confirmed
+    expect(decide(input({ observations: obs([]), viewSince: 9999 }))).toMatchObject({ gate: 'required-contact-points' });
+    // enough confirmed, but C never answered
+    expect(decide(input({ observations: obs([[B, response(B), 9000]]), viewSince: 9999 }))).toMatchObject({ gate: 'unconfirmed-contact-points' });
+    // all confirmed, view too young
+    expect(decide(input({ viewSince: 6000, self: B, observations: obs([[A, response(A), 9000], [C, response(C), 9000]]) }))).toMatchObject({ gate: 'stable-margin' });
+    // stable, but someone is lower
+    expect(decide(input({ self: B, observations: obs([[A, response(A), 9000], [C, response(C), 9000]]) }))).toMatchObject({ gate: 'not-lowest' });
+    // lowest, but a peer sees a lower node
+    expect(decide(input({ observations: obs([[B, response(B, { lowest: cp('10.0.0.0') }), 9000], [C, response(C), 9000]]) })))
+      .toMatchObject({ gate: 'view-agreement' });
+  });
+
+  it('takes the fast path when the view holds expectedContactPoints', () => {
+    const young = input({ viewSince: 9990 });
+    expect(decide(young)).toMatchObject({ gate: 'stable-margin' });
+    expect(decide({ ...young, settings: { ...settings, expectedContactPoints: 3 } })).toEqual({ kind: 'self-join' });
+    expect(decide({ ...young, settings: { ...settings, expectedContactPoints: 4 } })).toMatchObject({ gate: 'stable-margin' });
+  });
+
+  it('never self-joins before the first lookup, nor when self is not discovered', () => {
+    expect(decide(input({ viewSince: undefined }))).toMatchObject({ gate: 'stable-margin' });
+    const d = decide(input({ self: cp('10.0.0.0'), view: [A, B, C], observations: obs([[A, response(A), 9000], [B, response(B), 9000], [C, response(C), 9000]]) }));
+    expect(d).toMatchObject({ gate: 'not-lowest' });
+  });
+
+  it('a peer with an empty view (lowest null) blocks view agreement', () => {
+    const d = decide(input({ observations: obs([[B, response(B, { lowest: null, view: 0 }), 9000], [C, response(C), 9000]]) }));
+    expect(d).toMatchObject({ gate: 'view-agreement' });
+  });
+
+  it('requiredContactPoints 1 lets a lone node form a cluster', () => {
+    const d = decide(input({ view: [A], observations: obs([]), settings: { ...settings, requiredContactPoints: 1 } }));
+    expect(d).toEqual({ kind: 'self-join' });
+  });
+
+  it('is pure: observations of points outside the view do not count', () => {
+    const d = decide(input({ view: [A, B], observations: obs([[B, response(B), 9000], [C, response(C, { seedNodes: [C] }), 9000]]) }));
+    expect(d).toEqual({ kind: 'self-join' });
+  });
+});
