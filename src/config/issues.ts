@@ -65,9 +65,9 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], knownKeys?: 
       case 'invalid_type':
         out.push({
           path: formatPath(issue.path),
-          message: issue.message.startsWith('expected ') && issue.message.includes(', got ')
-            ? issue.message
-            : issue.input === undefined ? 'required' : `expected ${issue.expected}, got ${show(issue.input)}`,
+          message: issue.input === undefined
+            ? 'required'
+            : issue.message.startsWith('expected ') && issue.message.includes(', got ') ? issue.message : `expected ${issue.expected}, got ${show(issue.input)}`,
         });
         break;
       case 'invalid_value':
@@ -82,8 +82,9 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], knownKeys?: 
         if (note === 'No matching discriminator' || discriminator) {
           const input = issue.input as Record<string, unknown> | undefined;
           const value = input && typeof input === 'object' ? input[discriminator ?? 'method'] : undefined;
+          const key = discriminator ?? 'method';
           out.push({
-            path: formatPath([...issue.path, discriminator ?? 'method']),
+            path: formatPath(issue.path[issue.path.length - 1] === key ? issue.path : [...issue.path, key]),
             message: value === undefined ? 'required' : `unknown method ${show(value)}`,
           });
         } else if (issue.errors.length > 0) {

@@ -70,8 +70,8 @@ function kindOf(schema: z.core.$ZodType): Kind {
       const el = unwrap(def.element!);
       const t = (el._zod.def as { type: string }).type;
       if (t === 'number') return 'number-list';
-      if (t === 'object') return 'key' in ((el._zod.def as unknown as { shape: object }).shape) ? 'kv-list' : 'nested';
-      return 'list';
+      if (t === 'object' && 'key' in (el._zod.def as unknown as { shape: object }).shape) return 'kv-list';
+      return t === 'string' ? 'list' : 'nested';
     }
     case 'union':
       // e.g. filters: string | [{name, values}] — the one-line form is the string form.

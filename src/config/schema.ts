@@ -60,10 +60,10 @@ export type SelfSettings = z.output<typeof SelfSettings>;
 export const Config = z.strictObject({
   /** The name peers share (tag value, ECS service, Consul service, registry path…). */
   service: NonEmptyString,
-  discovery: DiscoveryConfig.default({ method: 'file' } as never),
-  bootstrap: BootstrapSettings.default({} as never),
-  management: ManagementSettings.default({} as never),
-  self: SelfSettings.default({} as never),
+  discovery: DiscoveryConfig.prefault({ method: 'file' }),
+  bootstrap: BootstrapSettings.prefault({}),
+  management: ManagementSettings.prefault({}),
+  self: SelfSettings.prefault({}),
 });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
