@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AwsEmulator } from '../emulators/aws/server.js';
+import { ImdsHandler } from '../emulators/aws/imds.js';
+import { fetchImdsMetadata, ImdsClient, imdsEndpoint } from '../../src/self-address/imds.js';
+import { AbortedError, MetadataError } from '../../src/errors.js';
+
+import net from 'node:net';
+
+/** A loopback port nobody listens on. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+let emulator: AwsEmulator;
+let imds: ImdsHandler;
+
+beforeAll(async () => {
+  imds = new ImdsHandler();
+  emulator = await AwsEmulator.start([imds]);
+});
+afterAll(() => emulator.close());
+beforeEach(() => {
+  emulator.resetCalls();
+  emulator.clearFaults();
+  Object.assign(imds.state, { httpTokens: 'required', hopLimitExceeded: false, disabled: false });
+});
+
+const env = () => ({ AWS_EC2_METADATA_SERVICE_ENDPOINT: emulator.url });
+
+describe('imdsEndpoint', () => {
+  it('uses AWS_EC2_METADATA_SERVICE_ENDPOINT, else the link-local address', () => {
+    expect(imdsEndpoint({ AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:1234/' })).toBe('http://127.0.0.1:1234');
+    expect(imdsEndpoint({})).toBe('http://169.254.169.254');
+    expect(imdsEndpoint({ AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: 'IPv6' })).toBe('http://[fd00:ec2::254]');
+  });
+});
+
+describe('IMDSv2 client against the emulator', () => {
+  it('gets a token first, then reads metadata with it', async () => {
+    expect(await fetchImdsMetadata('local-ipv4', { env: env() })).toBe('10.0.1.17');
+    expect(emulator.calls('imds:PUT /latest/api/token')).toBe(1);
+    expect(emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(1);
+    const get = emulator.log.find((l) => l.action.startsWith('imds:GET'))!;
+    expect(typeof get.req.headers['x-aws-ec2-metadata-token']).toBe('string');
+  });
+
+  it('reuses its token for later reads', async () => {
+    const client = new ImdsClient({ env: env() });
+    await client.getMetadata('local-ipv4');
+    await client.getMetadata('instance-id');
+    expect(emulator.calls('imds:PUT /latest/api/token')).toBe(1);
+    expect(client.calls).toBe(3);
+  });
+
+  it('never falls back to IMDSv1 unless allowed', async () => {
+    emulator.inject('imds:PUT /latest/api/token', 'error500');
+    await expect(fetchImdsMetadata('local-ipv4', { env: env() })).rejects.toThrow(/token request failed with HTTP 500/);
+    expect(emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(0);
+  });
+
+  it('falls back to IMDSv1 when allowImdsV1 is set and the instance accepts it', async () => {
+    imds.state.httpTokens = 'optional';
+    emulator.inject('imds:PUT /latest/api/token', 'error500');
+    expect(await fetchImdsMetadata('local-ipv4', { env: env(), allowImdsV1: true })).toBe('10.0.1.17');
+  });
+
+  it('explains the hop limit when the token reply never arrives', async () => {
+    imds.state.hopLimitExceeded = true;
+    const err = await fetchImdsMetadata('local-ipv4', { env: env(), timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MetadataError);
+    expect((err as MetadataError).message).toMatch(/timed out after 200 ms/);
+    expect((err as MetadataError).hint).toMatch(/hop limit set to 2/);
+  });
+
+  it('reports a clear error when IMDS is down', async () => {
+    const port = await closedPort();
+    const err = await fetchImdsMetadata('local-ipv4', { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${port}` } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MetadataError);
+    expect((err as MetadataError).message).toMatch(/unreachable \(ECONNREFUSED\)/);
+  });
+
+  it('reports disabled metadata and missing paths', async () => {
+    await expect(fetchImdsMetadata('no-such-thing', { env: env() })).rejects.toThrow(/HTTP 404/);
+    imds.state.disabled = true;
+    await expect(fetchImdsMetadata('local-ipv4', { env: env() })).rejects.toThrow(/disabled/);
+  });
+
+  it('honours the caller abort signal', async () => {
+    imds.state.hopLimitExceeded = true;
+    const controller = new AbortController();
+    const pending = fetchImdsMetadata('local-ipv4', { env: env(), signal: controller.signal, timeoutMs: 30_000 });
+    setTimeout(() => controller.abort(), 20);
+    await expect(pending).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it('answers 401 to a GET without a token (the emulator enforces IMDSv2)', async () => {
+    const res = await fetch(`${emulator.url}/latest/meta-data/local-ipv4`);
+    expect(res.status).toBe(401);
+  });
+});
