@@ -1,5 +1,5 @@
 import { abortReason } from '../../src/backoff.js';
-import { AuthError, ClusterseedError, ConfigError, DiscoveryError, ProtocolError, ThrottledError } from '../../src/errors.js';
+import { AbortedError, AuthError, ClusterseedError, ConfigError, DiscoveryError, ProtocolError, ThrottledError } from '../../src/errors.js';
 
 /*
  * AWS SDK v3 failures → our typed errors. Service errors carry the AWS error code as `name` and
@@ -62,7 +62,10 @@ export function httpStatusOf(err: unknown): number | undefined {
 /** Maps any failure of one SDK call to a ClusterseedError. `signal` is the call's signal (abort/timeout wins). */
 export function mapAwsError(err: unknown, call: AwsCallDescription, signal?: AbortSignal): ClusterseedError {
   if (err instanceof ClusterseedError) return err;
-  if (signal?.aborted) return abortReason(signal);
+  if (signal?.aborted) {
+    const reason = abortReason(signal);
+    return reason instanceof ClusterseedError ? reason : new AbortedError(reason.message, { cause: reason });
+  }
   const e = (err ?? {}) as SdkErrorShape;
   const name = e.name ?? 'Error';
   const message = firstLine(e.message ?? String(err));
