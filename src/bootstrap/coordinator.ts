@@ -1,0 +1,317 @@
+import { canonicalize, formatHostPort, lowestOf, sameContactPoint } from '../address.js';
+import { abortReason, backoffDelay } from '../backoff.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { BootstrapSettings } from '../config/schema.js';
+import { channels, publish } from '../diagnostics.js';
+import { describeError, TimeoutError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ContactPoint } from '../types.js';
+import { decide, MAX_SEEDS, type Decision, type Gate, type PeerObservation } from './decider.js';
+import type { ProbeTransport } from './prober.js';
+import { wirePoint, type SeedNodesResponse } from './protocol.js';
+
+export interface CoordinatorOptions {
+  /** The advertised address (port set). */
+  self: ContactPoint;
+  settings: BootstrapSettings;
+  /** One lookup of the discovered set (the instrumented provider's resolve, or a scripted one). */
+  discover: (signal: AbortSignal) => Promise<ContactPoint[]>;
+  transport: ProbeTransport;
+  /** The application's join; the decision is final once it is called. */
+  join: (seeds: ContactPoint[]) => Promise<void>;
+  /** The application's current members, reported to peers after joining. */
+  members?: (() => ContactPoint[] | Promise<ContactPoint[]>) | undefined;
+  clock: Clock;
+  random?: () => number;
+  logger: Logger;
+}
+
+export interface CoordinatorDecision {
+  seeds: ContactPoint[];
+  formedNewCluster: boolean;
+  /** clock.now() when the decision was made. */
+  decidedAt: number;
+}
+
+interface Peer {
+  point: ContactPoint;
+  timer?: TimerHandle | undefined;
+  inflight?: AbortController | undefined;
+  /** Start of the current run of failed probes (for the one "counts as failed" log line). */
+  failingSince?: number | undefined;
+  reportedFailed?: boolean;
+}
+
+const key = (p: ContactPoint) => formatHostPort(p);
+
+/**
+ * The `lowest-address` strategy's moving parts (DESIGN §5.2): a discovery loop, one prober per
+ * contact point, and the pure decider evaluated after every event. Time, discovery and the probe
+ * transport are injected, so the simulation runs exactly this code on virtual time.
+ */
+export class Coordinator {
+  readonly #o: CoordinatorOptions;
+  readonly #random: () => number;
+  #view: ContactPoint[] = [];
+  #viewKey = '';
+  #viewSince: number | undefined;
+  #discoveryFailures = 0;
+  #discoveryTimer: TimerHandle | undefined;
+  #discoveryInflight: AbortController | undefined;
+  #marginTimer: TimerHandle | undefined;
+  #deadlineTimer: TimerHandle | undefined;
+  readonly #peers = new Map<string, Peer>();
+  readonly #observations = new Map<string, PeerObservation>();
+  #seeds: ContactPoint[] = [];
+  #startedAt = 0;
+  #stopped = false;
+  #decided = false;
+  #lastWait: { gate: Gate; detail: string } = { gate: 'stable-margin', detail: 'no discovery lookup has completed yet' };
+  #warnedSelfMissing = false;
+  #settle: { resolve: (d: CoordinatorDecision) => void; reject: (e: unknown) => void } | undefined;
+
+  constructor(options: CoordinatorOptions) {
+    this.#o = options;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Why the node is still waiting (for logs and errors). */
+  get waitingOn(): { gate: Gate; detail: string } | undefined {
+    return this.#decided ? undefined : this.#lastWait;
+  }
+
+  get view(): readonly ContactPoint[] {
+    return this.#view;
+  }
+
+  /** Runs until a decision is made and join() resolved, bootstrapTimeoutMs passes, or `signal` fires. */
+  run(signal?: AbortSignal): Promise<CoordinatorDecision> {
+    const { clock, settings } = this.#o;
+    this.#startedAt = clock.now();
+    return new Promise<CoordinatorDecision>((resolve, reject) => {
+      const onAbort = () => this.#fail(abortReason(signal!));
+      this.#settle = {
+        resolve: (d) => { signal?.removeEventListener('abort', onAbort); resolve(d); },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+      };
+      if (signal?.aborted) return this.#fail(abortReason(signal));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (settings.bootstrapTimeoutMs !== undefined) {
+        const ms = settings.bootstrapTimeoutMs;
+        this.#deadlineTimer = clock.setTimeout(() => {
+          const why = this.#decided ? 'join() did not resolve' : `still waiting on ${this.#lastWait.gate}: ${this.#lastWait.detail}`;
+          this.#fail(new TimeoutError(`bootstrap: no decision after ${ms} ms (${why})`, { hint: hintFor(this.#decided ? undefined : this.#lastWait.gate) }));
+        }, ms);
+      }
+      this.#discover();
+    });
+  }
+
+  /** What GET /bootstrap/seed-nodes answers. */
+  async report(): Promise<SeedNodesResponse> {
+    const lowest = lowestOf(this.#view);
+    let seedNodes = this.#seeds;
+    if (this.#decided && this.#o.members && seedNodes.length > 0) {
+      try {
+        const members = canonicalize(await this.#o.members()).filter((m) => !sameContactPoint(m, seedNodes[0]!));
+        seedNodes = [seedNodes[0]!, ...members].slice(0, MAX_SEEDS);
+      } catch (err) {
+        this.#o.logger.warn({ error: describeError(err) }, 'members() failed; reporting the joined seeds');
+      }
+    }
+    return { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest: lowest ? wirePoint(lowest) : null, view: this.#view.length };
+  }
+
+  /** Stops every timer and in-flight request (idempotent). */
+  stop(): void {
+    this.#stopped = true;
+    this.#stopLoops();
+    this.#deadlineTimer?.cancel();
+  }
+
+  #stopLoops(): void {
+    this.#discoveryTimer?.cancel();
+    this.#discoveryInflight?.abort();
+    this.#marginTimer?.cancel();
+    for (const peer of this.#peers.values()) this.#dropPeer(peer);
+    this.#peers.clear();
+  }
+
+  #fail(err: unknown): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#settle?.reject(err);
+  }
+
+  #active(): boolean {
+    return !this.#stopped && !this.#decided;
+  }
+
+  #discover(): void {
+    if (!this.#active()) return;
+    const controller = new AbortController();
+    this.#discoveryInflight = controller;
+    const { settings, logger } = this.#o;
+    this.#o.discover(controller.signal).then(
+      (points) => {
+        if (!this.#active()) return;
+        this.#discoveryFailures = 0;
+        this.#applyView(points);
+        this.#scheduleDiscovery(settings.discoveryIntervalMs);
+      },
+      (err: unknown) => {
+        if (!this.#active()) return;
+        // Keep the last good view: a flaky lookup must not restart the stable margin.
+        const delay = backoffDelay(this.#discoveryFailures++, { initialMs: settings.discoveryIntervalMs, maxMs: settings.discoveryMaxBackoffMs }, this.#random);
+        logger.warn({ error: describeError(err), retryInMs: delay, keptView: this.#view.length }, 'discovery lookup failed; keeping the last view');
+        this.#scheduleDiscovery(delay);
+      },
+    ).finally(() => {
+      if (this.#discoveryInflight === controller) this.#discoveryInflight = undefined;
+    });
+  }
+
+  #scheduleDiscovery(ms: number): void {
+    if (!this.#active()) return;
+    this.#discoveryTimer = this.#o.clock.setTimeout(() => this.#discover(), ms);
+    this.#evaluate();
+  }
+
+  #applyView(discovered: ContactPoint[]): void {
+    const { self, clock, settings, logger } = this.#o;
+    // Points discovered without a port are probed on the management port every node shares.
+    const view = canonicalize(discovered.map((p) => (p.port === undefined && self.port !== undefined ? { ...p, port: self.port } : p)));
+    const viewKey = view.map(key).join(',');
+    if (viewKey === this.#viewKey && this.#viewSince !== undefined) return;
+    this.#view = view;
+    this.#viewKey = viewKey;
+    this.#viewSince = clock.now();
+    logger.debug({ view: view.map(key) }, 'discovered set changed; stable margin restarts');
+    const wanted = new Set(view.filter((p) => !sameContactPoint(p, self)).map(key));
+    for (const [k, peer] of this.#peers) {
+      if (!wanted.has(k)) {
+        this.#dropPeer(peer);
+        this.#peers.delete(k);
+        this.#observations.delete(k);
+      }
+    }
+    for (const p of view) {
+      const k = key(p);
+      if (wanted.has(k) && !this.#peers.has(k)) {
+        const peer: Peer = { point: p };
+        this.#peers.set(k, peer);
+        this.#probe(peer);
+      }
+    }
+    this.#marginTimer?.cancel();
+    this.#marginTimer = clock.setTimeout(() => this.#evaluate(), settings.stableMarginMs);
+  }
+
+  #dropPeer(peer: Peer): void {
+    peer.timer?.cancel();
+    peer.inflight?.abort();
+  }
+
+  #probe(peer: Peer): void {
+    if (!this.#active()) return;
+    const { clock, settings, logger, transport } = this.#o;
+    const target = key(peer.point);
+    const controller = new AbortController();
+    peer.inflight = controller;
+    const started = clock.now();
+    const timeout = clock.setTimeout(
+      () => controller.abort(new TimeoutError(`probe of ${target} timed out after ${settings.probeTimeoutMs} ms`)),
+      settings.probeTimeoutMs,
+    );
+    // The transport should honour the signal; this race makes sure a probe never outlives its timeout.
+    const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }));
+    Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted]).then(
+      (response) => {
+        if (peer.inflight !== controller || !this.#active()) return;
+        this.#observations.set(target, { response, at: clock.now() });
+        if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
+        peer.failingSince = undefined;
+        peer.reportedFailed = false;
+        publish(channels.probe, { target, durationMs: clock.now() - started, ok: true, seedNodes: response.seedNodes.map(key) });
+      },
+      (err: unknown) => {
+        if (peer.inflight !== controller || !this.#active()) return;
+        peer.failingSince ??= started;
+        const failingFor = clock.now() - peer.failingSince;
+        publish(channels.probe, { target, durationMs: clock.now() - started, ok: false, error: err });
+        if (failingFor >= settings.probeFailureWindowMs && !peer.reportedFailed) {
+          peer.reportedFailed = true;
+          logger.info({ target, failingForMs: failingFor, error: describeError(err) }, 'contact point counts as failed (no successful probe within probeFailureWindowMs)');
+        } else logger.debug({ target, error: describeError(err) }, 'probe failed');
+      },
+    ).finally(() => {
+      timeout.cancel();
+      if (peer.inflight !== controller) return;
+      peer.inflight = undefined;
+      if (!this.#active() || this.#peers.get(target) !== peer) return;
+      const delay = Math.round(settings.probeIntervalMs * (1 + 0.2 * this.#random()));
+      peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
+      this.#evaluate();
+    });
+  }
+
+  #evaluate(): void {
+    if (!this.#active()) return;
+    const { clock, settings, self, logger } = this.#o;
+    const now = clock.now();
+    if (!this.#warnedSelfMissing && now - this.#startedAt >= settings.stableMarginMs && this.#viewSince !== undefined &&
+        !this.#view.some((p) => sameContactPoint(p, self))) {
+      this.#warnedSelfMissing = true;
+      logger.warn(
+        { advertised: key(self), discovered: this.#view.map(key) },
+        'this node does not find itself among the discovered contact points: it will never form a cluster; check that self (the advertised address) matches what discovery returns',
+      );
+    }
+    const decision = decide({ self, view: this.#view, viewSince: this.#viewSince, observations: this.#observations, settings, now });
+    if (decision.kind === 'wait') {
+      if (decision.gate !== this.#lastWait.gate) {
+        logger.debug({ gate: decision.gate, detail: decision.detail }, 'waiting');
+        publish(channels.decision, { strategy: 'lowest-address', waitingOn: decision.gate, detail: decision.detail });
+      }
+      this.#lastWait = { gate: decision.gate, detail: decision.detail };
+      return;
+    }
+    this.#commit(decision, now);
+  }
+
+  #commit(decision: Exclude<Decision, { kind: 'wait' }>, now: number): void {
+    const { self, logger, join } = this.#o;
+    this.#decided = true;
+    this.#stopLoops();
+    const formedNewCluster = decision.kind === 'self-join';
+    this.#seeds = formedNewCluster ? [wirePoint(self)] : decision.seeds;
+    if (decision.kind === 'join' && decision.conflictingFirstSeeds.length > 0) {
+      logger.error(
+        { joining: key(this.#seeds[0]!), otherFirstSeeds: decision.conflictingFirstSeeds.map(key) },
+        'PEERS REPORT DIFFERENT FIRST SEEDS: more than one cluster exists; joining the lowest one. Check for a network partition or a discovery misconfiguration',
+      );
+    }
+    logger.info({ seeds: this.#seeds.map(key), formedNewCluster }, formedNewCluster ? 'forming a new cluster (self-join)' : 'joining an existing cluster');
+    const seeds = this.#seeds.map((p) => ({ ...p }));
+    join(seeds).then(
+      () => {
+        if (this.#stopped) return;
+        this.#deadlineTimer?.cancel();
+        this.#settle?.resolve({ seeds, formedNewCluster, decidedAt: now });
+      },
+      (err: unknown) => this.#fail(err),
+    );
+  }
+}
+
+function hintFor(gate: Gate | undefined): string {
+  switch (gate) {
+    case 'new-cluster-disabled': return 'no peer is in a cluster and newClusterEnabled is false: start the cluster elsewhere, or enable it';
+    case 'required-contact-points': return 'start more nodes, or lower bootstrap.requiredContactPoints';
+    case 'unconfirmed-contact-points': return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls and management.token';
+    case 'stable-margin': return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
+    case 'not-lowest': return 'a lower node is discovered but has not formed the cluster: check that it is healthy, and that self matches what discovery returns';
+    case 'view-agreement': return 'peers discover a different set than this node: check that every node uses the same discovery settings';
+    default: return 'check that join() resolves';
+  }
+}

@@ -1,0 +1,128 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { SEED_NODES_PATH, type SeedNodesResponse } from './protocol.js';
+
+export interface EndpointOptions {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  /** When set, /bootstrap/seed-nodes needs `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  /** The current state; undefined while the node is still starting (answered with 503). */
+  report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined;
+  logger: Logger;
+}
+
+export interface ManagementEndpoint {
+  /** The bound address (the real port when 0 was asked for). */
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Limits of DESIGN §6: small headers, no bodies, a slow client is cut off. */
+export const MAX_HEADER_BYTES = 8 * 1024;
+export const REQUEST_TIMEOUT_MS = 5000;
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/** Constant-time comparison (hashing first makes the lengths equal, so the length leaks nothing either). */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const presented = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+  return timingSafeEqual(digest(presented), digest(token));
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/**
+ * The management endpoint: `GET /bootstrap/seed-nodes` and `GET /health`, nothing else. Peers probe
+ * it; it is also how late joiners find the cluster, so it lives until close().
+ */
+export async function startEndpoint(options: EndpointOptions): Promise<ManagementEndpoint> {
+  const { logger, token } = options;
+  const server = http.createServer(
+    {
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      // How often the two timeouts above are enforced (Node's default is every 30 s).
+      connectionsCheckingInterval: 1000,
+      // Longer than a probe interval, so probers keep one connection per peer.
+      keepAliveTimeout: 10_000,
+    },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== SEED_NODES_PATH && path !== '/health') return send(res, 404, { error: 'not found' });
+      if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
+      const length = req.headers['content-length'];
+      if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+        // The body is never read: close the connection rather than parse what follows it.
+        return send(res, 400, { error: 'requests must not have a body' }, { connection: 'close' });
+      }
+      if (path === '/health') return send(res, 200, { status: 'ok' });
+      if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
+        return send(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+      }
+      Promise.resolve()
+        .then(() => options.report())
+        .then(
+          (state) => (state ? send(res, 200, state) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' })),
+          (err: unknown) => {
+            logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
+            send(res, 500, { error: 'internal error' });
+          },
+        );
+    },
+  );
+  server.on('clientError', (err, socket) => {
+    logger.debug({ error: err }, 'management endpoint: bad request');
+    if (socket.writable) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const status = code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where = `${options.host}:${options.port}`;
+      if (err.code === 'EADDRINUSE') {
+        reject(new ConfigError(`management.port: ${where} is already in use`, { hint: 'choose another management.port, or 0 for any free port', cause: err }));
+      } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
+        reject(new ConfigError(`management.host: cannot bind ${where}: no such local address`, { hint: 'bind 0.0.0.0 or an address of this machine', cause: err }));
+      } else if (err.code === 'EACCES') {
+        reject(new ConfigError(`management.port: not allowed to bind ${where}`, { hint: 'use a port above 1023', cause: err }));
+      } else reject(err);
+    };
+    server.once('error', onError);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  logger.debug({ host: address.address, port: address.port }, 'management endpoint listening');
+  let closing: Promise<void> | undefined;
+  return {
+    host: address.address,
+    port: address.port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+import { formatHostPort, normalizeHost } from '../address.js';
+import { systemClock, type Clock } from '../clock.js';
+import { parseConfig } from '../config/load.js';
+import type { Config, ConfigInput } from '../config/schema.js';
+import { channels, publish } from '../diagnostics.js';
+import { ConfigError } from '../errors.js';
+import { isLockCapable } from '../lock/seed-lock.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { createDiscovery } from '../registry.js';
+import { resolveSelfAddress } from '../self-address/index.js';
+import { withDeadline } from '../signal.js';
+import { isRegistryProvider, type ContactPoint, type DiscoveryProvider } from '../types.js';
+import { Coordinator } from './coordinator.js';
+import { startEndpoint, type ManagementEndpoint } from './endpoint.js';
+import { createHttpProbeTransport } from './prober.js';
+import { wirePoint, type SeedNodesResponse } from './protocol.js';
+import type { BootstrapResult, StrategyContext, StrategyOutcome } from './strategy.js';
+
+export interface BootstrapHooks {
+  /** The application's own join (required): called once with the decided seeds. */
+  join: (seeds: ContactPoint[]) => Promise<void>;
+  /** The application's current members, reported to peers (optional). */
+  members?: () => ContactPoint[] | Promise<ContactPoint[]>;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Process environment (CLUSTERSEED_MANAGEMENT_TOKEN, provider variables) [process.env]. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Time source of the coordinator [system clock]. */
+  clock?: Clock;
+}
+
+/** The config object of DESIGN §3 plus the hooks. */
+export type BootstrapOptions = ConfigInput & BootstrapHooks;
+
+export interface BootstrapNode {
+  readonly result: BootstrapResult;
+  /** Where the management endpoint is bound. */
+  readonly endpoint: { host: string; port: number };
+  /** How the advertised address was found ('interface', 'ecs-awsvpc'…); undefined when configured explicitly. */
+  readonly selfSource: string | undefined;
+  /** Stops the endpoint, deregisters, releases leases; idempotent. */
+  close(): Promise<void>;
+}
+
+const HOOK_KEYS = ['join', 'members', 'logger', 'signal', 'env', 'clock'] as const;
+
+/**
+ * Discovers peers, agrees on the first seed, calls `join(seeds)`, and resolves once it has; the
+ * returned node keeps serving its endpoint (late joiners find the cluster through it) until close().
+ */
+export async function bootstrap(options: BootstrapOptions): Promise<BootstrapNode> {
+  if (typeof options?.join !== 'function') {
+    throw new ConfigError('bootstrap: "join" must be a function (seeds) => Promise<void>', { hint: "pass your cluster layer's join, e.g. join: (seeds) => cluster.join(seeds)" });
+  }
+  const raw: Record<string, unknown> = { ...options };
+  for (const k of HOOK_KEYS) delete raw[k];
+  const env = options.env ?? process.env;
+  const token = env['CLUSTERSEED_MANAGEMENT_TOKEN'];
+  if (token && (raw['management'] as { token?: unknown } | undefined)?.token === undefined) {
+    raw['management'] = { ...(raw['management'] as object | undefined), token };
+  }
+  return startBootstrapNode(parseConfig(raw), options);
+}
+
+/** bootstrap() on an already validated config (the CLI loads its config itself). */
+export async function startBootstrapNode(config: Config, hooks: BootstrapHooks): Promise<BootstrapNode> {
+  const logger = hooks.logger ?? silentLogger;
+  const clock = hooks.clock ?? systemClock;
+  const env = hooks.env ?? process.env;
+  const startedAt = clock.now();
+  const cleanups: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => logger.warn({ error: err }, 'close: cleanup step failed'));
+  };
+  const deadline = withDeadline('bootstrap', config.bootstrap.bootstrapTimeoutMs, hooks.signal);
+  try {
+    const provider: DiscoveryProvider = await createDiscovery(config.discovery, { logger, env, signal: deadline.signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
+    cleanups.push(() => provider.close());
+
+    let report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined = () => undefined;
+    const endpoint: ManagementEndpoint = await startEndpoint({
+      host: config.management.host, port: config.management.port, token: config.management.token, logger, report: () => report(),
+    });
+    cleanups.push(() => endpoint.close());
+
+    const { self, source } = await advertisedSelf(config, endpoint.port, env, deadline.signal);
+    logger.info({ self: formatHostPort(self), bound: `${endpoint.host}:${endpoint.port}`, strategy: config.bootstrap.strategy, method: provider.method }, 'bootstrapping');
+    report = () => ({ self: wirePoint(self), seedNodes: [], lowest: null, view: 0 });
+
+    if (isRegistryProvider(provider)) {
+      const registration = await provider.register(self, { service: config.service, signal: deadline.signal });
+      cleanups.push(() => registration.close());
+    }
+
+    let outcome: { seeds: ContactPoint[]; formedNewCluster: boolean };
+    if (config.bootstrap.strategy === 'lock') {
+      if (!isLockCapable(provider)) {
+        throw new ConfigError(`bootstrap.strategy: "lock" needs a lock-capable discovery method, and "${provider.method}" is not one`, {
+          hint: 'use discovery method zookeeper, etcd, consul or file, or bootstrap.strategy "lowest-address"',
+        });
+      }
+      const context: StrategyContext = { config, provider, self, join: hooks.join, logger, clock, signal: deadline.signal, startedAt };
+      const { runLockStrategy } = (await import('../lock/lock-strategy.js')) as { runLockStrategy: (c: StrategyContext) => Promise<StrategyOutcome> };
+      const lock = await runLockStrategy(context);
+      cleanups.push(() => lock.close());
+      outcome = lock.result;
+      report = () => ({ self: wirePoint(self), seedNodes: lock.result.seeds.map(wirePoint), lowest: null, view: 0 });
+    } else {
+      const transport = createHttpProbeTransport({ token: config.management.token, defaultPort: self.port! });
+      cleanups.push(() => transport.close());
+      const coordinator = new Coordinator({
+        self, settings: config.bootstrap, transport, join: hooks.join, members: hooks.members, clock, logger,
+        discover: (signal) => provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs }),
+      });
+      cleanups.push(async () => coordinator.stop());
+      report = () => coordinator.report();
+      outcome = await coordinator.run(hooks.signal);
+    }
+    const result: BootstrapResult = {
+      seeds: outcome.seeds, self, formedNewCluster: outcome.formedNewCluster, strategy: config.bootstrap.strategy, elapsedMs: clock.now() - startedAt,
+    };
+    publish(channels.decision, { strategy: result.strategy, self: formatHostPort(self), seeds: result.seeds.map(formatHostPort), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs });
+    logger.info({ firstSeed: formatHostPort(result.seeds[0]!), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs }, 'bootstrap decided');
+    let closing: Promise<void> | undefined;
+    return {
+      result,
+      endpoint: { host: endpoint.host, port: endpoint.port },
+      selfSource: source,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  } finally {
+    deadline.dispose();
+  }
+}
+
+async function advertisedSelf(config: Config, boundPort: number, env: Readonly<Record<string, string | undefined>>, signal: AbortSignal) {
+  const s = config.self;
+  if (s.host !== undefined) return { self: { host: normalizeHost(s.host), port: s.port ?? boundPort } as ContactPoint, source: undefined };
+  const resolved = await resolveSelfAddress({
+    mode: s.mode ?? 'auto', env, signal, allowImdsV1: s.allowImdsV1,
+    ...(s.interface !== undefined ? { interface: s.interface } : {}),
+    ...(s.containerPort !== undefined ? { containerPort: s.containerPort } : {}),
+  });
+  return { self: { host: normalizeHost(resolved.host), port: s.port ?? resolved.port ?? boundPort } as ContactPoint, source: resolved.source };
+}
+
