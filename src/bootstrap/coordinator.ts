@@ -37,6 +37,7 @@ interface Peer {
   point: ContactPoint;
   timer?: TimerHandle | undefined;
   inflight?: AbortController | undefined;
+  probeTimeout?: TimerHandle | undefined;
   /** Start of the current run of failed probes (for the one "counts as failed" log line). */
   failingSince?: number | undefined;
   reportedFailed?: boolean;
@@ -209,6 +210,7 @@ export class Coordinator {
 
   #dropPeer(peer: Peer): void {
     peer.timer?.cancel();
+    peer.probeTimeout?.cancel();
     peer.inflight?.abort();
   }
 
@@ -219,10 +221,10 @@ export class Coordinator {
     const controller = new AbortController();
     peer.inflight = controller;
     const started = clock.now();
-    const timeout = clock.setTimeout(
+    const timeout = (peer.probeTimeout = clock.setTimeout(
       () => controller.abort(new TimeoutError(`probe of ${target} timed out after ${settings.probeTimeoutMs} ms`)),
       settings.probeTimeoutMs,
-    );
+    ));
     // The transport should honour the signal; this race makes sure a probe never outlives its timeout.
     const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }));
     Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted]).then(
