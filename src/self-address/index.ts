@@ -1,3 +1,4 @@
+import { resolveEcsSelfAddress } from './ecs.js';
 import { resolveInterfaceAddress } from './interface.js';
 
 export type SelfAddressMode = 'auto' | 'ecs' | 'ec2' | 'interface';
@@ -32,6 +33,8 @@ export interface SelfAddress {
 export async function resolveSelfAddress(options: ResolveSelfAddressOptions = {}): Promise<SelfAddress> {
   const mode = options.mode ?? 'auto';
   switch (mode) {
+    case 'ecs':
+      return resolveEcsSelfAddress(options);
     case 'interface':
     case 'auto': // ecs/ec2 detection is added by the AWS module
       return { host: resolveInterfaceAddress(options.interface), source: 'interface' };
