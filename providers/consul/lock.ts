@@ -1,0 +1,217 @@
+import net from 'node:net';
+import { z } from 'zod';
+import { canonicalize, formatHostPort, isValidHostname, sameContactPoint } from '../../src/address.js';
+import { backoffDelay, sleep } from '../../src/backoff.js';
+import type { Clock } from '../../src/clock.js';
+import { DiscoveryError, describeError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import type { ContactPoint } from '../../src/types.js';
+import { kvPath, parseBody, type ConsulHttp } from './client.js';
+import type { ConsulSession } from './session.js';
+
+const KvEntries = z.array(z.object({
+  Key: z.string(),
+  Value: z.string().nullable(),
+  Session: z.string().optional(),
+  ModifyIndex: z.number().int().nonnegative(),
+}));
+const KvResult = z.boolean();
+
+/** Blocking queries: Consul adds up to wait/16 of jitter; allow that plus a network margin. */
+const BLOCKING_MARGIN_MS = 5_000;
+
+/**
+ * SeedLock on Consul KV (DESIGN §5.3). Keys under `<keyPrefix>/<service>/`:
+ *   lock                   acquired with the node's session (behavior delete)
+ *   first-seed             the node that formed the cluster (plain key: outlives its writer's session)
+ *   members/<host:port>    one per node, acquired with its session, so a dead node's entry goes away
+ * Values are JSON `{"host","port"}`. Followers wait with blocking queries on the prefix.
+ */
+export class ConsulSeedLock implements SeedLock {
+  /** X-Consul-Index of the last read of each service's prefix (where waitForChange starts). */
+  readonly #index = new Map<string, number>();
+  /** Member keys this node holds → value, re-acquired when the session is replaced. */
+  readonly #members = new Map<string, string>();
+
+  constructor(
+    private readonly http: ConsulHttp,
+    private readonly session: ConsulSession,
+    private readonly settings: { keyPrefix: string; lockDelaySeconds: number; ttlSeconds: number },
+    private readonly context: { clock: Clock; logger: Logger },
+  ) {
+    session.onReplaced(() => void this.#reacquireMembers());
+  }
+
+  base(service: string): string {
+    return `${this.settings.keyPrefix.replace(/\/+$/, '')}/${service}/`;
+  }
+
+  async readRecord(options: SeedLockOptions): Promise<ClusterRecord> {
+    const { entries } = await this.#readPrefix(options.service, { signal: options.signal });
+    return this.#record(options.service, entries);
+  }
+
+  async tryLock(self: ContactPoint, options: SeedLockOptions): Promise<HeldLock | undefined> {
+    const key = `${this.base(options.service)}lock`;
+    const sid = await this.#acquire(key, pointJson(self), options.signal);
+    if (sid === undefined) return undefined;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        // "invalid session": it expired meanwhile, and Consul already deleted the key.
+        await this.http.call('PUT', kvPath(key), { query: { release: sid }, accept: [500] });
+      },
+    };
+  }
+
+  async writeFirstSeed(seed: ContactPoint, options: SeedLockOptions): Promise<void> {
+    const key = `${this.base(options.service)}first-seed`;
+    const { value } = await this.http.json(KvResult, 'PUT', kvPath(key), { body: pointJson(seed), signal: options.signal });
+    if (!value) throw new DiscoveryError(`consul: writing ${key} was refused`, { hint: 'another session holds the key; check for foreign writers under keyPrefix' });
+  }
+
+  async clearFirstSeed(stale: ContactPoint, options: SeedLockOptions): Promise<void> {
+    const key = `${this.base(options.service)}first-seed`;
+    const res = await this.http.call('GET', kvPath(key), { signal: options.signal, accept: [404] });
+    if (res.status === 404) return;
+    const [entry] = parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
+    if (!entry) return;
+    const current = decodePoint(entry.Value);
+    if (current !== undefined && !sameContactPoint(current, stale)) return;
+    // compare-and-delete: a newer first-seed written meanwhile stays
+    await this.http.call('DELETE', kvPath(key), { query: { cas: String(entry.ModifyIndex) }, signal: options.signal });
+  }
+
+  async addMember(self: ContactPoint, options: SeedLockOptions): Promise<void> {
+    const key = `${this.base(options.service)}members/${formatHostPort(self)}`;
+    const value = pointJson(self);
+    this.#members.set(key, value);
+    await this.#acquireWithRetry(key, value, options.signal);
+  }
+
+  async waitForChange(options: SeedLockOptions & { maxWaitMs: number }): Promise<void> {
+    const started = this.context.clock.now();
+    let index = this.#index.get(options.service);
+    if (index === undefined) index = (await this.#readPrefix(options.service, { signal: options.signal })).index;
+    for (;;) {
+      const remaining = options.maxWaitMs - (this.context.clock.now() - started);
+      if (remaining <= 0) return;
+      if (index === 0) {
+        // No X-Consul-Index (not a real agent, or a proxy dropped it): no blocking possible, poll instead.
+        await sleep(Math.min(remaining, 1_000), options.signal, this.context.clock);
+        return;
+      }
+      const { index: next } = await this.#readPrefix(options.service, {
+        signal: options.signal, blockAt: index, waitMs: Math.max(1, Math.round(remaining)),
+      });
+      // Consul: an index that goes backwards (store restored, leader change) means "start over": treat as a change.
+      if (next !== index) return;
+    }
+  }
+
+  /** Deletes this node's member entries (a graceful leave; the session is destroyed afterwards). */
+  async close(): Promise<void> {
+    const keys = [...this.#members.keys()];
+    this.#members.clear();
+    await Promise.all(keys.map((key) => this.http.call('DELETE', kvPath(key), {}).catch((err) => {
+      this.context.logger.warn({ key, error: describeError(err) }, 'consul: removing the member entry failed; it goes with the session');
+    })));
+  }
+
+  async #readPrefix(service: string, o: { signal?: AbortSignal; blockAt?: number; waitMs?: number }) {
+    const path = kvPath(this.base(service));
+    const query: Record<string, string | boolean> = { recurse: true };
+    if (o.blockAt !== undefined) { query.index = String(o.blockAt); query.wait = `${o.waitMs}ms`; }
+    const res = await this.http.call('GET', path, {
+      query, signal: o.signal, accept: [404], timeoutMs: o.waitMs === undefined ? undefined : this.http.defaultTimeoutMs + o.waitMs + o.waitMs / 16 + BLOCKING_MARGIN_MS,
+    });
+    const entries = res.status === 404 ? [] : parseBody(KvEntries, res.text, `consul GET ${path}`);
+    const index = res.index ?? 0;
+    if (res.index === undefined) this.context.logger.debug({ path }, 'consul: response without X-Consul-Index; blocking queries fall back to polling');
+    this.#index.set(service, index);
+    return { entries, index };
+  }
+
+  #record(service: string, entries: z.output<typeof KvEntries>): ClusterRecord {
+    const base = this.base(service);
+    const record: ClusterRecord = { members: [] };
+    const members: ContactPoint[] = [];
+    for (const e of entries) {
+      if (e.Key === `${base}first-seed`) {
+        const p = decodePoint(e.Value);
+        if (p) record.firstSeed = p;
+        else this.context.logger.warn({ key: e.Key }, 'consul: ignoring a first-seed value that is not {"host","port"}');
+      } else if (e.Key.startsWith(`${base}members/`) && e.Session !== undefined) {
+        const p = decodePoint(e.Value);
+        if (p) members.push(p);
+        else this.context.logger.warn({ key: e.Key }, 'consul: ignoring a member value that is not {"host","port"}');
+      }
+    }
+    record.members = canonicalize(members);
+    return record;
+  }
+
+  /** One acquire; the session ID when it succeeded, undefined when another session holds the key or lock-delay is on. */
+  async #acquire(key: string, value: string, signal?: AbortSignal): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const sid = await this.session.id(signal);
+      const res = await this.http.call('PUT', kvPath(key), { query: { acquire: sid }, body: value, signal, accept: [500] });
+      if (res.status === 500) {
+        if (attempt === 0 && /invalid session/i.test(res.text)) { this.session.lost(sid); continue; }
+        throw new DiscoveryError(`consul: acquiring ${key} failed: ${res.text.slice(0, 200)} (HTTP 500)`, { hint: 'the Consul agent failed; check its logs' });
+      }
+      return parseBody(KvResult, res.text, `consul PUT ${kvPath(key)}`) ? sid : undefined;
+    }
+  }
+
+  /**
+   * A member key can be refused for a while: lock-delay after this node's previous session died
+   * holding it. Retry with back-off for lock-delay plus a TTL, then report who holds it.
+   */
+  async #acquireWithRetry(key: string, value: string, signal?: AbortSignal): Promise<void> {
+    const deadline = this.context.clock.now() + (this.settings.lockDelaySeconds + this.settings.ttlSeconds) * 1000;
+    for (let attempt = 0; ; attempt++) {
+      if ((await this.#acquire(key, value, signal)) !== undefined) return;
+      if (this.context.clock.now() >= deadline) {
+        throw new DiscoveryError(`consul: ${key} is held by another session`, {
+          hint: 'another process registered the same address; each node needs its own advertised host:port',
+        });
+      }
+      await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), signal, this.context.clock);
+    }
+  }
+
+  async #reacquireMembers(): Promise<void> {
+    for (const [key, value] of this.#members) {
+      try {
+        await this.#acquireWithRetry(key, value);
+        this.context.logger.info({ key }, 'consul: member entry restored under the new session');
+      } catch (err) {
+        this.context.logger.warn({ key, error: describeError(err) }, 'consul: restoring the member entry failed');
+      }
+    }
+  }
+}
+
+function pointJson(p: ContactPoint): string {
+  return JSON.stringify(p.port === undefined ? { host: p.host } : { host: p.host, port: p.port });
+}
+
+/** A stored {"host","port"} value (base64 in the KV response); undefined when it is not one. */
+export function decodePoint(value: string | null): ContactPoint | undefined {
+  if (value === null) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const r = raw as { host?: unknown; port?: unknown };
+  if (typeof raw !== 'object' || raw === null || typeof r.host !== 'string' || !(net.isIP(r.host) || isValidHostname(r.host))) return undefined;
+  if (r.port === undefined) return { host: r.host };
+  if (typeof r.port !== 'number' || !Number.isInteger(r.port) || r.port < 1 || r.port > 65_535) return undefined;
+  return { host: r.host, port: r.port };
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import type { Clock, TimerHandle } from '../../src/clock.js';
+import { describeError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import { encodeSegment, type ConsulHttp } from './client.js';
+
+const SessionCreated = z.object({ ID: z.string().min(1) });
+
+export interface SessionSettings {
+  ttlSeconds: number;
+  lockDelaySeconds: number;
+}
+
+/**
+ * The node's one Consul session (behavior "delete"): it holds the lock key and this node's member
+ * entries, so when the process dies and the session's TTL runs out, Consul deletes them. Created on
+ * first use, renewed every TTL/3; when Consul has invalidated it (TTL missed, agent restarted), a new
+ * one is created and `onReplaced` listeners re-acquire what the old one held.
+ */
+export class ConsulSession {
+  #id: string | undefined;
+  #creating: Promise<string> | undefined;
+  #timer: TimerHandle | undefined;
+  #closed = false;
+  /** Sessions created so far: any after the first replaces a lost one. */
+  #created = 0;
+  readonly #controller = new AbortController();
+  readonly #listeners = new Set<(id: string) => void>();
+
+  constructor(
+    private readonly http: ConsulHttp,
+    private readonly settings: SessionSettings,
+    private readonly context: { clock: Clock; logger: Logger },
+  ) {}
+
+  /** Called with the new ID whenever a lost session was replaced. */
+  onReplaced(fn: (id: string) => void): void {
+    this.#listeners.add(fn);
+  }
+
+  async id(signal?: AbortSignal): Promise<string> {
+    if (this.#id !== undefined) return this.#id;
+    this.#creating ??= this.#create(signal).finally(() => { this.#creating = undefined; });
+    return this.#creating;
+  }
+
+  /** The agent said `id` is not a valid session (an acquire answered "invalid session"). */
+  lost(id: string): void {
+    if (this.#id !== id) return;
+    this.#id = undefined;
+    this.#timer?.cancel();
+    this.context.logger.warn({}, 'consul: the session was invalidated (TTL missed or agent restarted); creating a new one');
+  }
+
+  async #create(signal?: AbortSignal): Promise<string> {
+    const body = JSON.stringify({
+      Name: 'clusterseed',
+      Behavior: 'delete',
+      TTL: `${this.settings.ttlSeconds}s`,
+      LockDelay: `${this.settings.lockDelaySeconds}s`,
+    });
+    const { value } = await this.http.json(SessionCreated, 'PUT', '/v1/session/create', { body, signal });
+    if (this.#closed) {
+      await this.#destroy(value.ID);
+      throw new Error('consul: provider closed');
+    }
+    const replaced = this.#created > 0;
+    this.#created += 1;
+    this.#id = value.ID;
+    this.#scheduleRenewal();
+    if (replaced) for (const fn of this.#listeners) fn(value.ID);
+    return value.ID;
+  }
+
+  #scheduleRenewal(): void {
+    this.#timer?.cancel();
+    this.#timer = this.context.clock.setTimeout(() => void this.#renew(), Math.max(100, Math.floor((this.settings.ttlSeconds * 1000) / 3)));
+    this.#timer.unref();
+  }
+
+  async #renew(): Promise<void> {
+    const id = this.#id;
+    if (id === undefined || this.#closed) return;
+    try {
+      const res = await this.http.call('PUT', `/v1/session/renew/${encodeSegment(id)}`, { accept: [404], signal: this.#controller.signal });
+      if (this.#closed) return;
+      if (res.status !== 404) return this.#scheduleRenewal();
+      this.lost(id);
+      await this.id(this.#controller.signal);
+    } catch (err) {
+      if (this.#closed) return;
+      this.context.logger.warn({ error: describeError(err) }, 'consul: renewing the session failed; retrying');
+      if (this.#id === id) this.#scheduleRenewal();
+      else this.#retryLater();
+    }
+  }
+
+  async #retryCreate(): Promise<void> {
+    if (this.#closed || this.#id !== undefined) return;
+    try {
+      await this.id(this.#controller.signal);
+    } catch (err) {
+      if (this.#closed) return;
+      this.context.logger.warn({ error: describeError(err) }, 'consul: creating a session failed; retrying');
+      this.#retryLater();
+    }
+  }
+
+  #retryLater(): void {
+    this.#timer = this.context.clock.setTimeout(() => void this.#retryCreate(), 1000);
+    this.#timer.unref();
+  }
+
+  async #destroy(id: string): Promise<void> {
+    await this.http.call('PUT', `/v1/session/destroy/${encodeSegment(id)}`, { accept: [404] }).catch((err) => {
+      this.context.logger.warn({ error: describeError(err) }, 'consul: destroying the session failed; it expires with its TTL');
+    });
+  }
+
+  /** Destroys the session: Consul deletes the keys it still holds. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#controller.abort();
+    await this.#creating?.catch(() => {});
+    if (this.#id !== undefined) await this.#destroy(this.#id);
+    this.#id = undefined;
+  }
+}
