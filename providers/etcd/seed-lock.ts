@@ -1,0 +1,164 @@
+import type { Watcher } from 'etcd3';
+import { canonicalize } from '../../src/address.js';
+import { bounded } from '../../src/lock/bounded.js';
+import { ChangeSignal } from '../../src/lock/change-signal.js';
+import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
+import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import type { ContactPoint, ProviderContext } from '../../src/types.js';
+import { CALL_TIMEOUT_MS, etcdError } from './client.js';
+import type { EtcdProvider } from './index.js';
+
+/*
+ * `<prefix><service>/lock`: create-if-absent transaction (CreateRevision == 0) putting the holder on
+ * its lease; release = delete-if-value-is-mine. `first-seed` is a plain key (its owner's liveness is
+ * checked against the registrations by the strategy); `members/<host:port>` live on each member's
+ * lease. One watch stream per service covers lock, first-seed and members.
+ */
+export class EtcdSeedLock implements SeedLock {
+  readonly #provider: EtcdProvider;
+  readonly #context: ProviderContext;
+  readonly #changes = new Map<string, ChangeSignal>();
+  readonly #watchers = new Map<string, Promise<Watcher>>();
+  readonly #readVersion = new Map<string, number>();
+
+  constructor(provider: EtcdProvider, context: ProviderContext) {
+    this.#provider = provider;
+    this.#context = context;
+  }
+
+  #keys(service: string) {
+    const base = this.#provider.serviceBase(service);
+    return { base, lock: `${base}lock`, firstSeed: `${base}first-seed`, members: `${base}members/` };
+  }
+
+  #signal(service: string): ChangeSignal {
+    let s = this.#changes.get(service);
+    if (!s) this.#changes.set(service, (s = new ChangeSignal()));
+    return s;
+  }
+
+  /** Starts (once) the watch on the service's keys; registration churn under nodes/ is ignored. */
+  async #watch(service: string, signal?: AbortSignal): Promise<void> {
+    const keys = this.#keys(service);
+    let watcher = this.#watchers.get(service);
+    if (!watcher) {
+      const changes = this.#signal(service);
+      const onEvent = (kv: { key: Buffer }) => {
+        const key = kv.key.toString();
+        if (key === keys.lock || key === keys.firstSeed || key.startsWith(keys.members)) changes.bump();
+      };
+      watcher = this.#provider.client.watch().prefix(keys.base).create().then((w) => {
+        w.on('put', onEvent);
+        w.on('delete', onEvent);
+        // After a reconnect etcd3 resumes the watch; bump so waiters re-read what they may have missed.
+        w.on('connected', () => changes.bump());
+        w.on('error', (err: Error) => this.#context.logger.debug({ error: err.message }, 'etcd: watch error (etcd3 reconnects)'));
+        return w;
+      });
+      watcher.catch(() => this.#watchers.delete(service));
+      this.#watchers.set(service, watcher);
+    }
+    try {
+      await bounded(`etcd: watching ${keys.base}`, CALL_TIMEOUT_MS, signal, () => watcher!);
+    } catch (err) {
+      throw etcdError(`watching ${keys.base}`, err);
+    }
+  }
+
+  async readRecord({ service, signal }: SeedLockOptions): Promise<ClusterRecord> {
+    const keys = this.#keys(service);
+    await this.#watch(service, signal);
+    this.#readVersion.set(service, this.#signal(service).version);
+    const client = this.#provider.client;
+    let firstSeedText: string | null;
+    let memberKvs: Record<string, string>;
+    try {
+      [firstSeedText, memberKvs] = await bounded(`etcd: reading ${keys.base}`, CALL_TIMEOUT_MS, signal, () =>
+        Promise.all([client.get(keys.firstSeed).string(), client.getAll().prefix(keys.members).strings()]),
+      );
+    } catch (err) {
+      throw etcdError(`reading ${keys.base}`, err);
+    }
+    const members: ContactPoint[] = [];
+    for (const [key, value] of Object.entries(memberKvs)) {
+      try {
+        members.push(decodePoint(value, key));
+      } catch (err) {
+        this.#context.logger.warn({ key, error: (err as Error).message }, 'etcd: skipping malformed member entry');
+      }
+    }
+    const record: ClusterRecord = { members: canonicalize(members) };
+    if (firstSeedText !== null) record.firstSeed = decodePoint(firstSeedText, keys.firstSeed);
+    return record;
+  }
+
+  async tryLock(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<HeldLock | undefined> {
+    const { lock } = this.#keys(service);
+    const value = encodePoint(self, false);
+    const leaseId = await this.#provider.leaseId(signal);
+    const client = this.#provider.client;
+    let acquired: boolean;
+    try {
+      const res = await bounded(`etcd: acquiring ${lock}`, CALL_TIMEOUT_MS, signal, () =>
+        client.if(lock, 'Create', '==', 0).then(client.put(lock).value(value).lease(leaseId)).commit(),
+      );
+      acquired = res.succeeded;
+    } catch (err) {
+      throw etcdError(`acquiring ${lock}`, err);
+    }
+    if (!acquired) return undefined;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await bounded(`etcd: releasing ${lock}`, CALL_TIMEOUT_MS, undefined, () =>
+            client.if(lock, 'Value', '==', value).then(client.delete().key(lock)).commit(),
+          );
+        } catch (err) {
+          this.#context.logger.warn({ key: lock, error: (err as Error).message }, 'etcd: releasing the lock failed; it expires with the lease');
+        }
+      },
+    };
+  }
+
+  async writeFirstSeed(seed: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    const { firstSeed } = this.#keys(service);
+    try {
+      await bounded(`etcd: writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, () =>
+        this.#provider.client.put(firstSeed).value(encodePoint(seed, false)).exec(),
+      );
+    } catch (err) {
+      throw etcdError(`writing ${firstSeed}`, err);
+    }
+  }
+
+  async clearFirstSeed(stale: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    const { firstSeed } = this.#keys(service);
+    const client = this.#provider.client;
+    try {
+      await bounded(`etcd: clearing ${firstSeed}`, CALL_TIMEOUT_MS, signal, () =>
+        client.if(firstSeed, 'Value', '==', encodePoint(stale, false)).then(client.delete().key(firstSeed)).commit(),
+      );
+    } catch (err) {
+      throw etcdError(`clearing ${firstSeed}`, err);
+    }
+  }
+
+  async addMember(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    await this.#provider.putOwned(`${this.#keys(service).members}${pointKey(self)}`, encodePoint(self), signal);
+  }
+
+  async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {
+    await this.#watch(service, signal);
+    const changes = this.#signal(service);
+    await changes.waitSince(this.#readVersion.get(service) ?? changes.version, maxWaitMs, this.#context.clock, signal);
+  }
+
+  async close(): Promise<void> {
+    const watchers = [...this.#watchers.values()];
+    this.#watchers.clear();
+    await Promise.all(watchers.map((w) => w.then((x) => x.cancel()).catch(() => {})));
+  }
+}

@@ -1,0 +1,158 @@
+import type { Watcher } from 'node-zookeeper-client';
+import { canonicalize, parseHostPort } from '../../src/address.js';
+import { ChangeSignal } from '../../src/lock/change-signal.js';
+import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
+import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import type { ContactPoint, ProviderContext } from '../../src/types.js';
+import type { ZookeeperProvider } from './index.js';
+import { CreateMode, Exception, isZkCode, zkError } from './session.js';
+
+const LOCK_NODE = /^lock-(\d+)$/;
+
+/*
+ * The ZooKeeper lock recipe: an ephemeral sequential `lock/lock-<seq>`; the lowest sequence holds the
+ * lock. This SeedLock makes single attempts (tryLock), so a loser removes its node and watches the
+ * holder's node — the predecessor of every contender — instead of the whole lock directory, plus
+ * `first-seed` (exists watch) and `members/` (child watch). ZooKeeper watches fire once; reading the
+ * record sets them again. The watcher functions are stable, so the client never stacks duplicates.
+ */
+export class ZookeeperSeedLock implements SeedLock {
+  readonly #provider: ZookeeperProvider;
+  readonly #context: ProviderContext;
+  readonly #changes = new Map<string, { signal: ChangeSignal; watcher: Watcher; readVersion: number }>();
+
+  constructor(provider: ZookeeperProvider, context: ProviderContext) {
+    this.#provider = provider;
+    this.#context = context;
+    // A new session has none of the old watches: wake every waiter so it reads (and watches) again.
+    provider.onNewSession(() => { for (const c of this.#changes.values()) c.signal.bump(); });
+  }
+
+  #paths(service: string) {
+    const base = this.#provider.servicePath(service);
+    return { base, lockDir: `${base}/lock`, firstSeed: `${base}/first-seed`, members: `${base}/members` };
+  }
+
+  #change(service: string) {
+    let c = this.#changes.get(service);
+    if (!c) {
+      const signal = new ChangeSignal();
+      c = { signal, watcher: () => signal.bump(), readVersion: 0 };
+      this.#changes.set(service, c);
+    }
+    return c;
+  }
+
+  async readRecord({ service, signal }: SeedLockOptions): Promise<ClusterRecord> {
+    const paths = this.#paths(service);
+    const change = this.#change(service);
+    change.readVersion = change.signal.version;
+    const session = this.#provider.session;
+    try {
+      const [exists, names] = await Promise.all([
+        session.exists(paths.firstSeed, signal, change.watcher),
+        session.getChildren(paths.members, signal, change.watcher),
+      ]);
+      // getChildren on a missing parent sets no watch: create it so the next member wakes us.
+      if (names.length === 0) {
+        await session.mkdirp(paths.members, signal);
+        await session.getChildren(paths.members, signal, change.watcher);
+      }
+      const members: ContactPoint[] = [];
+      for (const name of names) {
+        try {
+          members.push(parseHostPort(decodeURIComponent(name)));
+        } catch {
+          this.#context.logger.warn({ znode: `${paths.members}/${name}` }, 'zookeeper: skipping malformed member entry');
+        }
+      }
+      const record: ClusterRecord = { members: canonicalize(members) };
+      const node = exists ? await session.getData(paths.firstSeed, signal) : undefined;
+      if (node) record.firstSeed = decodePoint(node.data, paths.firstSeed);
+      return record;
+    } catch (err) {
+      throw zkError(`reading ${paths.base}`, err);
+    }
+  }
+
+  async tryLock(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<HeldLock | undefined> {
+    const { lockDir } = this.#paths(service);
+    const session = this.#provider.session;
+    const change = this.#change(service);
+    let ours: string;
+    let contenders: string[];
+    try {
+      await session.mkdirp(lockDir, signal);
+      ours = await session.create(`${lockDir}/lock-`, encodePoint(self, false), CreateMode.EPHEMERAL_SEQUENTIAL, signal);
+      contenders = (await session.getChildren(lockDir, signal)).filter((n) => LOCK_NODE.test(n)).sort(bySequence);
+    } catch (err) {
+      throw zkError(`acquiring ${lockDir}`, err);
+    }
+    const holder = contenders[0];
+    if (holder !== undefined && `${lockDir}/${holder}` === ours) {
+      let released = false;
+      return {
+        release: async () => {
+          if (released) return;
+          released = true;
+          await session.remove(ours).catch((err: unknown) => {
+            if (!isZkCode(err, Exception.NO_NODE)) {
+              this.#context.logger.warn({ znode: ours, error: (err as Error).message }, 'zookeeper: releasing the lock failed; it goes with the session');
+            }
+          });
+        },
+      };
+    }
+    try {
+      await session.remove(ours, -1, signal).catch((err: unknown) => { if (!isZkCode(err, Exception.NO_NODE)) throw err; });
+      // Watch the holder: its node goes when it releases or its session ends.
+      if (holder === undefined || !(await session.exists(`${lockDir}/${holder}`, signal, change.watcher))) change.signal.bump();
+    } catch (err) {
+      throw zkError(`watching ${lockDir}`, err);
+    }
+    return undefined;
+  }
+
+  async writeFirstSeed(seed: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    const { firstSeed, base } = this.#paths(service);
+    const session = this.#provider.session;
+    const data = encodePoint(seed, false);
+    try {
+      await session.mkdirp(base, signal);
+      await session.create(firstSeed, data, CreateMode.PERSISTENT, signal).catch(async (err: unknown) => {
+        if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
+        await session.setData(firstSeed, data, -1, signal);
+      });
+    } catch (err) {
+      throw zkError(`writing ${firstSeed}`, err);
+    }
+  }
+
+  async clearFirstSeed(stale: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    const { firstSeed } = this.#paths(service);
+    const session = this.#provider.session;
+    try {
+      const node = await session.getData(firstSeed, signal);
+      if (!node || node.data !== encodePoint(stale, false)) return;
+      // Versioned delete: a first-seed rewritten since the read stays.
+      await session.remove(firstSeed, node.stat.version, signal).catch((err: unknown) => {
+        if (!isZkCode(err, Exception.NO_NODE) && !isZkCode(err, Exception.BAD_VERSION)) throw err;
+      });
+    } catch (err) {
+      throw zkError(`clearing ${firstSeed}`, err);
+    }
+  }
+
+  async addMember(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    await this.#provider.createOwned(`${this.#paths(service).members}/${pointKey(self)}`, encodePoint(self), signal);
+  }
+
+  async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {
+    const change = this.#change(service);
+    await change.signal.waitSince(change.readVersion, maxWaitMs, this.#context.clock, signal);
+  }
+}
+
+function bySequence(a: string, b: string): number {
+  return Number(LOCK_NODE.exec(a)?.[1]) - Number(LOCK_NODE.exec(b)?.[1]);
+}

@@ -1,0 +1,94 @@
+import zookeeper, { type Client, type Stat, type Watcher, type ZkException } from 'node-zookeeper-client';
+import { AuthError, ClusterseedError, DiscoveryError } from '../../src/errors.js';
+import { bounded } from '../../src/lock/bounded.js';
+
+export const { CreateMode, Exception } = zookeeper;
+
+/** Bound of one ZooKeeper request; the library itself has none. */
+export const CALL_TIMEOUT_MS = 5000;
+
+export function isZkCode(err: unknown, code: number): boolean {
+  return typeof (err as ZkException | undefined)?.getCode === 'function' && (err as ZkException).getCode() === code;
+}
+
+export function zkError(what: string, err: unknown): ClusterseedError {
+  if (err instanceof ClusterseedError) return err;
+  if (isZkCode(err, Exception.NO_AUTH) || isZkCode(err, Exception.AUTH_FAILED)) {
+    return new AuthError(`zookeeper: ${what}: not authorised`, { cause: err, hint: 'check the ACLs on rootPath' });
+  }
+  return new DiscoveryError(`zookeeper: ${what}: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+    hint: 'check that ZooKeeper is reachable at connectionString',
+  });
+}
+
+/**
+ * One ZooKeeper session, with promise-returning calls bounded by a timeout and an AbortSignal.
+ * node-zookeeper-client does not reconnect an expired session: the provider replaces the session.
+ */
+export class ZkSession {
+  readonly client: Client;
+  readonly connected: Promise<void>;
+  #closed = false;
+
+  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void) {
+    this.client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: 200, retries: 0 });
+    this.connected = new Promise<void>((resolve) => this.client.once('connected', () => resolve()));
+    this.connected.catch(() => {});
+    this.client.on('expired', () => { if (!this.#closed) onExpired(); });
+    this.client.connect();
+  }
+
+  #call<T>(what: string, signal: AbortSignal | undefined, run: (done: (err: ZkException | null, value: T) => void) => void): Promise<T> {
+    return bounded(`zookeeper: ${what}`, CALL_TIMEOUT_MS, signal, () =>
+      new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value)))),
+    );
+  }
+
+  create(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {
+    return this.#call(`creating ${path}`, signal, (done) => this.client.create(path, data === null ? null : Buffer.from(data), mode, done));
+  }
+
+  remove(path: string, version = -1, signal?: AbortSignal): Promise<void> {
+    return this.#call(`removing ${path}`, signal, (done) => this.client.remove(path, version, (err) => done(err, undefined)));
+  }
+
+  setData(path: string, data: string, version = -1, signal?: AbortSignal): Promise<Stat> {
+    return this.#call(`writing ${path}`, signal, (done) => this.client.setData(path, Buffer.from(data), version, done));
+  }
+
+  /** undefined when the node does not exist. */
+  async getData(path: string, signal?: AbortSignal, watcher?: Watcher): Promise<{ data: string; stat: Stat } | undefined> {
+    try {
+      return await this.#call(`reading ${path}`, signal, (done) =>
+        this.client.getData(path, watcher, (err, data, stat) => done(err, { data: data?.toString('utf8') ?? '', stat })),
+      );
+    } catch (err) {
+      if (isZkCode(err, Exception.NO_NODE)) return undefined;
+      throw err;
+    }
+  }
+
+  exists(path: string, signal?: AbortSignal, watcher?: Watcher): Promise<Stat | null> {
+    return this.#call(`checking ${path}`, signal, (done) => this.client.exists(path, watcher, done));
+  }
+
+  /** [] when the parent does not exist. */
+  async getChildren(path: string, signal?: AbortSignal, watcher?: Watcher): Promise<string[]> {
+    try {
+      return await this.#call(`listing ${path}`, signal, (done) => this.client.getChildren(path, watcher, done));
+    } catch (err) {
+      if (isZkCode(err, Exception.NO_NODE)) return [];
+      throw err;
+    }
+  }
+
+  mkdirp(path: string, signal?: AbortSignal): Promise<string> {
+    return this.#call(`creating ${path}`, signal, (done) => this.client.mkdirp(path, done));
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.client.close();
+  }
+}

@@ -1,0 +1,48 @@
+import net from 'node:net';
+import { z } from 'zod';
+import { formatHostPort, isValidHostname, normalizeHost } from '../address.js';
+import { ProtocolError } from '../errors.js';
+import type { ContactPoint } from '../types.js';
+
+/*
+ * How registries store a contact point (registration, member, first-seed, lock holder): small JSON.
+ * The same encoding for a given point on every node, so compare-and-delete by value works.
+ */
+
+const Stored = z.object({
+  host: z.string().min(1).max(255),
+  port: z.number().int().min(1).max(65535).optional(),
+  meta: z.record(z.string(), z.string()).optional(),
+});
+
+export function encodePoint(cp: ContactPoint, withMeta = true): string {
+  const out: { host: string; port?: number; meta?: Record<string, string> } = { host: cp.host };
+  if (cp.port !== undefined) out.port = cp.port;
+  if (withMeta && cp.meta && Object.keys(cp.meta).length > 0) out.meta = { ...cp.meta };
+  return JSON.stringify(out);
+}
+
+/** Parses a stored point; anything else is a ProtocolError naming `field` (the key or znode). */
+export function decodePoint(text: string, field: string): ContactPoint {
+  let parsed: z.infer<typeof Stored>;
+  try {
+    parsed = Stored.parse(JSON.parse(text));
+  } catch {
+    throw new ProtocolError(`${field}: expected {"host","port"} JSON, got ${JSON.stringify(text.slice(0, 80))}`, {
+      hint: 'another program wrote this key; remove it or use a different prefix/rootPath',
+    });
+  }
+  const host = normalizeHost(parsed.host);
+  if (net.isIP(host) === 0 && !isValidHostname(host)) {
+    throw new ProtocolError(`${field}: "host" is not an address or hostname`, { hint: 'remove the malformed entry' });
+  }
+  const cp: ContactPoint = { host };
+  if (parsed.port !== undefined) cp.port = parsed.port;
+  if (parsed.meta && Object.keys(parsed.meta).length > 0) cp.meta = parsed.meta;
+  return cp;
+}
+
+/** One path segment / key segment per point: `10.0.0.1%3A7626`. */
+export function pointKey(cp: Pick<ContactPoint, 'host' | 'port'>): string {
+  return encodeURIComponent(formatHostPort(cp));
+}

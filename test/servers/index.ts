@@ -1,0 +1,20 @@
+import { inject } from 'vitest';
+import type { TestServersInfo } from './global-setup.js';
+
+export type { TestServersInfo };
+
+let cached: Promise<TestServersInfo> | undefined;
+
+/** Addresses of the real ZooKeeper and etcd started for this run (see global-setup.ts). */
+export function getTestServers(): Promise<TestServersInfo> {
+  cached ??= (async () => {
+    const url = inject('testServersUrl');
+    if (!url) throw new Error('test servers: the globalSetup test/servers/global-setup.ts did not run (see vitest.config.ts)');
+    // Installing the packages can take minutes on a fresh machine; starting takes seconds.
+    const res = await fetch(`${url}/servers`, { signal: AbortSignal.timeout(15 * 60_000) });
+    const body = await res.text();
+    if (!res.ok) throw new Error(`test servers could not be started: ${body}`);
+    return JSON.parse(body) as TestServersInfo;
+  })();
+  return cached;
+}

@@ -1,0 +1,83 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/*
+ * Makes sure the real servers the registry tests need are on this machine: Debian's `zookeeper`
+ * (a Java app: its jar under /usr/share/java plus a JRE) and `etcd-server` (/usr/bin/etcd). When one is
+ * missing and we are root, apt installs both once; when that is impossible we fail loudly — the
+ * registry tests are never skipped silently.
+ */
+
+export const ZOOKEEPER_JAR = '/usr/share/java/zookeeper.jar';
+export const ETCD_BIN = '/usr/bin/etcd';
+
+export interface ServerBinaries {
+  java: string;
+  zookeeperJar: string;
+  etcd: string;
+}
+
+function which(name: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const out = r.stdout.trim();
+  return r.status === 0 && out ? out : undefined;
+}
+
+function find(): Partial<ServerBinaries> {
+  const found: Partial<ServerBinaries> = {};
+  const java = which('java');
+  if (java) found.java = java;
+  if (existsSync(ZOOKEEPER_JAR)) found.zookeeperJar = ZOOKEEPER_JAR;
+  const etcd = existsSync(ETCD_BIN) ? ETCD_BIN : which('etcd');
+  if (etcd) found.etcd = etcd;
+  return found;
+}
+
+function complete(b: Partial<ServerBinaries>): b is ServerBinaries {
+  return Boolean(b.java && b.zookeeperJar && b.etcd);
+}
+
+function loud(message: string): Error {
+  const bar = '!'.repeat(78);
+  process.stderr.write(`\n${bar}\n${message}\n${bar}\n\n`);
+  return new Error(message);
+}
+
+function run(cmd: string, args: string[]): void {
+  process.stderr.write(`[test-servers] ${cmd} ${args.join(' ')}\n`);
+  const r = spawnSync(cmd, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    timeout: 15 * 60_000,
+  });
+  if (r.status !== 0) throw loud(`[test-servers] "${cmd} ${args.join(' ')}" failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+}
+
+export interface InstallReport extends ServerBinaries {
+  installed: boolean;
+  installMs: number;
+}
+
+export function ensureServersInstalled(): InstallReport {
+  const started = performance.now();
+  let found = find();
+  if (complete(found)) return { ...found, installed: false, installMs: 0 };
+  const missing = [!found.java && 'java', !found.zookeeperJar && ZOOKEEPER_JAR, !found.etcd && 'etcd'].filter(Boolean).join(', ');
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !which('apt-get')) {
+    throw loud(
+      `[test-servers] ZooKeeper/etcd are missing (${missing}) and cannot be installed here ` +
+        `(${isRoot ? 'no apt-get' : 'not root'}). The registry tests need real servers: run ` +
+        `"sudo apt-get install -y --no-install-recommends zookeeper etcd-server" and retry.`,
+    );
+  }
+  process.stderr.write(`[test-servers] missing ${missing}: installing the Debian packages zookeeper and etcd-server…\n`);
+  run('apt-get', ['update']);
+  run('apt-get', ['install', '-y', '--no-install-recommends', 'zookeeper', 'etcd-server']);
+  found = find();
+  if (!complete(found)) throw loud(`[test-servers] apt-get installed the packages but ${missing} is still not found`);
+  const installMs = Math.round(performance.now() - started);
+  process.stderr.write(`[test-servers] installed zookeeper and etcd-server in ${installMs} ms\n`);
+  return { ...found, installed: true, installMs };
+}
