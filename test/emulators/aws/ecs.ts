@@ -237,6 +237,9 @@ export class EcsHandler implements EmulatorHandler {
   }
 
   handle(req: EmulatorRequest, action: string): EmulatorResponse {
+    if (!String(req.headers['authorization'] ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
+      return ecsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400, req.requestId);
+    }
     const contentType = req.headers['content-type'] ?? '';
     if (!contentType.startsWith('application/x-amz-json-1.1')) {
       return ecsError('SerializationException', `unexpected content type ${contentType}`, 400, req.requestId);
