@@ -16,6 +16,11 @@ async function raw(method: string, path: string, init: { body?: string; token?: 
   return { status: res.status, text: await res.text(), index: res.headers.get('x-consul-index'), headers: res.headers };
 }
 
+/** The npm client resolves a `false` answer (refused acquire / cas) as undefined, so booleans are read raw. */
+async function kvPut(key: string, value: string, query: string): Promise<boolean> {
+  return JSON.parse((await raw('PUT', `/v1/kv/${key}?${query}`, { body: value })).text) as boolean;
+}
+
 beforeEach(async () => {
   emu = await startConsulEmulator({ timeScale: SCALE });
   consul = new Consul({ host: '127.0.0.1', port: emu.port });
@@ -91,7 +96,7 @@ describe('consul emulator: sessions and KV', () => {
     expect(bad.status).toBe(400);
     expect(bad.text).toMatch(/Invalid Session TTL/);
     const { ID } = await consul.session.create({ ttl: '10s', behavior: 'delete', lockdelay: '1s' });
-    const [info] = await consul.session.info(ID);
+    const info = await consul.session.info(ID); // the client returns the first entry
     expect(info).toMatchObject({ ID, Behavior: 'delete', TTL: '10s', NodeChecks: ['serfHealth'] });
     const missing = await raw('PUT', '/v1/session/create', { body: JSON.stringify({ Checks: ['nope'] }) });
     expect(missing.status).toBe(500);
@@ -101,9 +106,9 @@ describe('consul emulator: sessions and KV', () => {
     const a = (await consul.session.create({ ttl: '10s' })).ID;
     const b = (await consul.session.create({ ttl: '10s' })).ID;
     expect(await consul.kv.set({ key: 's/lock', value: 'A', acquire: a })).toBe(true);
-    expect(await consul.kv.set({ key: 's/lock', value: 'B', acquire: b })).toBe(false);
+    expect(await kvPut('s/lock', 'B', `acquire=${b}`)).toBe(false);
     expect(await consul.kv.get('s/lock')).toMatchObject({ Value: 'A', Session: a, LockIndex: 1 });
-    expect(await consul.kv.set({ key: 's/lock', value: 'A', release: b })).toBe(false);
+    expect(await kvPut('s/lock', 'A', `release=${b}`)).toBe(false);
     expect(await consul.kv.set({ key: 's/lock', value: 'A', release: a })).toBe(true);
     expect(await consul.kv.set({ key: 's/lock', value: 'B', acquire: b })).toBe(true);
     expect(await consul.kv.get('s/lock')).toMatchObject({ Value: 'B', Session: b, LockIndex: 2 });
@@ -123,7 +128,7 @@ describe('consul emulator: sessions and KV', () => {
     expect(released.Session).toBeUndefined();
     expect((await raw('PUT', `/v1/session/renew/${del}`)).status).toBe(404);
     const next = (await consul.session.create({ ttl: '10s' })).ID;
-    expect(await consul.kv.set({ key: 'k/del', value: 'x', acquire: next })).toBe(false); // lock-delay 15 s × SCALE
+    expect(await kvPut('k/del', 'x', `acquire=${next}`)).toBe(false); // lock-delay 15 s × SCALE
     await eventually(async () => (await consul.kv.set({ key: 'k/del', value: 'x', acquire: next })) === true);
     expect(await consul.kv.set({ key: 'k/rel', value: 'y', acquire: next })).toBe(true); // no lock-delay
   });
@@ -142,10 +147,10 @@ describe('consul emulator: sessions and KV', () => {
 
   it('cas writes and deletes, keys with a separator, recursive delete, base64 values', async () => {
     expect(await consul.kv.set({ key: 'c/a', value: '1', cas: 0 })).toBe(true);
-    expect(await consul.kv.set({ key: 'c/a', value: '2', cas: 0 })).toBe(false);
+    expect(await kvPut('c/a', '2', 'cas=0')).toBe(false);
     const cur = await consul.kv.get('c/a');
     expect(await consul.kv.set({ key: 'c/a', value: '3', cas: cur.ModifyIndex })).toBe(true);
-    expect(await consul.kv.del({ key: 'c/a', cas: cur.ModifyIndex })).toBe(false);
+    expect(JSON.parse((await raw('DELETE', `/v1/kv/c/a?cas=${cur.ModifyIndex}`)).text)).toBe(false);
     await consul.kv.set('c/d/e', 'x');
     expect(await consul.kv.keys({ key: 'c/', separator: '/' })).toEqual(['c/a', 'c/d/']);
     expect(JSON.parse((await raw('GET', '/v1/kv/c/a')).text)[0].Value).toBe(Buffer.from('3').toString('base64'));
