@@ -8,6 +8,8 @@ import type {
 } from '../../src/types.js';
 import { entryFileName, readEntries, serviceDir, writeAtomic, type Entry } from './entries.js';
 import { FileOptions, aliases, method } from './options.js';
+import { FileSeedLock } from './lock.js';
+import type { SeedLock } from '../../src/lock/seed-lock.js';
 
 /**
  * The embedded default: a shared directory on one machine (or a shared volume). Each node owns one
@@ -19,6 +21,7 @@ export class FileProvider implements RegistryProvider {
   readonly #options: FileOptions;
   readonly #context: ProviderContext;
   readonly #registrations = new Set<Registration>();
+  #seedLock: FileSeedLock | undefined;
 
   constructor(options: FileOptions, context: ProviderContext) {
     this.#options = options;
@@ -88,8 +91,15 @@ export class FileProvider implements RegistryProvider {
     return registration;
   }
 
+  /** The `lock` strategy's SeedLock (providers/file/lock.ts). */
+  seedLock(): SeedLock {
+    this.#seedLock ??= new FileSeedLock(this.#options, this.#context);
+    return this.#seedLock;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#registrations].map((r) => r.close()));
+    await this.#seedLock?.close();
   }
 }
 
