@@ -84,7 +84,8 @@ function pickContainer(task: Task, options: AddressOptions, taskId: string): { c
   const exposing = containers.filter((c) => (c.networkBindings ?? []).some((b) => b.containerPort === options.containerPort));
   if (exposing.length === 1) return { container: exposing[0]! };
   if (exposing.length === 0) {
-    return { skip: { kind: 'skip', reason: `task ${taskId} has no host port bound to container port ${options.containerPort} yet` } };
+    // RUNNING tasks have their bindings: a port no container maps is a mismatch with the task definition.
+    return { skip: { kind: 'skip', misconfigured: true, reason: `no container of task ${taskId} maps container port ${options.containerPort} (mapped: ${mappedPorts(containers)})` } };
   }
   return {
     skip: {
@@ -93,6 +94,11 @@ function pickContainer(task: Task, options: AddressOptions, taskId: string): { c
       reason: `task ${taskId}: several containers expose port ${options.containerPort} (${exposing.map((c) => `"${c.name}"`).join(', ')}); set containerName`,
     },
   };
+}
+
+function mappedPorts(containers: Container[]): string {
+  const ports = containers.flatMap((c) => (c.networkBindings ?? []).map((b) => `${c.name}:${b.containerPort}`));
+  return ports.length ? [...new Set(ports)].join(', ') : 'none';
 }
 
 /** The host port bound to `containerPort` (IPv4 binding preferred when the agent reports v4 and v6). */
@@ -150,6 +156,13 @@ export function addressOfTask(task: Task, options: AddressOptions, path: FieldPa
   const picked = pickContainer(task, options, taskId);
   if ('skip' in picked) return picked.skip;
   const containerIndex = (task.containers ?? []).indexOf(picked.container);
+  if (!(picked.container.networkBindings ?? []).some((b) => b.containerPort === options.containerPort)) {
+    return {
+      kind: 'skip',
+      misconfigured: true,
+      reason: `container "${picked.container.name}" of task ${taskId} maps no container port ${options.containerPort} (mapped: ${mappedPorts([picked.container])})`,
+    };
+  }
   const port = hostPortOf(picked.container, options.containerPort, `${path}.containers[${containerIndex}]`);
   if (port === undefined) {
     return { kind: 'skip', reason: `task ${taskId}: container "${picked.container.name}" has no host port bound to ${options.containerPort} (yet)` };

@@ -108,9 +108,14 @@ describe('bridge / host tasks', () => {
     });
   });
 
-  it('a container without the binding yet is skipped; a bad hostPort is a ProtocolError', () => {
-    expect(addressOfTask(bridgeTask([sidecar]), opts({ containerPort: 7626 }), 'tasks[0]')).toMatchObject({ kind: 'skip' });
-    expect(addressOfTask(bridgeTask([{ name: 'app', networkBindings: [{ containerPort: 7626 }] }]), opts({ containerPort: 7626, containerName: 'app' }), 'tasks[0]').kind).toBe('skip');
+  it('a port no container maps is a misconfiguration; a binding without host port yet is skipped; a bad hostPort is a ProtocolError', () => {
+    expect(addressOfTask(bridgeTask([sidecar]), opts({ containerPort: 7626 }), 'tasks[0]')).toMatchObject({
+      kind: 'skip', misconfigured: true, reason: 'no container of task abc123 maps container port 7626 (mapped: envoy:9901)',
+    });
+    expect(addressOfTask(bridgeTask([sidecar, app]), opts({ containerPort: 7626, containerName: 'envoy' }), 'tasks[0]')).toMatchObject({ kind: 'skip', misconfigured: true });
+    expect(addressOfTask(bridgeTask([{ name: 'app', networkBindings: [{ containerPort: 7626 }] }]), opts({ containerPort: 7626, containerName: 'app' }), 'tasks[0]')).toEqual({
+      kind: 'skip', reason: 'task abc123: container "app" has no host port bound to 7626 (yet)',
+    });
     const bad = { name: 'app', networkBindings: [binding(7626, 70000)] };
     expect(() => addressOfTask(bridgeTask([bad]), opts({ containerPort: 7626 }), 'tasks[2]')).toThrow(/tasks\[2\]\.containers\[0\]\.networkBindings\[0\]\.hostPort is not a port/);
   });
