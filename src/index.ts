@@ -18,3 +18,6 @@ export { parseOneLine } from './config/one-line.js';
 export { Config, BootstrapSettings, ManagementSettings, SelfSettings, configJsonSchema, type ConfigInput } from './config/schema.js';
 export { DiscoveryConfig, CANONICAL_METHODS, canonicalMethod } from './config/discovery.js';
 export { resolveSelfAddress, type ResolveSelfAddressOptions, type SelfAddress, type SelfAddressMode } from './self-address/index.js';
+export { bootstrap, startBootstrapNode, type BootstrapOptions, type BootstrapHooks, type BootstrapNode } from './bootstrap/index.js';
+export type { BootstrapResult } from './bootstrap/strategy.js';
+export type { SeedNodesResponse } from './bootstrap/protocol.js';
