@@ -1,10 +1,10 @@
-import net from 'node:net';
 import { z } from 'zod';
-import { canonicalize, formatHostPort, isValidHostname, sameContactPoint } from '../../src/address.js';
+import { canonicalize, formatHostPort, sameContactPoint } from '../../src/address.js';
 import { backoffDelay, sleep } from '../../src/backoff.js';
 import type { Clock } from '../../src/clock.js';
 import { DiscoveryError, describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
+import { decodePoint, encodePoint } from '../../src/lock/codec.js';
 import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint } from '../../src/types.js';
 import { kvPath, parseBody, type ConsulHttp } from './client.js';
@@ -79,7 +79,7 @@ export class ConsulSeedLock implements SeedLock {
     if (res.status === 404) return;
     const [entry] = parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
     if (!entry) return;
-    const current = decodePoint(entry.Value);
+    const current = decodeValue(entry.Value, key);
     if (current !== undefined && !sameContactPoint(current, stale)) return;
     // compare-and-delete: a newer first-seed written meanwhile stays
     await this.http.call('DELETE', kvPath(key), { query: { cas: String(entry.ModifyIndex) }, signal: options.signal });
@@ -141,11 +141,11 @@ export class ConsulSeedLock implements SeedLock {
     const members: ContactPoint[] = [];
     for (const e of entries) {
       if (e.Key === `${base}first-seed`) {
-        const p = decodePoint(e.Value);
+        const p = decodeValue(e.Value, e.Key);
         if (p) record.firstSeed = p;
         else this.context.logger.warn({ key: e.Key }, 'consul: ignoring a first-seed value that is not {"host","port"}');
       } else if (e.Key.startsWith(`${base}members/`) && e.Session !== undefined) {
-        const p = decodePoint(e.Value);
+        const p = decodeValue(e.Value, e.Key);
         if (p) members.push(p);
         else this.context.logger.warn({ key: e.Key }, 'consul: ignoring a member value that is not {"host","port"}');
       }
@@ -197,21 +197,19 @@ export class ConsulSeedLock implements SeedLock {
 }
 
 function pointJson(p: ContactPoint): string {
-  return JSON.stringify(p.port === undefined ? { host: p.host } : { host: p.host, port: p.port });
+  return encodePoint(p, false);
 }
 
-/** A stored {"host","port"} value (base64 in the KV response); undefined when it is not one. */
-export function decodePoint(value: string | null): ContactPoint | undefined {
+/**
+ * A stored {"host","port"} value (base64 in the KV response); undefined when it is not one. A
+ * malformed value under our prefix is ignored (and logged by the caller) rather than failing every
+ * read: the next election overwrites first-seed, and a member entry dies with its writer's session.
+ */
+export function decodeValue(value: string | null, key: string): ContactPoint | undefined {
   if (value === null) return undefined;
-  let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(value, 'base64').toString('utf8'));
+    return decodePoint(Buffer.from(value, 'base64').toString('utf8'), key);
   } catch {
     return undefined;
   }
-  const r = raw as { host?: unknown; port?: unknown };
-  if (typeof raw !== 'object' || raw === null || typeof r.host !== 'string' || !(net.isIP(r.host) || isValidHostname(r.host))) return undefined;
-  if (r.port === undefined) return { host: r.host };
-  if (typeof r.port !== 'number' || !Number.isInteger(r.port) || r.port < 1 || r.port > 65_535) return undefined;
-  return { host: r.host, port: r.port };
 }
