@@ -1,4 +1,7 @@
+import { ConfigError, MetadataError } from '../errors.js';
+import { imdsDisabled, resolveEc2SelfAddress } from './ec2.js';
 import { resolveEcsSelfAddress } from './ecs.js';
+import { ECS_METADATA_ENV } from './ecs-metadata.js';
 import { resolveInterfaceAddress } from './interface.js';
 
 export type SelfAddressMode = 'auto' | 'ecs' | 'ec2' | 'interface';
@@ -35,10 +38,37 @@ export async function resolveSelfAddress(options: ResolveSelfAddressOptions = {}
   switch (mode) {
     case 'ecs':
       return resolveEcsSelfAddress(options);
+    case 'ec2':
+      return resolveEc2SelfAddress(options);
     case 'interface':
-    case 'auto': // ecs/ec2 detection is added by the AWS module
       return { host: resolveInterfaceAddress(options.interface), source: 'interface' };
+    case 'auto':
+      return resolveAuto(options);
     default:
-      throw new Error(`self-address mode "${mode}" is not available in this version`);
+      throw new ConfigError(`self.mode: expected one of auto, ecs, ec2, interface, got ${JSON.stringify(mode)}`);
   }
+}
+
+/** How long `auto` waits for IMDS when nothing in the environment says we are on EC2. */
+const IMDS_PROBE_MS = 1000;
+
+/**
+ * `auto`, by environment: ECS metadata when ECS_CONTAINER_METADATA_URI_V4 is set (the ECS agent sets
+ * it in every task); EC2 IMDSv2 when AWS_EC2_METADATA_SERVICE_ENDPOINT is set or IMDS answers within
+ * a second; else the single non-internal interface. Once a source is chosen its errors are final:
+ * falling back from ECS to the interface would advertise the container's bridge address.
+ */
+async function resolveAuto(options: ResolveSelfAddressOptions): Promise<SelfAddress> {
+  const env = options.env ?? process.env;
+  if (env[ECS_METADATA_ENV]?.trim()) return resolveEcsSelfAddress(options);
+  if (env['AWS_EC2_METADATA_SERVICE_ENDPOINT']?.trim()) return resolveEc2SelfAddress(options);
+  if (!imdsDisabled(env)) {
+    try {
+      return await resolveEc2SelfAddress({ ...options, timeoutMs: Math.min(options.timeoutMs ?? IMDS_PROBE_MS, IMDS_PROBE_MS) });
+    } catch (err) {
+      // Not on EC2 (IMDS unreachable or silent): the interface decides. The caller's abort is final.
+      if (options.signal?.aborted || !(err instanceof MetadataError)) throw err;
+    }
+  }
+  return { host: resolveInterfaceAddress(options.interface), source: 'interface' };
 }
