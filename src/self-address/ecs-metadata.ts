@@ -72,13 +72,13 @@ export function ecsMetadataUri(env: Readonly<Record<string, string | undefined>>
 }
 
 /** GET `${ECS_CONTAINER_METADATA_URI_V4}`: this container. */
-export function fetchContainerMetadata(options: EcsMetadataOptions): Promise<ContainerMetadata> {
+export async function fetchContainerMetadata(options: EcsMetadataOptions): Promise<ContainerMetadata> {
   const uri = ecsMetadataUri(options.env);
   return getJson(uri, 'container metadata', ContainerMetadata, options);
 }
 
 /** GET `${ECS_CONTAINER_METADATA_URI_V4}/task`: this task and all its containers. */
-export function fetchTaskMetadata(options: EcsMetadataOptions): Promise<TaskMetadata> {
+export async function fetchTaskMetadata(options: EcsMetadataOptions): Promise<TaskMetadata> {
   const uri = ecsMetadataUri(options.env);
   return getJson(`${uri}/task`, 'task metadata', TaskMetadata, options);
 }
