@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { formatHostPort } from '../../src/address.js';
+import type { StrategyContext } from '../../src/bootstrap/strategy.js';
+import { Config } from '../../src/config/schema.js';
+import { runLockStrategy } from '../../src/lock/lock-strategy.js';
+import { createDiscovery } from '../../src/registry.js';
+import type { ContactPoint } from '../../src/types.js';
+import type { ConsulProvider } from '../../providers/consul/index.js';
+import { frozenClock, scaledClock } from '../emulators/consul/scaled-clock.js';
+import { startConsulEmulator, type ConsulEmulator } from '../emulators/consul/server.js';
+import { eventually, makeProvider, recordingLogger, SCALE } from './consul-helpers.js';
+
+let emu: ConsulEmulator;
+const providers: ConsulProvider[] = [];
+const clock = scaledClock(SCALE);
+const opts = { service: 'api' };
+const point = (i: number): ContactPoint => ({ host: '127.0.0.1', port: 20_000 + i });
+
+function provider(ctx: Partial<Parameters<typeof makeProvider>[2]> = {}): ConsulProvider {
+  const p = makeProvider(emu, {}, { clock, ...ctx });
+  providers.push(p);
+  return p;
+}
+
+beforeEach(async () => {
+  emu = await startConsulEmulator({ timeScale: SCALE });
+});
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.close()));
+  await emu.stop();
+});
+
+describe('consul SeedLock', () => {
+  it('the lock is exclusive until released; first-seed is written and compare-and-deleted', async () => {
+    const a = provider().seedLock();
+    const b = provider().seedLock();
+    expect(await a.readRecord(opts)).toEqual({ members: [] });
+    const held = await a.tryLock(point(1), opts);
+    expect(held).toBeDefined();
+    expect(await b.tryLock(point(2), opts)).toBeUndefined();
+    const lockKey = emu.state.kv.get('clusterseed/api/lock')!;
+    expect(JSON.parse(lockKey.Value!.toString())).toEqual({ host: '127.0.0.1', port: 20_001 });
+    expect(emu.state.sessions.get(lockKey.Session!)).toMatchObject({ Behavior: 'delete', TTL: '10s', LockDelayMs: 1000 * SCALE });
+    await a.writeFirstSeed(point(1), opts);
+    await held!.release();
+    await held!.release(); // idempotent
+    const heldB = await b.tryLock(point(2), opts);
+    expect(heldB).toBeDefined();
+    await heldB!.release();
+    expect((await b.readRecord(opts)).firstSeed).toEqual(point(1));
+    await b.clearFirstSeed(point(3), opts); // not the current one: stays
+    expect((await b.readRecord(opts)).firstSeed).toEqual(point(1));
+    await b.clearFirstSeed(point(1), opts);
+    expect((await b.readRecord(opts)).firstSeed).toBeUndefined();
+  });
+
+  it('members live with their node\'s session: a dead node\'s entry and held lock go away', async () => {
+    const live = provider().seedLock();
+    const dead = provider({ clock: frozenClock }).seedLock(); // never renews its session
+    await live.addMember(point(1), opts);
+    await dead.addMember(point(2), opts);
+    expect(await dead.tryLock(point(2), opts)).toBeDefined();
+    expect((await live.readRecord(opts)).members).toEqual([point(1), point(2)]);
+    await eventually(async () => (await live.readRecord(opts)).members.length === 1); // 10 s × 2 × SCALE
+    expect((await live.readRecord(opts)).members).toEqual([point(1)]);
+    expect(emu.state.kv.has('clusterseed/api/lock')).toBe(false); // behavior delete
+    await eventually(async () => (await live.tryLock(point(1), opts)) !== undefined); // after lock-delay
+  });
+
+  it('waitForChange wakes on a change under the prefix, and returns after maxWaitMs without one', async () => {
+    const watcher = provider().seedLock();
+    const writer = provider().seedLock();
+    await watcher.readRecord(opts);
+    let woke = false;
+    const waiting = watcher.waitForChange({ ...opts, maxWaitMs: 60_000 }).then(() => { woke = true; });
+    await eventually(() => emu.requests.some((r) => r.query.includes('index=')));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(woke).toBe(false);
+    await writer.addMember(point(5), opts);
+    await waiting;
+    expect(woke).toBe(true);
+    const before = emu.count('/v1/kv/clusterseed/api/');
+    await watcher.readRecord(opts);
+    await watcher.waitForChange({ ...opts, maxWaitMs: 150 }); // no change: returns at maxWait
+    expect(emu.count('/v1/kv/clusterseed/api/') - before).toBeLessThanOrEqual(3); // a blocking query, not polling
+  });
+
+  it('replaces a lost session and restores its member entry, logging it', async () => {
+    const logger = recordingLogger();
+    const lock = provider({ logger }).seedLock();
+    await lock.addMember(point(1), opts);
+    const sid = emu.state.kv.get('clusterseed/api/members/127.0.0.1:20001')!.Session!;
+    emu.state.invalidateSession(sid); // e.g. the agent restarted
+    await eventually(() => {
+      const entry = emu.state.kv.get('clusterseed/api/members/127.0.0.1:20001');
+      return entry?.Session !== undefined && entry.Session !== sid;
+    });
+    expect(logger.text()).toMatch(/session was invalidated/);
+    expect(logger.text()).toMatch(/member entry restored/);
+  });
+
+  it('ignores a malformed first-seed or member value instead of failing every read', async () => {
+    emu.state.putKv('clusterseed/api/first-seed', Buffer.from('garbage'), {});
+    const logger = recordingLogger();
+    const lock = provider({ logger }).seedLock();
+    expect((await lock.readRecord(opts)).firstSeed).toBeUndefined();
+    expect(logger.text()).toMatch(/ignoring a first-seed value/);
+    emu.inject('/v1/kv/clusterseed/api/', { kind: 'body', body: '[{"Key":5}]' });
+    await expect(lock.readRecord(opts)).rejects.toThrow(/\[0\]\.Key/);
+  });
+
+  it('close() removes member entries and destroys the session', async () => {
+    const p = provider();
+    await p.seedLock().addMember(point(1), opts);
+    await p.close();
+    expect(emu.state.kv.size).toBe(0);
+    expect(emu.state.sessions.size).toBe(0);
+  });
+});
+
+describe('lock strategy on the Consul emulator', () => {
+  async function runNode(self: ContactPoint, signal: AbortSignal) {
+    const discovery = { method: 'consul', host: '127.0.0.1', port: emu.port };
+    const p = await createDiscovery(discovery as never, { clock });
+    const config = Config.parse({ service: 'api', discovery, bootstrap: { strategy: 'lock' }, management: { port: 0 } });
+    const joined: ContactPoint[][] = [];
+    const context: StrategyContext = {
+      config, provider: p, self, logger: recordingLogger(), clock, signal, startedAt: Date.now(),
+      join: async (seeds) => { joined.push(seeds); },
+    };
+    const outcome = await runLockStrategy(context);
+    return { self, joined, outcome, close: async () => { await outcome.close(); await p.close(); } };
+  }
+
+  it('20 nodes at once form exactly one cluster and share its first seed; close removes them all', async () => {
+    const signal = AbortSignal.timeout(60_000);
+    const nodes = await Promise.all(Array.from({ length: 20 }, (_, i) => runNode(point(i), signal)));
+    try {
+      const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
+      expect(formers).toHaveLength(1);
+      const first = formatHostPort(formers[0]!.self);
+      for (const n of nodes) {
+        expect(formatHostPort(n.outcome.result.seeds[0]!)).toBe(first);
+        expect(n.joined).toEqual([n.outcome.result.seeds]);
+      }
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+    expect(emu.state.services.size).toBe(0);
+    // What stays: the record of the cluster that formed, and the released (session-less) lock key.
+    expect([...emu.state.kv.keys()].sort()).toEqual(['clusterseed/api/first-seed', 'clusterseed/api/lock']);
+    expect(emu.state.kv.get('clusterseed/api/lock')!.Session).toBeUndefined();
+    expect(emu.state.sessions.size).toBe(0);
+  });
+
+  it('a lock holder that dies before forming lets the others form one cluster', async () => {
+    const zombie = makeProvider(emu, {}, { clock: frozenClock }); // stops renewing: a kill -9 right after acquiring
+    await zombie.register(point(0), { service: 'api' });
+    expect(await zombie.seedLock().tryLock(point(0), opts)).toBeDefined();
+    const signal = AbortSignal.timeout(60_000);
+    const nodes = await Promise.all(Array.from({ length: 5 }, (_, i) => runNode(point(i + 1), signal)));
+    try {
+      const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
+      expect(formers).toHaveLength(1);
+      const first = formatHostPort(formers[0]!.self);
+      expect(first).not.toBe(formatHostPort(point(0)));
+      for (const n of nodes) expect(formatHostPort(n.outcome.result.seeds[0]!)).toBe(first);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+});
