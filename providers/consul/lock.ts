@@ -54,7 +54,13 @@ export class ConsulSeedLock implements SeedLock {
 
   async tryLock(self: ContactPoint, options: SeedLockOptions): Promise<HeldLock | undefined> {
     const key = `${this.base(options.service)}lock`;
-    const sid = await this.#acquire(key, pointJson(self), options.signal);
+    let sid = await this.#acquire(key, pointJson(self), options.signal);
+    if (sid === undefined && !(await this.#isHeld(key, options.signal))) {
+      // Refused with no holder: the lock-delay after a dead holder's session. Nothing will change in
+      // KV when it ends (no watch would fire), so wait it out once here.
+      await sleep(this.settings.lockDelaySeconds * 1000 + 50, options.signal, this.context.clock);
+      sid = await this.#acquire(key, pointJson(self), options.signal);
+    }
     if (sid === undefined) return undefined;
     let released = false;
     return {
@@ -165,6 +171,13 @@ export class ConsulSeedLock implements SeedLock {
       }
       return parseBody(KvResult, res.text, `consul PUT ${kvPath(key)}`) ? sid : undefined;
     }
+  }
+
+  async #isHeld(key: string, signal?: AbortSignal): Promise<boolean> {
+    const res = await this.http.call('GET', kvPath(key), { signal, accept: [404] });
+    if (res.status === 404) return false;
+    const [entry] = parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
+    return entry?.Session !== undefined;
   }
 
   /**

@@ -67,6 +67,18 @@ describe('consul SeedLock', () => {
     await eventually(async () => (await live.tryLock(point(1), opts)) !== undefined); // after lock-delay
   });
 
+  it('tryLock waits out the lock-delay a dead holder left instead of reporting the lock as taken', async () => {
+    const dead = makeProvider(emu, { lockDelaySeconds: 10 }, { clock: frozenClock }).seedLock();
+    const nextProvider = makeProvider(emu, { lockDelaySeconds: 10 }, { clock });
+    providers.push(nextProvider);
+    const next = nextProvider.seedLock();
+    await dead.tryLock(point(1), opts);
+    emu.state.invalidateSession(emu.state.kv.get('clusterseed/api/lock')!.Session!); // the holder's session ends
+    const refusedAt = emu.requests.length;
+    expect(await next.tryLock(point(2), opts)).toBeDefined(); // lock-delay: 10 s × SCALE
+    expect(emu.requests.slice(refusedAt).filter((r) => r.query.startsWith('?acquire=')).length).toBe(2);
+  });
+
   it('waitForChange wakes on a change under the prefix, and returns after maxWaitMs without one', async () => {
     const watcher = provider().seedLock();
     const writer = provider().seedLock();
