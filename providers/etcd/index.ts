@@ -23,6 +23,8 @@ export class EtcdProvider implements LockCapableProvider {
   readonly client: Etcd3;
   /** Keys this node owns on its lease (registrations, members): put again after a lease loss. */
   readonly #owned = new Map<string, string>();
+  /** The lease each owned key was last put on. */
+  readonly #putOn = new Map<string, string>();
   #lease: { lease: Lease; id: Promise<string> } | undefined;
   #seedLock: EtcdSeedLock | undefined;
   #closed = false;
@@ -76,16 +78,20 @@ export class EtcdProvider implements LockCapableProvider {
 
   /** Puts a key on the node's lease and remembers it, so it survives a lease loss. */
   async putOwned(key: string, value: string, signal?: AbortSignal): Promise<void> {
-    this.#owned.set(key, value);
     const id = await this.leaseId(signal);
+    // Registering twice (bootstrap() and the lock strategy both do) costs no second write.
+    if (this.#owned.get(key) === value && this.#putOn.get(key) === id) return;
+    this.#owned.set(key, value);
     try {
       await bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(id).exec());
+      this.#putOn.set(key, id);
     } catch (err) {
       throw etcdError(`writing ${key}`, err);
     }
   }
 
   async deleteOwned(key: string): Promise<void> {
+    this.#putOn.delete(key);
     if (!this.#owned.delete(key)) return;
     await bounded(`etcd: deleting ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.delete().key(key).exec()).catch((err: Error) =>
       this.#context.logger.warn({ key, error: err.message }, 'etcd: deleting a key failed; it expires with the lease'),
@@ -104,9 +110,10 @@ export class EtcdProvider implements LockCapableProvider {
       try {
         const id = await this.leaseId();
         await Promise.all(
-          [...this.#owned].map(([key, value]) =>
-            bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.put(key).value(value).lease(id).exec()),
-          ),
+          [...this.#owned].map(async ([key, value]) => {
+            await bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.put(key).value(value).lease(id).exec());
+            this.#putOn.set(key, id);
+          }),
         );
         this.#context.logger.info({ lease: id, keys: this.#owned.size }, 'etcd: re-registered after lease loss');
         return;

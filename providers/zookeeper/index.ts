@@ -23,6 +23,8 @@ export class ZookeeperProvider implements LockCapableProvider {
   readonly #context: ProviderContext;
   /** Ephemeral znodes this node owns (path → data): created again in a new session. */
   readonly #owned = new Map<string, string>();
+  /** Which session created each owned znode (a znode of an expired session is gone). */
+  readonly #createdIn = new Map<string, ZkSession>();
   readonly #sessionListeners = new Set<() => void>();
   #session: ZkSession;
   #seedLock: ZookeeperSeedLock | undefined;
@@ -80,9 +82,13 @@ export class ZookeeperProvider implements LockCapableProvider {
 
   /** Creates an ephemeral znode owned by this node (replacing a leftover of an earlier session). */
   async createOwned(path: string, data: string, signal?: AbortSignal): Promise<void> {
+    const session = this.#session;
+    // Registering twice (bootstrap() and the lock strategy both do) must not flap the znode.
+    if (this.#owned.get(path) === data && this.#createdIn.get(path) === session) return;
     this.#owned.set(path, data);
     try {
-      await this.#createEphemeral(this.#session, path, data, signal);
+      await this.#createEphemeral(session, path, data, signal);
+      this.#createdIn.set(path, session);
     } catch (err) {
       throw zkError(`creating ${path}`, err);
     }
@@ -101,6 +107,7 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   async removeOwned(path: string): Promise<void> {
+    this.#createdIn.delete(path);
     if (!this.#owned.delete(path)) return;
     await this.#session.remove(path).catch((err: unknown) => {
       if (!isZkCode(err, Exception.NO_NODE)) {
@@ -121,7 +128,10 @@ export class ZookeeperProvider implements LockCapableProvider {
   async #reRegister(session: ZkSession): Promise<void> {
     for (let attempt = 0; !this.#closed && session === this.#session; attempt++) {
       try {
-        await Promise.all([...this.#owned].map(([path, data]) => this.#createEphemeral(session, path, data)));
+        await Promise.all([...this.#owned].map(async ([path, data]) => {
+          await this.#createEphemeral(session, path, data);
+          this.#createdIn.set(path, session);
+        }));
         this.#context.logger.info({ znodes: this.#owned.size }, 'zookeeper: re-registered in a new session');
         return;
       } catch (err) {

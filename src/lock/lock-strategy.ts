@@ -1,7 +1,6 @@
 import { formatHostPort } from '../address.js';
 import { abortReason, backoffDelay, sleep } from '../backoff.js';
 import type { BootstrapResult, StrategyContext, StrategyOutcome } from '../bootstrap/strategy.js';
-import { channels, publish } from '../diagnostics.js';
 import { ClusterseedError, ConfigError } from '../errors.js';
 import type { ContactPoint, Registration } from '../types.js';
 import { decideFromRecord } from './decide.js';
@@ -27,11 +26,12 @@ export async function runLockStrategy(context: StrategyContext): Promise<Strateg
       hint: 'use discovery method zookeeper, etcd, consul or file, or bootstrap.strategy "lowest-address"',
     });
   }
+  // bootstrap() registers too; providers make a second registration of the same point a no-op, and
+  // this one keeps the strategy usable (and testable) on its own.
   const registration = await provider.register(self, { service: config.service, signal });
   logger.info({ self: formatHostPort(self), method: provider.method }, 'lock: registered');
   try {
     const result = await elect(context, provider, registration);
-    publish(channels.decision, { strategy: 'lock', self: formatHostPort(self), seeds: result.seeds.map(formatHostPort), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs });
     return { result, close: () => registration.close() };
   } catch (err) {
     await registration.close().catch(() => {});

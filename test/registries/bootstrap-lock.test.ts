@@ -1,0 +1,89 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatHostPort } from '../../src/address.js';
+import { bootstrap, type BootstrapNode } from '../../src/index.js';
+import { createDiscovery } from '../../src/registry.js';
+import type { ContactPoint } from '../../src/types.js';
+import { getTestServers } from '../servers/index.js';
+import { uniqueService, type Discovery } from './helpers.js';
+
+// End to end through bootstrap() (management endpoint, self address, registration, lock strategy).
+let zookeeper: string;
+let etcd: string;
+let tmp: string;
+
+beforeAll(async () => {
+  ({ zookeeper, etcd } = await getTestServers());
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-bootstrap-lock-'));
+});
+afterAll(async () => {
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+const backends: [string, () => Discovery][] = [
+  ['etcd', () => ({ method: 'etcd', endpoints: [etcd] })],
+  ['zookeeper', () => ({ method: 'zookeeper', connectionString: zookeeper })],
+  ['file', () => ({ method: 'file', directory: path.join(tmp, 'registry') })],
+];
+
+describe.each(backends)('bootstrap() with strategy lock on %s', (_name, discovery) => {
+  it('20 nodes form one cluster; close() deregisters them all', async () => {
+    const service = uniqueService('bootstrap');
+    const joined = new Map<number, ContactPoint[]>();
+    const settled = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        bootstrap({
+          service,
+          discovery: discovery() as never,
+          bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 60_000 },
+          management: { host: '127.0.0.1', port: 0 },
+          self: { host: '127.0.0.1' },
+          join: async (seeds) => { joined.set(i, seeds); },
+        }),
+      ),
+    );
+    const nodes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+      const formers = nodes.filter((n: BootstrapNode) => n.result.formedNewCluster);
+      expect(formers).toHaveLength(1);
+      const first = formatHostPort(formers[0]!.result.self);
+      for (const n of nodes) {
+        expect(n.result.strategy).toBe('lock');
+        expect(formatHostPort(n.result.seeds[0]!)).toBe(first);
+        expect(n.result.self.port).toBe(n.endpoint.port);
+      }
+      expect(joined.size).toBe(20);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+    const reader = await createDiscovery(discovery() as never);
+    try {
+      expect(await reader.resolve({ service })).toEqual([]);
+    } finally {
+      await reader.close();
+    }
+  });
+});
+
+describe('CLI bootstrap --exit with an etcd lock config', () => {
+  it('prints the decision as JSON', async () => {
+    const cli = path.resolve('dist/src/cli/main.js');
+    const config = path.join(tmp, 'etcd-lock.json');
+    await writeFile(config, JSON.stringify({
+      service: uniqueService('cli'),
+      discovery: { method: 'etcd', endpoints: [etcd] },
+      bootstrap: { strategy: 'lock' },
+      management: { host: '127.0.0.1', port: 0 },
+      self: { host: '127.0.0.1' },
+    }));
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, 'bootstrap', '--config', config, '--exit', '--format', 'json'], { timeout: 30_000 });
+    const result = JSON.parse(stdout) as { formedNewCluster: boolean; strategy: string; seeds: ContactPoint[]; self: ContactPoint };
+    expect(result).toMatchObject({ formedNewCluster: true, strategy: 'lock' });
+    expect(result.seeds).toEqual([result.self]);
+  });
+});
