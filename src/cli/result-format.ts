@@ -1,14 +1,17 @@
 import { formatHostPort } from '../address.js';
 import type { BootstrapResult } from '../bootstrap/strategy.js';
 import type { ContactPoint } from '../types.js';
+import { formatHocon, formatJavaOpts, type JvmSeedOptions } from './jvm-format.js';
 
-/** Output formats of `clusterseed bootstrap` (DESIGN §4); `hocon` and `java-opts` are added by the `run` work. */
-export type ResultFormat = 'json' | 'env';
-export const RESULT_FORMATS: readonly ResultFormat[] = ['json', 'env'];
+/** Output formats of `clusterseed bootstrap` (DESIGN §4); hocon and java-opts need `jvm` options. */
+export type ResultFormat = 'json' | 'env' | 'hocon' | 'java-opts';
+export const RESULT_FORMATS: readonly ResultFormat[] = ['json', 'env', 'hocon', 'java-opts'];
 
 export interface FormatOptions {
   /** The self address was resolved (not configured): HOST_IP / HOST_PORT are provided too. */
   selfResolved?: boolean;
+  /** ActorSystem name, protocol and remoting port for hocon / java-opts (see jvm-format.ts). */
+  jvm?: JvmSeedOptions;
 }
 
 const point = (p: ContactPoint) => (p.port === undefined ? { host: p.host } : { host: p.host, port: p.port });
@@ -49,5 +52,10 @@ export function formatResult(result: BootstrapResult, format: ResultFormat, opti
       return `${JSON.stringify(resultJson(result))}\n`;
     case 'env':
       return Object.entries(resultEnv(result, options)).map(([k, v]) => `${k}=${shellValue(v)}\n`).join('');
+    case 'hocon':
+    case 'java-opts': {
+      if (!options.jvm) throw new Error(`formatResult: --format ${format} needs the jvm options`);
+      return format === 'hocon' ? formatHocon(result.seeds, options.jvm) : formatJavaOpts(result.seeds, options.jvm);
+    }
   }
 }

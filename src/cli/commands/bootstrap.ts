@@ -3,9 +3,10 @@ import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../logger.js';
 import { configFlags, loadCliConfig, oneOf, parseFlags, parseMs, type CliIO } from '../io.js';
 import { formatResult, RESULT_FORMATS, type ResultFormat } from '../result-format.js';
+import { jvmFlags, parseJvmFlags } from '../jvm-format.js';
 
 const USAGE =
-  'clusterseed bootstrap [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] [--timeout MS] [--format json|env] [--exit]';
+  'clusterseed bootstrap [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] [--timeout MS] [--format json|env|hocon|java-opts [--system NAME] [--protocol pekko|akka] [--remote-port P]] [--exit]';
 
 /** The CLI gives up after two minutes unless told otherwise (the API waits forever by default). */
 export const CLI_BOOTSTRAP_TIMEOUT_MS = 120_000;
@@ -50,11 +51,12 @@ export async function serveUntilSignal(node: BootstrapNode, signal: AbortSignal,
 }
 
 export async function bootstrap(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { ...bootstrapFlags, format: { type: 'string' }, exit: { type: 'boolean' } }, USAGE);
+  const { values } = parseFlags(args, { ...bootstrapFlags, ...jvmFlags, format: { type: 'string' }, exit: { type: 'boolean' } }, USAGE);
   const format: ResultFormat = oneOf(values.format, RESULT_FORMATS, 'format', 'json');
+  const jvm = parseJvmFlags(values, format);
   const config = await loadBootstrapConfig(values, io);
   const node = await startCliNode(config, io);
-  io.stdout.write(formatResult(node.result, format, { selfResolved: node.selfSource !== undefined }));
+  io.stdout.write(formatResult(node.result, format, { selfResolved: node.selfSource !== undefined, ...(jvm ? { jvm } : {}) }));
   if (values.exit) {
     await node.close();
     return 0;
