@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsEmulator } from '../emulators/aws/server.js';
 import { Ec2Handler, makeFleet, type Ec2Instance } from '../emulators/aws/ec2.js';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { createDiscovery } from '../../src/registry.js';
 import { AuthError, ConfigError, DiscoveryError, ProtocolError, ThrottledError } from '../../src/errors.js';
 import type { DiscoveryConfigInput } from '../../src/config/discovery.js';
@@ -138,5 +139,44 @@ describe('aws-ec2-tags against the EC2 Query API emulator', () => {
     emulator.inject('ec2:DescribeInstances', 'hang', 10);
     const err = (await resolve({}, 'orders', 300).catch((e: unknown) => e)) as Error;
     expect(err.message).toMatch(/timed out after 300 ms/);
+  });
+});
+
+describe('the EC2 emulator speaks the wire format the real SDK expects', () => {
+  const client = () => new EC2Client({ region: 'eu-west-1', endpoint: emulator.url, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number; requestId?: string } });
+
+  it('parses instances, tags, placement and IPv6 on the network interface', async () => {
+    const id = fleet.find((i) => i.state === 'running' && i.ipv6Address)!.instanceId;
+    const out = await client().send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    const i = out.Reservations![0]!.Instances![0]!;
+    const want = fleet.find((x) => x.instanceId === id)!;
+    expect(i.State).toEqual({ Code: 16, Name: 'running' });
+    expect(i.PrivateIpAddress).toBe(want.privateIpAddress);
+    expect(i.PublicIpAddress).toBe(want.publicIpAddress);
+    expect(i.Ipv6Address).toBe(want.ipv6Address);
+    expect(i.NetworkInterfaces![0]!.Ipv6Addresses![0]!.Ipv6Address).toBe(want.ipv6Address);
+    expect(i.Placement!.AvailabilityZone).toBe(want.availabilityZone);
+    expect(i.Tags).toEqual(expect.arrayContaining([{ Key: 'service', Value: want.tags['service'] }]));
+  });
+
+  it('answers validation errors in the EC2 XML error format with a request id', async () => {
+    const combo = await failure(client().send(new DescribeInstancesCommand({ InstanceIds: ['i-1'], MaxResults: 10 })));
+    expect(combo.name).toBe('InvalidParameterCombination');
+    expect(combo.$metadata.httpStatusCode).toBe(400);
+    expect(combo.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await failure(client().send(new DescribeInstancesCommand({ MaxResults: 3 })))).name).toBe('InvalidParameterValue');
+    expect((await failure(client().send(new DescribeInstancesCommand({ InstanceIds: ['i-nope'] })))).name).toBe('InvalidInstanceID.NotFound');
+    expect((await failure(client().send(new DescribeInstancesCommand({ NextToken: 'garbage' })))).name).toBe('InvalidParameterValue');
+    emulator.inject('ec2:DescribeInstances', 'throttle');
+    const throttled = await failure(client().send(new DescribeInstancesCommand({})));
+    expect(throttled.name).toBe('RequestLimitExceeded');
+    expect(throttled.$metadata.httpStatusCode).toBe(503);
+  });
+
+  it('rejects unsigned requests like AWS does', async () => {
+    const res = await fetch(emulator.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeInstances&Version=2016-11-15' });
+    expect(res.status).toBe(401);
+    expect(await res.text()).toMatch(/<Response><Errors><Error><Code>AuthFailure<\/Code>.*<RequestID>/);
   });
 });

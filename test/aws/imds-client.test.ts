@@ -97,6 +97,13 @@ describe('IMDSv2 client against the emulator', () => {
     await expect(pending).rejects.toBeInstanceOf(AbortedError);
   });
 
+  it('reports a dropped connection as unreachable, and counts calls per action', async () => {
+    emulator.inject('imds:PUT /latest/api/token', 'drop');
+    await expect(fetchImdsMetadata('local-ipv4', { env: env() })).rejects.toThrow(/unreachable/);
+    expect(emulator.calls('imds:')).toBe(1);
+    expect(emulator.callCounts()).toEqual({ 'imds:PUT /latest/api/token': 1 });
+  });
+
   it('answers 401 to a GET without a token (the emulator enforces IMDSv2)', async () => {
     const res = await fetch(`${emulator.url}/latest/meta-data/local-ipv4`);
     expect(res.status).toBe(401);

@@ -64,7 +64,7 @@ export class Ec2Handler implements EmulatorHandler {
   fault(kind: 'throttle' | 'error500' | 'malformed', req: EmulatorRequest): EmulatorResponse {
     if (kind === 'throttle') return ec2Error(503, 'RequestLimitExceeded', 'Request limit exceeded.', req.requestId);
     if (kind === 'error500') return ec2Error(500, 'InternalError', 'An internal error has occurred.', req.requestId);
-    return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${req.requestId}</requestId><reservationSet><item><reservationId>r-1</res` };
+    return { status: 200, headers: xmlHeaders(req.requestId), body: `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${req.requestId}</requestId><reservationSet><item><reservationId>r-1</res` };
   }
 
   #describeInstances(params: URLSearchParams, requestId: string): EmulatorResponse {
@@ -107,7 +107,7 @@ export class Ec2Handler implements EmulatorHandler {
     }
     const page = selected.slice(start, start + pageSize);
     const next = start + pageSize < selected.length ? Buffer.from(`page:${start + pageSize}`).toString('base64') : undefined;
-    return { status: 200, headers: { 'content-type': 'text/xml;charset=UTF-8' }, body: describeInstancesXml(page, requestId, next) };
+    return { status: 200, headers: xmlHeaders(requestId), body: describeInstancesXml(page, requestId, next) };
   }
 }
 
@@ -156,10 +156,15 @@ export function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
+/** EC2 sends the request id both in the body and as x-amzn-requestid. */
+function xmlHeaders(requestId: string): Record<string, string> {
+  return { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId, server: 'AmazonEC2' };
+}
+
 export function ec2Error(status: number, code: string, message: string, requestId: string): EmulatorResponse {
   return {
     status,
-    headers: { 'content-type': 'text/xml;charset=UTF-8' },
+    headers: xmlHeaders(requestId),
     body: `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
   };
 }
