@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsEmulator } from '../emulators/aws/server.js';
-import { Ec2Handler, makeFleet, type Ec2Instance } from '../emulators/aws/ec2.js';
+import { Ec2Handler, makeFleet, wildcard, type Ec2Instance } from '../emulators/aws/ec2.js';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { createDiscovery } from '../../src/registry.js';
 import { AuthError, ConfigError, DiscoveryError, ProtocolError, ThrottledError } from '../../src/errors.js';
@@ -172,6 +172,18 @@ describe('the EC2 emulator speaks the wire format the real SDK expects', () => {
     const throttled = await failure(client().send(new DescribeInstancesCommand({})));
     expect(throttled.name).toBe('RequestLimitExceeded');
     expect(throttled.$metadata.httpStatusCode).toBe(503);
+  });
+
+  it('implements AWS filter wildcards and tag-key', async () => {
+    expect(wildcard('node-?').test('node-7')).toBe(true);
+    expect(wildcard('node-?').test('node-17')).toBe(false);
+    expect(wildcard('a\\*b').test('a*b')).toBe(true);
+    expect(wildcard('a\\*b').test('axb')).toBe(false);
+    expect(wildcard('*.large').test('m5.large')).toBe(true);
+    const out = await client().send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: ['env'] }, { Name: 'instance-state-name', Values: ['stopped', 'pending'] }], MaxResults: 1000 }));
+    const got = out.Reservations!.flatMap((r) => r.Instances!).map((i) => i.InstanceId).sort();
+    expect(got).toEqual(fleet.filter((i) => 'env' in i.tags && ['stopped', 'pending'].includes(i.state)).map((i) => i.instanceId).sort());
+    expect(got.length).toBeGreaterThan(0);
   });
 
   it('rejects unsigned requests like AWS does', async () => {
