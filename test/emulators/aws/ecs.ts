@@ -51,6 +51,8 @@ interface Cluster {
   arn: string;
   services: Set<string>;
   tasks: EcsTask[];
+  /** taskArn and task id → task (DescribeTasks lookups stay O(1) with thousands of tasks). */
+  byRef: Map<string, EcsTask>;
   containerInstances: EcsContainerInstance[];
 }
 
@@ -95,7 +97,7 @@ export class EcsState {
   cluster(name: string): Cluster {
     let c = this.clusters.get(name);
     if (!c) {
-      c = { name, arn: clusterArn(name), services: new Set(), tasks: [], containerInstances: [] };
+      c = { name, arn: clusterArn(name), services: new Set(), tasks: [], byRef: new Map(), containerInstances: [] };
       this.clusters.set(name, c);
     }
     return c;
@@ -137,7 +139,7 @@ export class EcsState {
         networkInterfaces: [{ attachmentId, privateIpv4Address: init.ip }],
       }],
     };
-    c.tasks.push(task);
+    push(c, task);
     return task;
   }
 
@@ -165,18 +167,24 @@ export class EcsState {
         networkInterfaces: [],
       })),
     };
-    c.tasks.push(task);
+    push(c, task);
     return task;
   }
 
   /** Finds a task by ARN or id in any cluster. */
   findTask(ref: string): EcsTask | undefined {
     for (const c of this.clusters.values()) {
-      const t = c.tasks.find((x) => x.taskArn === ref || x.taskArn.endsWith(`/${ref}`));
+      const t = c.byRef.get(ref);
       if (t) return t;
     }
     return undefined;
   }
+}
+
+function push(c: Cluster, task: EcsTask): void {
+  c.tasks.push(task);
+  c.byRef.set(task.taskArn, task);
+  c.byRef.set(task.taskArn.slice(task.taskArn.lastIndexOf('/') + 1), task);
 }
 
 function common(c: Cluster, arn: string, service: string | undefined, startedBy: string | undefined, lastStatus = 'RUNNING', desiredStatus = 'RUNNING', tags?: EcsTag[]) {
@@ -308,7 +316,7 @@ export class EcsHandler implements EmulatorHandler {
     const tasks: unknown[] = [];
     const failures: { arn: string; reason: string }[] = [];
     for (const ref of refs as string[]) {
-      const t = cluster.tasks.find((x) => x.taskArn === ref || x.taskArn.endsWith(`/${ref}`));
+      const t = typeof ref === 'string' ? cluster.byRef.get(ref) : undefined;
       if (!t) {
         failures.push({ arn: ref.startsWith('arn:') ? ref : taskArn(cluster.name, ref), reason: 'MISSING' });
         continue;
