@@ -26,9 +26,12 @@ exit codes: 0 success, 1 runtime failure, 2 usage or configuration error
 
 /** Runs the CLI; returns the exit code. Exported for in-process tests. */
 export async function main(argv: string[], io: Omit<CliIO, 'logger'> & { logger?: CliIO['logger'] }): Promise<number> {
-  const verbose = argv.includes('--verbose');
-  const quiet = argv.includes('--quiet');
-  const args = argv.filter((a) => a !== '--verbose' && a !== '--quiet');
+  // Global flags are ours only before "--": what follows belongs to `run`'s command.
+  const end = argv.includes('--') ? argv.indexOf('--') : argv.length;
+  const own = argv.slice(0, end);
+  const verbose = own.includes('--verbose');
+  const quiet = own.includes('--quiet');
+  const args = [...own.filter((a) => a !== '--verbose' && a !== '--quiet'), ...argv.slice(end)];
   const logger = io.logger ?? createStreamLogger(io.stderr, { level: verbose ? 'debug' : quiet ? 'error' : 'info' });
   const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -58,6 +61,9 @@ export async function main(argv: string[], io: Omit<CliIO, 'logger'> & { logger?
 
 const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry || process.argv[1]?.endsWith('/clusterseed') || process.argv[1]?.endsWith('/main.js')) {
+  // The AWS SDK prints a multi-line Node-version notice to stderr; the CLI's stderr contract is one
+  // line per error, so it is off unless the user set the variable themselves.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => controller.abort(new Error(`received ${sig}`));
   process.once('SIGTERM', onSignal);
