@@ -37,7 +37,9 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   #newSession(): ZkSession {
-    const session: ZkSession = new ZkSession(this.#options.connectionString, this.#options.sessionTimeoutMs, () => this.#onExpired(session));
+    const { connectionString, sessionTimeoutMs, username, password } = this.#options;
+    const digest = username !== undefined && password !== undefined ? `${username}:${password}` : undefined;
+    const session: ZkSession = new ZkSession(connectionString, sessionTimeoutMs, () => this.#onExpired(session), digest);
     return session;
   }
 

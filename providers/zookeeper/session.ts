@@ -1,4 +1,4 @@
-import zookeeper, { type Client, type Stat, type Watcher, type ZkException } from 'node-zookeeper-client';
+import zookeeper, { type Acl, type Client, type Stat, type Watcher, type ZkException } from 'node-zookeeper-client';
 import { AuthError, ClusterseedError, DiscoveryError } from '../../src/errors.js';
 import { bounded } from '../../src/lock/bounded.js';
 
@@ -29,10 +29,14 @@ export function zkError(what: string, err: unknown): ClusterseedError {
 export class ZkSession {
   readonly client: Client;
   readonly connected: Promise<void>;
+  /** ACL of the znodes we create: only the same digest identity, or open when no credentials are set. */
+  readonly #acls: Acl[];
   #closed = false;
 
-  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void) {
+  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void, digest?: string) {
     this.client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: 200, retries: 0 });
+    this.#acls = digest ? zookeeper.ACL.CREATOR_ALL_ACL : zookeeper.ACL.OPEN_ACL_UNSAFE;
+    if (digest) this.client.addAuthInfo('digest', Buffer.from(digest));
     this.connected = new Promise<void>((resolve) => this.client.once('connected', () => resolve()));
     this.connected.catch(() => {});
     this.client.on('expired', () => { if (!this.#closed) onExpired(); });
@@ -40,13 +44,16 @@ export class ZkSession {
   }
 
   #call<T>(what: string, signal: AbortSignal | undefined, run: (done: (err: ZkException | null, value: T) => void) => void): Promise<T> {
-    return bounded(`zookeeper: ${what}`, CALL_TIMEOUT_MS, signal, () =>
-      new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value)))),
-    );
+    // Requests wait for the first connection: the library sends the digest credentials on connect,
+    // after anything queued earlier, so an early create would carry no identity (INVALID_ACL).
+    return bounded(`zookeeper: ${what}`, CALL_TIMEOUT_MS, signal, async () => {
+      await this.connected;
+      return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+    });
   }
 
   create(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {
-    return this.#call(`creating ${path}`, signal, (done) => this.client.create(path, data === null ? null : Buffer.from(data), mode, done));
+    return this.#call(`creating ${path}`, signal, (done) => this.client.create(path, data === null ? null : Buffer.from(data), this.#acls, mode, done));
   }
 
   remove(path: string, version = -1, signal?: AbortSignal): Promise<void> {
@@ -84,7 +91,7 @@ export class ZkSession {
   }
 
   mkdirp(path: string, signal?: AbortSignal): Promise<string> {
-    return this.#call(`creating ${path}`, signal, (done) => this.client.mkdirp(path, done));
+    return this.#call(`creating ${path}`, signal, (done) => this.client.mkdirp(path, this.#acls, done));
   }
 
   close(): void {
