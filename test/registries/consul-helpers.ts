@@ -5,8 +5,11 @@ import { ConsulOptions } from '../../providers/consul/options.js';
 import { ConsulProvider } from '../../providers/consul/index.js';
 import type { ConsulEmulator } from '../emulators/consul/server.js';
 
-/** Emulator and provider share this factor: 10 s TTLs last 0.5 s. */
-export const SCALE = 0.05;
+/**
+ * Emulator and provider share this factor: 10 s TTLs last 1 s, refreshed every 333 ms — enough slack
+ * for a loaded 2-core machine.
+ */
+export const SCALE = 0.1;
 
 export interface LogLine { level: string; obj: unknown; msg: string | undefined }
 
@@ -33,7 +36,7 @@ export function makeProvider(emu: ConsulEmulator, options: Record<string, unknow
 }
 
 /** Polls `cond` every 20 ms until it holds (generous timeout: a loaded 2-core machine). */
-export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('condition not met in time');

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { formatHostPort } from '../../src/address.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import type { StrategyContext } from '../../src/bootstrap/strategy.js';
 import { Config } from '../../src/config/schema.js';
 import { runLockStrategy } from '../../src/lock/lock-strategy.js';
@@ -131,13 +134,13 @@ describe('consul SeedLock', () => {
 });
 
 describe('lock strategy on the Consul emulator', () => {
-  async function runNode(self: ContactPoint, signal: AbortSignal) {
+  async function runNode(self: ContactPoint, signal: AbortSignal, nodeClock: Clock = clock) {
     const discovery = { method: 'consul', host: '127.0.0.1', port: emu.port };
-    const p = await createDiscovery(discovery as never, { clock });
+    const p = await createDiscovery(discovery as never, { clock: nodeClock });
     const config = Config.parse({ service: 'api', discovery, bootstrap: { strategy: 'lock' }, management: { port: 0 } });
     const joined: ContactPoint[][] = [];
     const context: StrategyContext = {
-      config, provider: p, self, logger: recordingLogger(), clock, signal, startedAt: Date.now(),
+      config, provider: p, self, logger: recordingLogger(), clock: nodeClock, signal, startedAt: Date.now(),
       join: async (seeds) => { joined.push(seeds); },
     };
     const outcome = await runLockStrategy(context);
@@ -145,8 +148,11 @@ describe('lock strategy on the Consul emulator', () => {
   }
 
   it('20 nodes at once form exactly one cluster and share its first seed; close removes them all', async () => {
+    // Real TTLs and the system clock: no expiry is involved, and nothing depends on the machine's load.
+    await emu.stop();
+    emu = await startConsulEmulator();
     const signal = AbortSignal.timeout(60_000);
-    const nodes = await Promise.all(Array.from({ length: 20 }, (_, i) => runNode(point(i), signal)));
+    const nodes = await Promise.all(Array.from({ length: 20 }, (_, i) => runNode(point(i), signal, systemClock)));
     try {
       const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
       expect(formers).toHaveLength(1);
@@ -181,4 +187,45 @@ describe('lock strategy on the Consul emulator', () => {
       await Promise.all(nodes.map((n) => n.close()));
     }
   });
+
+  it('kill -9 of the lock holder (a child process, real clock, real 10 s TTL) lets the others form one cluster', async () => {
+    await emu.stop();
+    // Consul invalidates between TTL and 2×TTL; the emulator's multiplier 1 keeps this test at ~11 s.
+    emu = await startConsulEmulator({ sessionTtlMultiplier: 1 });
+    const holder = await startHolder({ method: 'consul', host: '127.0.0.1', port: emu.port }, point(0));
+    expect(emu.state.kv.get('clusterseed/api/lock')?.Session).toBeDefined();
+    holder.kill('SIGKILL');
+    const signal = AbortSignal.timeout(60_000);
+    const nodes = await Promise.all(Array.from({ length: 5 }, (_, i) => runNode(point(i + 1), signal, systemClock)));
+    try {
+      const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
+      expect(formers).toHaveLength(1);
+      const first = formatHostPort(formers[0]!.self);
+      for (const n of nodes) {
+        expect(formatHostPort(n.outcome.result.seeds[0]!)).toBe(first);
+        expect(n.outcome.result.seeds.map(formatHostPort)).not.toContain(formatHostPort(point(0)));
+      }
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  }, 60_000);
 });
+
+const holderFixture = fileURLToPath(new URL('./fixtures/lock-holder.ts', import.meta.url));
+
+/** Starts a node that wins the lock and hangs in its join; resolves once it holds the lock. */
+function startHolder(discovery: object, self: ContactPoint): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', holderFixture, JSON.stringify(discovery), 'api', self.host, String(self.port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d.toString();
+      if (out.includes('JOINING')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`lock holder exited (${code}) before taking the lock: ${stderr}`)));
+  });
+}
