@@ -74,6 +74,18 @@ describe('consul emulator: agent services and health', () => {
     expect(res.text).toMatch(/Unknown check ID/);
   });
 
+  it('blocks /v1/health/service on index until the service changes', async () => {
+    const first = await raw('GET', '/v1/health/service/api');
+    let settled = false;
+    const waited = raw('GET', `/v1/health/service/api?index=${first.index}&wait=10s`).then((r) => { settled = true; return r; });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(settled).toBe(false);
+    await consul.agent.service.register({ name: 'api', id: 'api-1', port: 1 });
+    const after = await waited;
+    expect(Number(after.index)).toBeGreaterThan(Number(first.index));
+    expect(JSON.parse(after.text)[0].Service.ID).toBe('api-1');
+  });
+
   it('deregisters; an unknown service ID is a 404', async () => {
     await consul.agent.service.register({ name: 'api', id: 'api-1', port: 1 });
     await consul.agent.service.deregister('api-1');
