@@ -73,8 +73,10 @@ export function ensureServersInstalled(): InstallReport {
     );
   }
   process.stderr.write(`[test-servers] missing ${missing}: installing the Debian packages zookeeper and etcd-server…\n`);
-  run('apt-get', ['update']);
-  run('apt-get', ['install', '-y', '--no-install-recommends', 'zookeeper', 'etcd-server']);
+  // Wait for dpkg's lock instead of failing when another test run (or unattended-upgrades) holds it.
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  run('apt-get', [...lock, 'update']);
+  run('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'zookeeper', 'etcd-server']);
   found = find();
   if (!complete(found)) throw loud(`[test-servers] apt-get installed the packages but ${missing} is still not found`);
   const installMs = Math.round(performance.now() - started);
