@@ -87,3 +87,33 @@ describe('CLI bootstrap --exit with an etcd lock config', () => {
     expect(result.seeds).toEqual([result.self]);
   });
 });
+
+describe.each(backends.slice(0, 2))('bootstrap() with strategy lowest-address on %s', (_name, discovery) => {
+  it('5 nodes registered in the registry form one cluster around the lowest address', async () => {
+    const service = uniqueService('lowest');
+    const settled = await Promise.allSettled(
+      Array.from({ length: 5 }, () =>
+        bootstrap({
+          service,
+          discovery: discovery() as never,
+          bootstrap: {
+            strategy: 'lowest-address', requiredContactPoints: 5, expectedContactPoints: 5, stableMarginMs: 3000,
+            discoveryIntervalMs: 200, probeIntervalMs: 200, bootstrapTimeoutMs: 60_000,
+          },
+          management: { host: '127.0.0.1', port: 0 },
+          self: { host: '127.0.0.1' },
+          join: async () => {},
+        }),
+      ),
+    );
+    const nodes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    try {
+      expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+      const lowest = nodes.map((n) => n.result.self).sort((a, b) => a.port! - b.port!)[0]!;
+      expect(nodes.filter((n) => n.result.formedNewCluster).map((n) => n.result.self)).toEqual([lowest]);
+      for (const n of nodes) expect(n.result.seeds[0]).toEqual(lowest);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+});
