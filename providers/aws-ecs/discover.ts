@@ -46,7 +46,7 @@ export interface TaskQuery {
 
 export interface DiscoverDeps {
   ecs: ECSClient;
-  /** Created on first use: awsvpc-only clusters never load an EC2 client. */
+  /** Created on first use: awsvpc-only lookups never create an EC2 client. */
   ec2: () => EC2Client;
   call: CallAws;
   logger: Logger;
@@ -91,6 +91,8 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
   const batches: Promise<TaskAddress[]>[] = [];
   let nextToken: string | undefined;
   let page = 0;
+  // A failed batch fails the lookup: stop listing instead of spending more calls.
+  let batchError: unknown;
   const seenTokens = new Set<string>();
   do {
     const token = nextToken;
@@ -121,8 +123,10 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
         reportFailures(out.failures, deps.logger);
         return (out.tasks ?? []).map((t: Task, i) => addressOfTask(t, options, `batch ${batchIndex + 1} tasks[${i}]`));
       });
-      // Keep a rejected batch from being reported as unhandled while ListTasks is still paging.
-      described.catch(() => {});
+      // Also keeps a rejected batch from being reported as unhandled while ListTasks is still paging.
+      described.catch((err: unknown) => {
+        batchError ??= err;
+      });
       batches.push(described);
     }
     nextToken = listed.nextToken || undefined;
@@ -133,7 +137,7 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
       }
       seenTokens.add(nextToken);
     }
-  } while (nextToken !== undefined);
+  } while (nextToken !== undefined && batchError === undefined);
   return (await Promise.all(batches)).flat();
 }
 
@@ -210,6 +214,7 @@ export async function discoverTasks(query: TaskQuery, options: AddressOptions, d
   const hosts = onHosts.length ? await resolveHosts(query.cluster, onHosts.map((a) => a.containerInstanceArn), deps) : new Map<string, HostInfo>();
   const points: ContactPoint[] = [];
   const misconfigured: string[] = [];
+  const skipped: string[] = [];
   for (const a of addresses) {
     if (a.kind === 'eni') points.push({ host: a.host, ...(a.port !== undefined ? { port: a.port } : {}), meta: a.meta });
     else if (a.kind === 'host') {
@@ -222,9 +227,11 @@ export async function discoverTasks(query: TaskQuery, options: AddressOptions, d
     } else if (a.misconfigured) {
       misconfigured.push(a.reason);
     } else {
-      deps.logger.debug({ reason: a.reason }, 'ECS task is not a contact point');
+      skipped.push(a.reason);
     }
   }
+  // One line, not one per task: services have thousands of tasks and lookups run every second.
+  if (skipped.length > 0) deps.logger.debug({ count: skipped.length, examples: skipped.slice(0, 3) }, 'ECS tasks that are not contact points');
   if (misconfigured.length > 0) {
     // Nothing usable because of the options: an empty answer would hide the mistake.
     if (points.length === 0) {

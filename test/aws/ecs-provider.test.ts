@@ -225,6 +225,18 @@ describe('aws-ecs: errors', () => {
     await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_AUTH', message: expect.stringContaining('ecs:DescribeTasks') });
   });
 
+  it('stops listing once a DescribeTasks batch has failed', async () => {
+    fleet(1000, (n) => awsvpc(n));
+    ecsMock.on(ListTasksCommand).callsFake(async (input: { nextToken?: string }) => {
+      await new Promise((r) => setTimeout(r, 20)); // a page takes a while, as over the network
+      const offset = input.nextToken ? Number(input.nextToken) : 0;
+      return { taskArns: Array.from({ length: 100 }, (_, i) => arn(offset + i)), ...(offset + 100 < 1000 ? { nextToken: String(offset + 100) } : {}) };
+    });
+    ecsMock.on(DescribeTasksCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_AUTH' });
+    expect(ecsMock.commandCalls(ListTasksCommand).length).toBeLessThan(10);
+  });
+
   it('a repeating nextToken is a ProtocolError, not an endless loop', async () => {
     ecsMock.on(ListTasksCommand).resolves({ taskArns: [arn(1)], nextToken: 'same' });
     ecsMock.on(DescribeTasksCommand).resolves({ tasks: [awsvpc(1)] });
