@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalize, formatHostPort, sameContactPoint } from '../../src/address.js';
-import { backoffDelay, sleep } from '../../src/backoff.js';
+import { backoffDelay, retry, sleep } from '../../src/backoff.js';
 import type { Clock } from '../../src/clock.js';
 import { DiscoveryError, describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
@@ -67,8 +67,10 @@ export class ConsulSeedLock implements SeedLock {
       release: async () => {
         if (released) return;
         released = true;
-        // "invalid session": it expired meanwhile, and Consul already deleted the key.
-        await this.http.call('PUT', kvPath(key), { query: { release: sid }, accept: [500] });
+        // Our session stays alive, so an unreleased lock would block everyone: retry transient failures.
+        // "invalid session" (HTTP 500): it expired meanwhile, and Consul already deleted the key.
+        await retry(() => this.http.call('PUT', kvPath(key), { query: { release: sid }, accept: [500] }),
+          { attempts: 4, clock: this.context.clock, onRetry: (err) => this.context.logger.warn({ error: describeError(err) }, 'consul: releasing the lock failed; retrying') });
       },
     };
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Clock, TimerHandle } from '../../src/clock.js';
-import { describeError } from '../../src/errors.js';
+import { AbortedError, describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { encodeSegment, type ConsulHttp } from './client.js';
 
@@ -62,7 +62,7 @@ export class ConsulSession {
     const { value } = await this.http.json(SessionCreated, 'PUT', '/v1/session/create', { body, signal });
     if (this.#closed) {
       await this.#destroy(value.ID);
-      throw new Error('consul: provider closed');
+      throw new AbortedError('consul: the provider was closed while creating its session');
     }
     const replaced = this.#created > 0;
     this.#created += 1;

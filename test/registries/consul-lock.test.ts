@@ -45,7 +45,8 @@ describe('consul SeedLock', () => {
     expect(JSON.parse(lockKey.Value!.toString())).toEqual({ host: '127.0.0.1', port: 20_001 });
     expect(emu.state.sessions.get(lockKey.Session!)).toMatchObject({ Behavior: 'delete', TTL: '10s', LockDelayMs: 1000 * SCALE });
     await a.writeFirstSeed(point(1), opts);
-    await held!.release();
+    emu.inject('/v1/kv/clusterseed/api/lock', { kind: 'status', status: 503, body: 'overloaded' }, { method: 'PUT' });
+    await held!.release(); // retried: a live session must not keep the lock
     await held!.release(); // idempotent
     const heldB = await b.tryLock(point(2), opts);
     expect(heldB).toBeDefined();
