@@ -28,6 +28,8 @@ export class EtcdProvider implements LockCapableProvider {
   #lease: { lease: Lease; id: Promise<string> } | undefined;
   #seedLock: EtcdSeedLock | undefined;
   #closed = false;
+  /** Aborted by close(): stops a re-registration back-off at once. */
+  readonly #closing = new AbortController();
 
   constructor(options: EtcdOptions, context: ProviderContext) {
     this.#options = options;
@@ -120,7 +122,7 @@ export class EtcdProvider implements LockCapableProvider {
       } catch (err) {
         const delay = backoffDelay(attempt, { maxMs: 5000 });
         this.#context.logger.warn({ error: (err as Error).message, retryInMs: delay }, 'etcd: re-registering failed');
-        await sleep(delay, undefined, this.#context.clock).catch(() => {});
+        await sleep(delay, this.#closing.signal, this.#context.clock).catch(() => {});
       }
     }
   }
@@ -152,6 +154,7 @@ export class EtcdProvider implements LockCapableProvider {
     if (this.#closed) return;
     await Promise.all([...this.#owned.keys()].map((k) => this.deleteOwned(k)));
     this.#closed = true;
+    this.#closing.abort();
     await this.#seedLock?.close();
     const lease = this.#lease;
     this.#lease = undefined;

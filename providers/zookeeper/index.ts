@@ -29,6 +29,8 @@ export class ZookeeperProvider implements LockCapableProvider {
   #session: ZkSession;
   #seedLock: ZookeeperSeedLock | undefined;
   #closed = false;
+  /** Aborted by close(): stops a re-registration back-off at once. */
+  readonly #closing = new AbortController();
 
   constructor(options: ZookeeperOptions, context: ProviderContext) {
     this.#options = options;
@@ -139,7 +141,7 @@ export class ZookeeperProvider implements LockCapableProvider {
       } catch (err) {
         const delay = backoffDelay(attempt, { maxMs: 5000 });
         this.#context.logger.warn({ error: (err as Error).message, retryInMs: delay }, 'zookeeper: re-registering failed');
-        await sleep(delay, undefined, this.#context.clock).catch(() => {});
+        await sleep(delay, this.#closing.signal, this.#context.clock).catch(() => {});
       }
     }
   }
@@ -171,6 +173,7 @@ export class ZookeeperProvider implements LockCapableProvider {
     if (this.#closed) return;
     await Promise.all([...this.#owned.keys()].map((p) => this.removeOwned(p)));
     this.#closed = true;
+    this.#closing.abort();
     // Closing the session removes whatever ephemerals are left at once (no wait for the timeout).
     this.#session.close();
   }
