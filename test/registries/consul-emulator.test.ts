@@ -106,6 +106,17 @@ describe('consul emulator: agent services and health', () => {
 });
 
 describe('consul emulator: sessions and KV', () => {
+  it('a node whose serfHealth goes critical drops out of passing results and loses its sessions', async () => {
+    await consul.agent.service.register({ name: 'api', id: 'api-1', port: 1, check: { ttl: '1h', status: 'passing' } });
+    const sid = (await consul.session.create({ behavior: 'delete' })).ID;
+    await consul.kv.set({ key: 'n/k', value: 'v', acquire: sid });
+    emu.state.setNodeHealth(emu.state.agentNode, 'critical');
+    expect(await consul.health.service({ service: 'api', passing: true })).toEqual([]);
+    expect(await consul.health.service('api')).toHaveLength(1);
+    expect(await consul.kv.get('n/k')).toBeUndefined();
+    expect((await raw('PUT', '/v1/session/create', { body: '{}' })).text).toMatch(/Check 'serfHealth' is in critical state/);
+  });
+
   it('rejects a session TTL under 10s and creates sessions with node checks', async () => {
     const bad = await raw('PUT', '/v1/session/create', { body: JSON.stringify({ TTL: '5s' }) });
     expect(bad.status).toBe(400);
