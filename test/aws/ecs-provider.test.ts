@@ -166,6 +166,28 @@ describe('aws-ecs: bridge', () => {
     ]);
   });
 
+  it('warns (once per cause) about unusable tasks, failures and hosts without IP, and returns the usable ones', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_o: unknown, msg?: string) => void warnings.push(String(msg)) };
+    ecsMock.on(ListTasksCommand).resolves({ taskArns: [arn(1), arn(2), arn(3), arn(4)] });
+    ecsMock.on(DescribeTasksCommand).resolves({
+      tasks: [bridge(1, 1), bridge(2, 2), { ...bridge(3, 1), containers: [{ name: 'other', networkBindings: [{ containerPort: 1, hostPort: 2 }] }] }],
+      failures: [{ arn: arn(4), reason: 'ACCESS_DENIED' }],
+    });
+    ecsMock.on(DescribeContainerInstancesCommand).resolves({
+      containerInstances: [{ containerInstanceArn: ciArn(1), ec2InstanceId: 'i-1' }, { containerInstanceArn: ciArn(2), ec2InstanceId: 'i-2' }],
+    });
+    // i-2 is terminated: no private IP any more.
+    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: '172.31.0.9' }, { InstanceId: 'i-2' }] }] });
+    const p = definition.create(EcsOptions.parse({ method: 'aws-ecs', cluster: 'prod', containerPort: 7626 }), { ...context(), logger });
+    expect((await p.resolve({ service: 'orders' })).map((x) => `${x.host}:${x.port}`)).toEqual(['172.31.0.9:32769']);
+    expect(warnings).toEqual([
+      'ECS DescribeTasks reported a failure for a task',
+      'ECS task skipped: its container instance has no EC2 private IP',
+      'some running ECS tasks were skipped (options do not match their task definition)',
+    ]);
+  });
+
   it('a malformed host IP or container instance is a ProtocolError naming the field', async () => {
     ecsMock.on(ListTasksCommand).resolves({ taskArns: [arn(1)] });
     ecsMock.on(DescribeTasksCommand).resolves({ tasks: [bridge(1, 1)] });
