@@ -8,7 +8,7 @@ import { formatHostPort } from '../../src/address.js';
 import { bootstrap, type BootstrapNode } from '../../src/index.js';
 import { createDiscovery } from '../../src/registry.js';
 import type { ContactPoint } from '../../src/types.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { uniqueService, type Discovery } from './helpers.js';
 
 // End to end through bootstrap() (management endpoint, self address, registration, lock strategy).
@@ -19,7 +19,7 @@ let tmp: string;
 beforeAll(async () => {
   ({ zookeeper, etcd } = await getTestServers());
   tmp = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-bootstrap-lock-'));
-});
+}, SERVERS_TIMEOUT_MS);
 afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLockCapable } from '../../src/lock/seed-lock.js';
 import { createDiscovery } from '../../src/registry.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { runLockNode, node, uniqueService, type Discovery } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/close-and-exit.ts', import.meta.url));
@@ -17,7 +17,7 @@ let fileDir: string;
 beforeAll(async () => {
   ({ zookeeper, etcd } = await getTestServers());
   fileDir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-close-'));
-});
+}, SERVERS_TIMEOUT_MS);
 afterAll(async () => {
   if (fileDir) await rm(fileDir, { recursive: true, force: true });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { node, runLockNode, uniqueService, type Discovery, type LockNode } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/lock-holder.ts', import.meta.url));
@@ -16,7 +16,7 @@ let fileDir: string;
 beforeAll(async () => {
   ({ zookeeper, etcd } = await getTestServers());
   fileDir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-failover-'));
-});
+}, SERVERS_TIMEOUT_MS);
 afterAll(async () => {
   if (fileDir) await rm(fileDir, { recursive: true, force: true });
 });

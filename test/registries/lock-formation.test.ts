@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
 import { createDiscovery } from '../../src/registry.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { node, runLockNode, uniqueService, type Discovery, type LockNode } from './helpers.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ let fileDir: string;
 beforeAll(async () => {
   ({ zookeeper, etcd } = await getTestServers());
   fileDir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-lock-'));
-});
+}, SERVERS_TIMEOUT_MS);
 afterAll(async () => {
   if (fileDir) await rm(fileDir, { recursive: true, force: true });
 });

@@ -9,7 +9,7 @@ import { runLockStrategy } from '../../src/lock/lock-strategy.js';
 import type { SeedLock } from '../../src/lock/seed-lock.js';
 import { silentLogger } from '../../src/logger.js';
 import { createDiscovery } from '../../src/registry.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { node, recordingLogger, runLockNode, uniqueService, type Discovery, type LockNode } from './helpers.js';
 
 let zookeeper: string;
@@ -19,7 +19,7 @@ let fileDir: string;
 beforeAll(async () => {
   ({ zookeeper, etcd } = await getTestServers());
   fileDir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-strategy-'));
-});
+}, SERVERS_TIMEOUT_MS);
 afterAll(async () => {
   if (fileDir) await rm(fileDir, { recursive: true, force: true });
 });

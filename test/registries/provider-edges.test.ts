@@ -3,7 +3,7 @@ import zookeeper from 'node-zookeeper-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createDiscovery } from '../../src/registry.js';
 import type { RegistryProvider } from '../../src/types.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { freePort } from '../servers/processes.js';
 import { node, recordingLogger, uniqueService } from './helpers.js';
 
@@ -12,7 +12,7 @@ let etcd: string;
 
 beforeAll(async () => {
   ({ zookeeper: zk, etcd } = await getTestServers());
-});
+}, SERVERS_TIMEOUT_MS);
 
 function zkCreate(path: string, data: string): Promise<void> {
   const client = zookeeper.createClient(zk);

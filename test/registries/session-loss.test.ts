@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseHostPort } from '../../src/address.js';
 import { createDiscovery } from '../../src/registry.js';
 import type { DiscoveryProvider, RegistryProvider } from '../../src/types.js';
-import { getTestServers } from '../servers/index.js';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
 import { startTcpProxy, type TcpProxy } from '../servers/tcp-proxy.js';
 import { eventually, node, recordingLogger, uniqueService } from './helpers.js';
 
@@ -12,7 +12,7 @@ let etcd: string;
 
 beforeAll(async () => {
   ({ zookeeper, etcd } = await getTestServers());
-});
+}, SERVERS_TIMEOUT_MS);
 
 const resolveCount = async (p: DiscoveryProvider, service: string) => (await p.resolve({ service })).length;
 
