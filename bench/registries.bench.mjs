@@ -104,7 +104,7 @@ async function formation(kind, discovery, n, mode) {
   };
 }
 
-const install = ensureServersInstalled();
+const install = await ensureServersInstalled();
 const [zk, etcd] = await Promise.all([startZookeeper(install.java, install.zookeeperJar), startEtcd(install.etcd)]);
 console.log(`servers: install ${install.installed ? `${install.installMs} ms` : 'already present'}, zookeeper started in ${zk.startMs} ms, etcd started in ${etcd.startMs} ms`);
 const backends = [

@@ -32,7 +32,7 @@ let starting: Promise<TestServersInfo> | undefined;
 const running: RunningServer[] = [];
 
 async function startServers(): Promise<TestServersInfo> {
-  const install = ensureServersInstalled();
+  const install = await ensureServersInstalled();
   const [zk, etcd] = await Promise.all([startZookeeper(install.java, install.zookeeperJar), startEtcd(install.etcd)]);
   running.push(zk, etcd);
   process.stderr.write(

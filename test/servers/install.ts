@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /*
@@ -43,15 +43,23 @@ function loud(message: string): Error {
   return new Error(message);
 }
 
-function run(cmd: string, args: string[]): void {
+/** Async, so the vitest main process (which hosts the globalSetup) keeps serving its workers meanwhile. */
+function run(cmd: string, args: string[]): Promise<void> {
   process.stderr.write(`[test-servers] ${cmd} ${args.join(' ')}\n`);
-  const r = spawnSync(cmd, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    encoding: 'utf8',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    timeout: 15 * 60_000,
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 15 * 60_000,
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.once('error', (err) => reject(loud(`[test-servers] "${cmd}" could not run: ${err.message}`)));
+    child.once('exit', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(loud(`[test-servers] "${cmd} ${args.join(' ')}" failed (${signal ?? `exit ${code}`}): ${stderr}`));
+    });
   });
-  if (r.status !== 0) throw loud(`[test-servers] "${cmd} ${args.join(' ')}" failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
 }
 
 export interface InstallReport extends ServerBinaries {
@@ -59,24 +67,27 @@ export interface InstallReport extends ServerBinaries {
   installMs: number;
 }
 
-export function ensureServersInstalled(): InstallReport {
+export async function ensureServersInstalled(): Promise<InstallReport> {
   const started = performance.now();
   let found = find();
   if (complete(found)) return { ...found, installed: false, installMs: 0 };
   const missing = [!found.java && 'java', !found.zookeeperJar && ZOOKEEPER_JAR, !found.etcd && 'etcd'].filter(Boolean).join(', ');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!isRoot || !which('apt-get')) {
+  // CI runners (GitHub Actions…) are not root but have passwordless sudo.
+  const sudo = !isRoot && which('sudo') !== undefined && spawnSync('sudo', ['-n', 'true']).status === 0;
+  if ((!isRoot && !sudo) || !which('apt-get')) {
     throw loud(
       `[test-servers] ZooKeeper/etcd are missing (${missing}) and cannot be installed here ` +
-        `(${isRoot ? 'no apt-get' : 'not root'}). The registry tests need real servers: run ` +
+        `(${which('apt-get') ? 'not root and no passwordless sudo' : 'no apt-get'}). The registry tests need real servers: run ` +
         `"sudo apt-get install -y --no-install-recommends zookeeper etcd-server" and retry.`,
     );
   }
   process.stderr.write(`[test-servers] missing ${missing}: installing the Debian packages zookeeper and etcd-server…\n`);
   // Wait for dpkg's lock instead of failing when another test run (or unattended-upgrades) holds it.
+  const apt = (args: string[]) => (sudo ? run('sudo', ['-n', '-E', 'apt-get', ...args]) : run('apt-get', args));
   const lock = ['-o', 'DPkg::Lock::Timeout=600'];
-  run('apt-get', [...lock, 'update']);
-  run('apt-get', [...lock, 'install', '-y', '--no-install-recommends', 'zookeeper', 'etcd-server']);
+  await apt([...lock, 'update']);
+  await apt([...lock, 'install', '-y', '--no-install-recommends', 'zookeeper', 'etcd-server']);
   found = find();
   if (!complete(found)) throw loud(`[test-servers] apt-get installed the packages but ${missing} is still not found`);
   const installMs = Math.round(performance.now() - started);
