@@ -1,4 +1,4 @@
-import { canonicalize, formatHostPort, lowestOf, sameContactPoint } from '../address.js';
+import { canonicalize, formatHostPort, sameContactPoint } from '../address.js';
 import { abortReason, backoffDelay } from '../backoff.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { BootstrapSettings } from '../config/schema.js';
@@ -6,7 +6,7 @@ import { channels, publish } from '../diagnostics.js';
 import { describeError, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { decide, MAX_SEEDS, type Decision, type Gate, type PeerObservation } from './decider.js';
+import { decide, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
 import type { ProbeTransport } from './prober.js';
 import { wirePoint, type SeedNodesResponse } from './protocol.js';
 
@@ -56,6 +56,11 @@ export class Coordinator {
   #view: ContactPoint[] = [];
   #viewKey = '';
   #viewSince: number | undefined;
+  #selfInView = false;
+  #rawViewKey = '';
+  #viewKeys: string[] = [];
+  /** The undecided report only changes with the view: built once per view. */
+  #reportCache: SeedNodesResponse | undefined;
   #discoveryFailures = 0;
   #discoveryTimer: TimerHandle | undefined;
   #discoveryInflight: AbortController | undefined;
@@ -63,6 +68,8 @@ export class Coordinator {
   #deadlineTimer: TimerHandle | undefined;
   readonly #peers = new Map<string, Peer>();
   readonly #observations = new Map<string, PeerObservation>();
+  /** When each point was last probed, so a point re-entering the view is not probed early. */
+  readonly #lastProbeAt = new Map<string, number>();
   #seeds: ContactPoint[] = [];
   #startedAt = 0;
   #stopped = false;
@@ -110,7 +117,8 @@ export class Coordinator {
 
   /** What GET /bootstrap/seed-nodes answers. */
   async report(): Promise<SeedNodesResponse> {
-    const lowest = lowestOf(this.#view);
+    if (this.#reportCache && !(this.#decided && this.#o.members)) return this.#reportCache;
+    const lowest = this.#view[0];
     let seedNodes = this.#seeds;
     if (this.#decided && this.#o.members && seedNodes.length > 0) {
       try {
@@ -120,7 +128,9 @@ export class Coordinator {
         this.#o.logger.warn({ error: describeError(err) }, 'members() failed; reporting the joined seeds');
       }
     }
-    return { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest: lowest ? wirePoint(lowest) : null, view: this.#view.length };
+    const report = { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest: lowest ? wirePoint(lowest) : null, view: this.#view.length };
+    this.#reportCache = report;
+    return report;
   }
 
   /** Stops every timer and in-flight request (idempotent). */
@@ -180,28 +190,46 @@ export class Coordinator {
 
   #applyView(discovered: ContactPoint[]): void {
     const { self, clock, settings, logger } = this.#o;
+    // Most lookups return the same set: recognise it without sorting (the decider runs hot).
+    const rawKey = discovered.map((p) => `${p.host}|${p.port ?? self.port ?? ''}`).sort().join(',');
+    if (rawKey === this.#rawViewKey && this.#viewSince !== undefined) return;
+    this.#rawViewKey = rawKey;
     // Points discovered without a port are probed on the management port every node shares.
     const view = canonicalize(discovered.map((p) => (p.port === undefined && self.port !== undefined ? { ...p, port: self.port } : p)));
-    const viewKey = view.map(key).join(',');
+    const viewKeys = view.map(pointKey);
+    const viewKey = viewKeys.join(',');
     if (viewKey === this.#viewKey && this.#viewSince !== undefined) return;
     this.#view = view;
+    this.#viewKeys = viewKeys;
+    this.#reportCache = undefined;
     this.#viewKey = viewKey;
     this.#viewSince = clock.now();
+    const selfKey = pointKey(self);
+    this.#selfInView = view.some((p) => pointKey(p) === selfKey);
     logger.debug({ view: view.map(key) }, 'discovered set changed; stable margin restarts');
-    const wanted = new Set(view.filter((p) => !sameContactPoint(p, self)).map(key));
+    const wanted = new Set(viewKeys.filter((k) => k !== selfKey));
+    const now = clock.now();
     for (const [k, peer] of this.#peers) {
       if (!wanted.has(k)) {
+        // The observation stays (the decider only reads points in the view): a point that flaps out
+        // of one lookup and back in must not trigger a probe storm nor lose its last answer.
         this.#dropPeer(peer);
         this.#peers.delete(k);
-        this.#observations.delete(k);
       }
     }
-    for (const p of view) {
-      const k = key(p);
+    for (const [k, obs] of this.#observations) {
+      if (!wanted.has(k) && now - obs.at > settings.probeFailureWindowMs) this.#observations.delete(k);
+    }
+    for (const [k, at] of this.#lastProbeAt) if (!wanted.has(k) && now - at > settings.probeIntervalMs) this.#lastProbeAt.delete(k);
+    for (let i = 0; i < view.length; i++) {
+      const k = viewKeys[i]!;
       if (wanted.has(k) && !this.#peers.has(k)) {
-        const peer: Peer = { point: p };
+        const peer: Peer = { point: view[i]! };
         this.#peers.set(k, peer);
-        this.#probe(peer);
+        const last = this.#lastProbeAt.get(k);
+        const wait = last === undefined ? 0 : Math.max(0, last + settings.probeIntervalMs - now);
+        if (wait === 0) this.#probe(peer);
+        else peer.timer = clock.setTimeout(() => this.#probe(peer), wait);
       }
     }
     this.#marginTimer?.cancel();
@@ -217,10 +245,12 @@ export class Coordinator {
   #probe(peer: Peer): void {
     if (!this.#active()) return;
     const { clock, settings, logger, transport } = this.#o;
+    const id = pointKey(peer.point);
     const target = key(peer.point);
     const controller = new AbortController();
     peer.inflight = controller;
     const started = clock.now();
+    this.#lastProbeAt.set(id, started);
     const timeout = (peer.probeTimeout = clock.setTimeout(
       () => controller.abort(new TimeoutError(`probe of ${target} timed out after ${settings.probeTimeoutMs} ms`)),
       settings.probeTimeoutMs,
@@ -230,11 +260,11 @@ export class Coordinator {
     Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted]).then(
       (response) => {
         if (peer.inflight !== controller || !this.#active()) return;
-        this.#observations.set(target, { response, at: clock.now() });
+        this.#observations.set(id, { response, at: clock.now() });
         if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
         peer.failingSince = undefined;
         peer.reportedFailed = false;
-        publish(channels.probe, { target, durationMs: clock.now() - started, ok: true, seedNodes: response.seedNodes.map(key) });
+        if (channels.probe.hasSubscribers) publish(channels.probe, { target, durationMs: clock.now() - started, ok: true, seedNodes: response.seedNodes.map(key) });
       },
       (err: unknown) => {
         if (peer.inflight !== controller || !this.#active()) return;
@@ -250,7 +280,7 @@ export class Coordinator {
       timeout.cancel();
       if (peer.inflight !== controller) return;
       peer.inflight = undefined;
-      if (!this.#active() || this.#peers.get(target) !== peer) return;
+      if (!this.#active() || this.#peers.get(id) !== peer) return;
       const delay = Math.round(settings.probeIntervalMs * (1 + 0.2 * this.#random()));
       peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
       this.#evaluate();
@@ -258,18 +288,26 @@ export class Coordinator {
   }
 
   #evaluate(): void {
+    try {
+      this.#evaluateNow();
+    } catch (err) {
+      // A bug must surface as a failed bootstrap, not as a node that silently never decides.
+      this.#fail(err);
+    }
+  }
+
+  #evaluateNow(): void {
     if (!this.#active()) return;
     const { clock, settings, self, logger } = this.#o;
     const now = clock.now();
-    if (!this.#warnedSelfMissing && now - this.#startedAt >= settings.stableMarginMs && this.#viewSince !== undefined &&
-        !this.#view.some((p) => sameContactPoint(p, self))) {
+    if (!this.#warnedSelfMissing && !this.#selfInView && this.#viewSince !== undefined && now - this.#startedAt >= settings.stableMarginMs) {
       this.#warnedSelfMissing = true;
       logger.warn(
         { advertised: key(self), discovered: this.#view.map(key) },
         'this node does not find itself among the discovered contact points: it will never form a cluster; check that self (the advertised address) matches what discovery returns',
       );
     }
-    const decision = decide({ self, view: this.#view, viewSince: this.#viewSince, observations: this.#observations, settings, now });
+    const decision = decide({ self, view: this.#view, viewKeys: this.#viewKeys, viewSince: this.#viewSince, observations: this.#observations, settings, now });
     if (decision.kind === 'wait') {
       if (decision.gate !== this.#lastWait.gate) {
         logger.debug({ gate: decision.gate, detail: decision.detail }, 'waiting');
@@ -287,6 +325,7 @@ export class Coordinator {
     this.#stopLoops();
     const formedNewCluster = decision.kind === 'self-join';
     this.#seeds = formedNewCluster ? [wirePoint(self)] : decision.seeds;
+    this.#reportCache = undefined;
     if (decision.kind === 'join' && decision.conflictingFirstSeeds.length > 0) {
       logger.error(
         { joining: key(this.#seeds[0]!), otherFirstSeeds: decision.conflictingFirstSeeds.map(key) },

@@ -1,4 +1,4 @@
-import { canonicalize, compareContactPoints, formatHostPort, lowestOf, sameContactPoint } from '../address.js';
+import { canonicalize, compareContactPoints, formatHostPort, sameContactPoint } from '../address.js';
 import type { BootstrapSettings } from '../config/schema.js';
 import type { ContactPoint } from '../types.js';
 import type { SeedNodesResponse } from './protocol.js';
@@ -19,9 +19,11 @@ export interface DeciderInput {
   self: ContactPoint;
   /** The current discovered set, canonical order (self included when discovered). */
   view: readonly ContactPoint[];
+  /** pointKey of every view entry, same order (the coordinator computes them once per view change). */
+  viewKeys?: readonly string[];
   /** When the current set was first seen; undefined before the first successful lookup. */
   viewSince: number | undefined;
-  /** Latest successful observation per contact point, keyed by formatHostPort. */
+  /** Latest successful observation per contact point, keyed by pointKey. */
   observations: ReadonlyMap<string, PeerObservation>;
   settings: DeciderSettings;
   now: number;
@@ -49,6 +51,12 @@ export type Decision =
 
 export const MAX_SEEDS = 5;
 
+/**
+ * Identity of a normalized contact point (hosts are normalized by canonicalize / the protocol parser):
+ * a plain string, because the decider runs after every probe and must stay cheap.
+ */
+export const pointKey = (p: Pick<ContactPoint, 'host' | 'port'>): string => `${p.host}|${p.port ?? ''}`;
+
 const list = (points: readonly ContactPoint[]) => points.map((p) => formatHostPort(p)).join(', ');
 
 /**
@@ -57,11 +65,14 @@ const list = (points: readonly ContactPoint[]) => points.map((p) => formatHostPo
  */
 export function decide(input: DeciderInput): Decision {
   const { self, view, observations, settings, now } = input;
-  const peers = view.filter((p) => !sameContactPoint(p, self));
+  const selfKey = pointKey(self);
   const fresh: { point: ContactPoint; response: SeedNodesResponse }[] = [];
   const unconfirmed: ContactPoint[] = [];
-  for (const point of peers) {
-    const obs = observations.get(formatHostPort(point));
+  for (let i = 0; i < view.length; i++) {
+    const point = view[i]!;
+    const k = input.viewKeys?.[i] ?? pointKey(point);
+    if (k === selfKey) continue;
+    const obs = observations.get(k);
     if (obs && now - obs.at <= settings.probeFailureWindowMs) fresh.push({ point, response: obs.response });
     else unconfirmed.push(point);
   }
@@ -97,15 +108,16 @@ export function decide(input: DeciderInput): Decision {
         (expected !== undefined ? ` (fast path at ${expected} contact points)` : ''),
     };
   }
-  const lowest = lowestOf(view);
-  if (!lowest || !sameContactPoint(lowest, self)) {
+  // The view is in canonical order: its first point is the lowest.
+  const lowest = view[0];
+  if (!lowest || pointKey(lowest) !== selfKey) {
     return {
       kind: 'wait',
       gate: 'not-lowest',
       detail: lowest ? `${formatHostPort(lowest)} is lower than self ${formatHostPort(self)}` : `self ${formatHostPort(self)} is not in the discovered view`,
     };
   }
-  const dissent = fresh.filter((f) => !f.response.lowest || !sameContactPoint(f.response.lowest, self));
+  const dissent = fresh.filter((f) => !f.response.lowest || pointKey(f.response.lowest) !== selfKey);
   if (dissent.length > 0) {
     const d = dissent[0]!;
     return {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatHostPort } from '../../src/address.js';
-import { decide, type DeciderInput, type PeerObservation } from '../../src/bootstrap/decider.js';
+import { decide, pointKey, type DeciderInput, type PeerObservation } from '../../src/bootstrap/decider.js';
 import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import type { ContactPoint } from '../../src/types.js';
 
@@ -12,7 +11,7 @@ function response(self: ContactPoint, over: Partial<SeedNodesResponse> = {}): Se
   return { self, seedNodes: [], lowest: A, view: 3, ...over };
 }
 function obs(entries: [ContactPoint, SeedNodesResponse, number][]): Map<string, PeerObservation> {
-  return new Map(entries.map(([p, r, at]) => [formatHostPort(p), { response: r, at }]));
+  return new Map(entries.map(([p, r, at]) => [pointKey(p), { response: r, at }]));
 }
 function input(over: Partial<DeciderInput> = {}): DeciderInput {
   return {

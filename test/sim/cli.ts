@@ -1,0 +1,63 @@
+// npm run sim -- [--seeds N] [--from S] [--workers W] | --seed S [--trace]
+import { fork } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runScenario } from './world.js';
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '2000' },
+    from: { type: 'string', default: '1' },
+    seed: { type: 'string' },
+    trace: { type: 'boolean', default: false },
+    workers: { type: 'string', default: String(Math.min(2, os.availableParallelism())) },
+    child: { type: 'boolean', default: false },
+  },
+});
+
+async function runRange(from: number, count: number, report: (done: number) => void): Promise<number[]> {
+  const failed: number[] = [];
+  for (let s = from; s < from + count; s++) {
+    const r = await runScenario(s);
+    if (!r.ok) failed.push(s);
+    if ((s - from + 1) % 500 === 0) report(s - from + 1);
+  }
+  report(count);
+  return failed;
+}
+
+if (values.seed !== undefined) {
+  const r = await runScenario(Number(values.seed), { trace: true });
+  process.stdout.write(`${r.trace.join('\n')}\n${r.ok ? 'OK' : `FAILED: ${r.failure}`}\n`);
+  process.exitCode = r.ok ? 0 : 1;
+} else if (values.child) {
+  const failed = await runRange(Number(values.from), Number(values.seeds), (done) => process.send!({ done }));
+  process.send!({ failed }, () => process.exit(0));
+} else {
+  const total = Number(values.seeds);
+  const from = Number(values.from);
+  const workers = Math.max(1, Math.min(Number(values.workers), total));
+  const started = Date.now();
+  const per = Math.ceil(total / workers);
+  const progress = new Array<number>(workers).fill(0);
+  const failed: number[] = [];
+  await Promise.all(Array.from({ length: workers }, (_, w) => new Promise<void>((resolve, reject) => {
+    const count = Math.max(0, Math.min(per, total - w * per));
+    const child = fork(fileURLToPath(import.meta.url), ['--child', '--from', String(from + w * per), '--seeds', String(count)], { execArgv: ['--import', 'tsx'] });
+    child.on('message', (m: { done?: number; failed?: number[] }) => {
+      if (m.done !== undefined) {
+        progress[w] = m.done;
+        const done = progress.reduce((a, b) => a + b, 0);
+        process.stderr.write(`\rsim: ${done}/${total} seeds, ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      }
+      if (m.failed) failed.push(...m.failed);
+    });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${w} exited ${code}`))));
+  })));
+  const secs = (Date.now() - started) / 1000;
+  process.stderr.write('\n');
+  process.stdout.write(`sim: ${total} seeds (${from}…${from + total - 1}) in ${secs.toFixed(1)} s on ${workers} worker(s): ${failed.length} failed\n`);
+  for (const s of failed.slice(0, 20)) process.stdout.write(`  failed seed ${s}: replay with npm run sim -- --seed ${s}\n`);
+  process.exitCode = failed.length ? 1 : 0;
+}
