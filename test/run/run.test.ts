@@ -84,6 +84,18 @@ describe('clusterseed run', () => {
     await waitFor(() => !alive(childPid), 'the orphaned child to be terminated by the watchdog');
   });
 
+  it('bootstrap --format hocon / java-opts print the seed nodes (akka protocol, contact point ports)', async () => {
+    const dir = await tempDir();
+    const config = await singleNodeConfig(dir, '127.0.0.67');
+    const hocon = cli(['bootstrap', '--config', config, '--format', 'hocon', '--system', 'Shop', '--protocol', 'akka', '--exit']);
+    expect((await hocon.exit).code).toBe(0);
+    expect(hocon.stdout()).toMatch(/^akka\.cluster\.seed-nodes = \["akka:\/\/Shop@127\.0\.0\.67:\d+"\]\n$/);
+    const opts = cli(['bootstrap', '--config', config, '--format', 'java-opts', '--system', 'Shop', '--remote-port', '2552', '--exit']);
+    expect((await opts.exit).code).toBe(0);
+    expect(opts.stdout()).toBe('-Dpekko.cluster.seed-nodes.0=pekko://Shop@127.0.0.67:2552\n');
+    expect(await registryEntries(dir)).toEqual([]);
+  });
+
   it('usage errors exit 2 before bootstrapping', async () => {
     const noCommand = cli(['run', '--service', 'x']);
     expect((await noCommand.exit).code).toBe(2);

@@ -56,7 +56,15 @@ export async function bootstrap(args: string[], io: CliIO): Promise<number> {
   const jvm = parseJvmFlags(values, format);
   const config = await loadBootstrapConfig(values, io);
   const node = await startCliNode(config, io);
-  io.stdout.write(formatResult(node.result, format, { selfResolved: node.selfSource !== undefined, ...(jvm ? { jvm } : {}) }));
+  let output: string;
+  try {
+    output = formatResult(node.result, format, { selfResolved: node.selfSource !== undefined, ...(jvm ? { jvm } : {}) });
+  } catch (err) {
+    // e.g. hocon for a seed without a port: deregister before reporting, or the endpoint keeps us alive.
+    await node.close();
+    throw err;
+  }
+  io.stdout.write(output);
   if (values.exit) {
     await node.close();
     return 0;
