@@ -87,6 +87,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     },
   );
   server.on('clientError', (err, socket) => {
+    // A prober closing its keep-alive socket is routine, not a bad request.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return void socket.destroy();
     logger.debug({ error: err }, 'management endpoint: bad request');
     if (socket.writable) {
       const code = (err as NodeJS.ErrnoException).code;
