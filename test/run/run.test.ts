@@ -96,6 +96,19 @@ describe('clusterseed run', () => {
     expect(await registryEntries(dir)).toEqual([]);
   });
 
+  it('SIGTERM before a decision: graceful exit 0, the command never starts, nothing stays registered', async () => {
+    const dir = await tempDir();
+    // Two contact points required, only one node: it never decides.
+    const config = await singleNodeConfig(dir, '127.0.0.69', { bootstrap: { requiredContactPoints: 2, discoveryIntervalMs: 100 } });
+    const p = cli(['run', '--config', config, '--', node, '-e', 'console.log("child ran")']);
+    await waitFor(async () => (await registryEntries(dir)).length === 1, 'the node to register');
+    p.child.kill('SIGTERM');
+    expect((await p.exit).code).toBe(0);
+    expect(p.stdout()).toBe('');
+    expect(p.stderr()).toContain('the command was not started');
+    expect(await registryEntries(dir)).toEqual([]);
+  });
+
   it('usage errors exit 2 before bootstrapping', async () => {
     const noCommand = cli(['run', '--service', 'x']);
     expect((await noCommand.exit).code).toBe(2);
