@@ -19,6 +19,23 @@ const { Config } = await dist('src/config/schema.js');
 const { systemClock } = await dist('src/clock.js');
 const { silentLogger } = await dist('src/logger.js');
 
+// Wire requests, counted at the client libraries (unary etcd RPCs; ZooKeeper requests). Keepalive
+// pings and watch notifications are not requests and are not counted.
+const wire = { count: 0 };
+const countCalls = (proto, names) => {
+  for (const name of names) {
+    const original = proto[name];
+    proto[name] = function (...args) { wire.count++; return original.apply(this, args); };
+  }
+};
+const etcd3 = await import('etcd3');
+countCalls(etcd3.KVClient.prototype, ['range', 'put', 'deleteRange', 'txn']);
+countCalls(etcd3.LeaseClient.prototype, ['leaseGrant', 'leaseRevoke']);
+const zookeeper = (await import('node-zookeeper-client')).default;
+const zkProbe = zookeeper.createClient('127.0.0.1:1');
+countCalls(Object.getPrototypeOf(zkProbe), ['getChildren', 'getData', 'exists', 'create', 'remove', 'setData']);
+// (never connected: nothing to close — closing an unconnected client crashes the library)
+
 const CONSTRUCTR_RETRY_MS = 3000;
 const SIZES = [10, 50];
 
@@ -76,6 +93,7 @@ async function formation(kind, discovery, n, mode) {
   const counts = providers.map(() => ({ calls: 0, waits: 0 }));
   const decidedAt = [];
   const started = [];
+  wire.count = 0;
   const runs = providers.map((raw, i) => {
     const provider = counting(raw, counts[i]);
     const self = { host: '127.0.0.1', port: 20_000 + i };
@@ -90,6 +108,7 @@ async function formation(kind, discovery, n, mode) {
     return run.then((outcome) => { decidedAt[i] = performance.now(); return outcome; });
   });
   const outcomes = await Promise.all(runs);
+  const requests = wire.count;
   const lastStart = Math.max(...started);
   const ms = Math.max(...decidedAt) - lastStart;
   const formers = outcomes.filter((o) => o.result.formedNewCluster).length;
@@ -101,6 +120,7 @@ async function formation(kind, discovery, n, mode) {
     ms: Math.round(ms), formers, firstSeeds,
     callsPerNode: (calls.reduce((a, b) => a + b, 0) / n).toFixed(1), maxCalls: Math.max(...calls),
     waitsPerNode: (counts.reduce((a, c) => a + c.waits, 0) / n).toFixed(1),
+    requestsPerNode: (requests / n).toFixed(1),
   };
 }
 
@@ -120,11 +140,11 @@ try {
         rows.push({ backend: kind, nodes: n, strategy: mode === 'lock' ? 'lock (watch)' : 'ConstructR loop (3 s retry)', ...r });
         console.log(`${kind.padEnd(9)} n=${String(n).padEnd(3)} ${(mode === 'lock' ? 'lock (watch)' : 'ConstructR (3 s retry)').padEnd(22)} ` +
           `formation ${String(r.ms).padStart(6)} ms   calls/node ${String(r.callsPerNode).padStart(5)} (max ${r.maxCalls})   ` +
-          `watch waits/node ${r.waitsPerNode}   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`);
+          `wire requests/node ${String(r.requestsPerNode).padStart(5)}   watch waits/node ${r.waitsPerNode}   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`);
       }
     }
   }
 } finally {
   await Promise.all([zk.stop(), etcd.stop()]);
 }
-console.log('\n(calls = register + resolve + SeedLock operations; "formation" = last node started → all nodes decided)');
+console.log('\n(calls = register + resolve + SeedLock operations; wire requests = etcd unary RPCs / ZooKeeper requests;\n "formation" = last node started → all nodes decided)');

@@ -99,9 +99,8 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   async #createEphemeral(session: ZkSession, path: string, data: string, signal?: AbortSignal): Promise<void> {
-    await session.mkdirp(path.slice(0, path.lastIndexOf('/')), signal);
     try {
-      await session.create(path, data, CreateMode.EPHEMERAL, signal);
+      await session.createIn(path, data, CreateMode.EPHEMERAL, signal);
     } catch (err) {
       if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
       // Same address, earlier session (a restart faster than the session timeout): take it over.

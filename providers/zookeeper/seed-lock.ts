@@ -55,7 +55,7 @@ export class ZookeeperSeedLock implements SeedLock {
       ]);
       // getChildren on a missing parent sets no watch: create it so the next member wakes us.
       if (names.length === 0) {
-        await session.mkdirp(paths.members, signal);
+        await session.ensureDir(paths.members, signal);
         await session.getChildren(paths.members, signal, change.watcher);
       }
       const members: ContactPoint[] = [];
@@ -82,8 +82,7 @@ export class ZookeeperSeedLock implements SeedLock {
     let ours: string;
     let contenders: string[];
     try {
-      await session.mkdirp(lockDir, signal);
-      ours = await session.create(`${lockDir}/lock-`, encodePoint(self, false), CreateMode.EPHEMERAL_SEQUENTIAL, signal);
+      ours = await session.createIn(`${lockDir}/lock-`, encodePoint(self, false), CreateMode.EPHEMERAL_SEQUENTIAL, signal);
       contenders = (await session.getChildren(lockDir, signal)).filter((n) => LOCK_NODE.test(n)).sort(bySequence);
     } catch (err) {
       throw zkError(`acquiring ${lockDir}`, err);
@@ -114,12 +113,11 @@ export class ZookeeperSeedLock implements SeedLock {
   }
 
   async writeFirstSeed(seed: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
-    const { firstSeed, base } = this.#paths(service);
+    const { firstSeed } = this.#paths(service);
     const session = this.#provider.session;
     const data = encodePoint(seed, false);
     try {
-      await session.mkdirp(base, signal);
-      await session.create(firstSeed, data, CreateMode.PERSISTENT, signal).catch(async (err: unknown) => {
+      await session.createIn(firstSeed, data, CreateMode.PERSISTENT, signal).catch(async (err: unknown) => {
         if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
         await session.setData(firstSeed, data, -1, signal);
       });

@@ -31,6 +31,7 @@ export class ZkSession {
   readonly connected: Promise<void>;
   /** ACL of the znodes we create: only the same digest identity, or open when no credentials are set. */
   readonly #acls: Acl[];
+  readonly #dirs = new Set<string>();
   #closed = false;
 
   constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void, digest?: string) {
@@ -90,8 +91,25 @@ export class ZkSession {
     }
   }
 
-  mkdirp(path: string, signal?: AbortSignal): Promise<string> {
-    return this.#call(`creating ${path}`, signal, (done) => this.client.mkdirp(path, this.#acls, done));
+  /** Creates the persistent parents once per session (mkdirp costs one request per path segment). */
+  async ensureDir(path: string, signal?: AbortSignal): Promise<void> {
+    if (this.#dirs.has(path)) return;
+    await this.#call(`creating ${path}`, signal, (done) => this.client.mkdirp(path, this.#acls, done));
+    this.#dirs.add(path);
+  }
+
+  /** create() under a parent made by ensureDir; a parent removed meanwhile is made again. */
+  async createIn(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {
+    const parent = path.slice(0, path.lastIndexOf('/'));
+    await this.ensureDir(parent, signal);
+    try {
+      return await this.create(path, data, mode, signal);
+    } catch (err) {
+      if (!isZkCode(err, Exception.NO_NODE)) throw err;
+      this.#dirs.delete(parent);
+      await this.ensureDir(parent, signal);
+      return this.create(path, data, mode, signal);
+    }
   }
 
   close(): void {

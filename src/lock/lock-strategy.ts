@@ -43,11 +43,12 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
   const { config, self, logger, clock, signal } = context;
   const lock = provider.seedLock();
   const options: SeedLockOptions = { service: config.service, signal };
+  // The live registrations only matter when the record names someone (is the first seed / a member
+  // still registered?): an empty record costs no lookup (on ZooKeeper a lookup is 1 + N requests).
   const read = async () => {
-    const [record, live] = await Promise.all([
-      lock.readRecord(options),
-      provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs }),
-    ]);
+    const record = await lock.readRecord(options);
+    if (!record.firstSeed && record.members.length === 0) return decideFromRecord(record, [], self);
+    const live = await provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
     return decideFromRecord(record, live, self);
   };
   const finish = async (seeds: ContactPoint[], formedNewCluster: boolean): Promise<BootstrapResult> => {
