@@ -45,10 +45,20 @@ function tail(file: string): string {
   }
 }
 
+// Servers must not outlive the test run, even when it ends without its teardown (a crash, an
+// uncaught error): kill whatever is left on exit.
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 function launch(cmd: string, args: string[], logFile: string): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
-    return spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, { stdio: ['ignore', fd, fd] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
   } finally {
     closeSync(fd);
   }
