@@ -74,7 +74,17 @@ const server = http.createServer((req, res) => {
 });
 await new Promise((resolve) => server.listen(appPort, host, resolve));
 
-const node = await bootstrap({
+let node;
+const shutdown = async () => {
+  await node?.close(); // deregisters and stops clusterseed's endpoint
+  server.close();
+  process.exit(0);
+};
+// Installed before bootstrapping: a stop request can come at any time.
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);
+
+node = await bootstrap({
   service: 'example-cluster',
   discovery: { method: 'file', directory: process.env.CLUSTER_DIR ?? path.join(os.tmpdir(), 'clusterseed-example') },
   bootstrap: { requiredContactPoints: 2, ...(expected ? { expectedContactPoints: expected } : {}), bootstrapTimeoutMs: 60_000 },
@@ -101,11 +111,3 @@ const node = await bootstrap({
 });
 
 log({ event: 'bootstrapped', firstSeed: id(node.result.seeds[0]), formedNewCluster: node.result.formedNewCluster });
-
-const shutdown = async () => {
-  await node.close(); // deregisters and stops clusterseed's endpoint
-  server.close();
-  process.exit(0);
-};
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);

@@ -69,8 +69,8 @@ export async function makeBin(dir: string): Promise<string> {
   await writeFile(path.join(bin, 'clusterseed'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
   await writeFile(path.join(bin, 'java'), `#!${process.execPath}
 const e = process.env;
+process.on('SIGTERM', () => process.exit(0)); // before printing: the test signals once it sees the line
 console.log(JSON.stringify({ java: process.argv.slice(2), HOST_IP: e.HOST_IP, HOST_PORT: e.HOST_PORT, CLUSTERSEED_SEEDS: e.CLUSTERSEED_SEEDS }));
-process.on('SIGTERM', () => process.exit(0));
 setInterval(() => {}, 1000);
 `);
   await chmod(path.join(bin, 'clusterseed'), 0o755);
