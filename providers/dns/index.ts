@@ -8,6 +8,14 @@ import type { ContactPoint, DiscoveryProvider, Lookup, ProviderContext, Provider
 import type { Nameserver } from './client.js';
 import { aliases, method, DnsOptions } from './options.js';
 import { CachingResolver, cnameChain, sameName } from './resolver.js';
+import { candidateNames, NO_SEARCH, readResolvConf, type SearchSettings } from './search.js';
+
+/** What the provider reads from the system resolver when not configured (injectable for tests). */
+export interface SystemResolver {
+  servers(): string[];
+  resolvConf(): SearchSettings;
+}
+const systemResolver: SystemResolver = { servers: () => dns.getServers(), resolvConf: () => readResolvConf() };
 
 type AddressType = 'A' | 'AAAA';
 
@@ -33,13 +41,17 @@ export class DnsProvider implements DiscoveryProvider {
   readonly #options: DnsOptions;
   readonly #resolver: CachingResolver;
   readonly #logger: Logger;
+  readonly #search: SearchSettings;
 
-  constructor(options: DnsOptions, context: Pick<ProviderContext, 'clock' | 'logger'>, systemServers: () => string[] = () => dns.getServers()) {
+  constructor(options: DnsOptions, context: Pick<ProviderContext, 'clock' | 'logger'>, system: SystemResolver = systemResolver) {
     this.#options = options;
     this.#logger = context.logger;
-    const servers = options.nameservers.length > 0
-      ? parseNameservers(options.nameservers, 'discovery.nameservers')
-      : parseNameservers(systemServers(), 'system resolver (/etc/resolv.conf) nameservers');
+    const useSystem = options.nameservers.length === 0;
+    const servers = useSystem
+      ? parseNameservers(system.servers(), 'system resolver (/etc/resolv.conf) nameservers')
+      : parseNameservers(options.nameservers, 'discovery.nameservers');
+    const base = options.searchDomains !== undefined ? { search: options.searchDomains, ndots: 1 } : useSystem ? system.resolvConf() : NO_SEARCH;
+    this.#search = { search: base.search.map((d) => d.replace(/^\.|\.$/g, '')), ndots: options.ndots ?? base.ndots };
     if (servers.length === 0) {
       throw new ConfigError('dns: no nameservers configured and the system resolver has none', { hint: 'set discovery.nameservers, e.g. ["10.0.0.2"]' });
     }
@@ -58,11 +70,14 @@ export class DnsProvider implements DiscoveryProvider {
     const name = this.#options.name ?? lookup.service;
     const { portName, protocol } = this.#options;
     const recordType = this.#options.recordType ?? (portName && protocol ? 'SRV' : 'A');
-    if (recordType !== 'SRV') {
-      return canonicalize((await this.#addresses(name, recordType, signal)).map((host) => ({ host })));
+    // Like the system resolver: the first candidate name with records wins; failures are not skipped.
+    for (const candidate of candidateNames(name, this.#search)) {
+      const points = recordType === 'SRV'
+        ? await this.#srv(portName && protocol ? `_${portName}._${protocol}.${candidate}` : candidate, signal)
+        : (await this.#addresses(candidate, recordType, signal)).map((host) => ({ host }));
+      if (points.length > 0) return canonicalize(points);
     }
-    const srvName = portName && protocol ? `_${portName}._${protocol}.${name}` : name;
-    return canonicalize(await this.#srv(srvName, signal));
+    return [];
   }
 
   /** IPs for `name` (following CNAMEs, also across queries); [] for NXDOMAIN / no records. */

@@ -6,7 +6,7 @@ export const aliases = ['pekko-dns', 'akka-dns'] as const;
 
 export const DnsOptions = z.strictObject({
   method: z.enum([method, ...aliases]),
-  /** Name to look up [the service name]. Use the fully qualified name: search domains are not applied. */
+  /** Name to look up [the service name]; a trailing "." makes it absolute (no search domains). */
   name: NonEmptyString.optional(),
   /** [A; SRV when portName and protocol are set] */
   recordType: z.enum(['A', 'AAAA', 'SRV']).optional(),
@@ -15,6 +15,13 @@ export const DnsOptions = z.strictObject({
   protocol: z.enum(['tcp', 'udp']).optional(),
   /** `IP[:port]` list, asked in order; the system resolver's servers (/etc/resolv.conf) when empty. */
   nameservers: z.array(HostPortString).default([]),
+  /**
+   * Search domains for names that are not fully qualified (resolv.conf `search`). Default: the system
+   * resolver's (with its `ndots`) when `nameservers` is empty; none with explicit nameservers.
+   */
+  searchDomains: z.array(NonEmptyString).optional(),
+  /** A name with at least this many dots is tried as is before the search domains [resolv.conf's, else 1]. */
+  ndots: intRange(0, 15).optional(),
   /** How long one query waits for one server's answer. */
   timeoutMs: PositiveMillis.default(2000),
   /** Rounds over all nameservers before a lookup fails (resolv.conf `attempts`). */

@@ -191,6 +191,16 @@ describe('dns provider against a real DNS server', () => {
     }
   });
 
+  it('search domains: a short name is tried with each domain (Kubernetes pod style); none by default with explicit nameservers', async () => {
+    const provider = await dns({ searchDomains: ['other.svc.cluster.local', 'default.svc.cluster.local'], maxCacheTtlMs: 0 });
+    expect(await provider.resolve({ service: 'products' })).toHaveLength(12);
+    const stats = await server.stats();
+    expect(stats['A products.other.svc.cluster.local']).toBeGreaterThan(0); // tried first, NXDOMAIN
+    const srv = await dns({ searchDomains: ['default.svc.cluster.local'], portName: 'management', protocol: 'tcp' });
+    expect((await srv.resolve({ service: 'products' })).map((p) => p.port)).toContain(8558);
+    expect(await (await dns({})).resolve({ service: 'products' })).toEqual([]);
+  });
+
   it('rejects nameservers that are not IP addresses', async () => {
     const err = await failure(createDiscovery({ method: 'dns', nameservers: ['dns.example:53'] }));
     expect(err.code).toBe('CLUSTERSEED_E_CONFIG');

@@ -3,6 +3,7 @@ import type { Answer } from 'dns-packet';
 import { describe, expect, it } from 'vitest';
 import { cacheTtlSeconds, cnameChain, TtlCache } from '../../providers/dns/resolver.js';
 import { DnsProvider, parseNameservers } from '../../providers/dns/index.js';
+import { candidateNames, parseResolvConf } from '../../providers/dns/search.js';
 import { DnsOptions } from '../../providers/dns/options.js';
 import { createDiscovery } from '../../src/registry.js';
 import { silentLogger } from '../../src/logger.js';
@@ -45,8 +46,22 @@ describe('dns resolver logic', () => {
 
   it('without nameservers the system resolver\'s servers are used', () => {
     const options = DnsOptions.parse({ method: 'dns' });
-    expect(() => new DnsProvider(options, { clock: systemClock, logger: silentLogger }, () => [])).toThrow('no nameservers configured');
-    expect(() => new DnsProvider(options, { clock: systemClock, logger: silentLogger }, () => ['127.0.0.53'])).not.toThrow();
+    const system = (servers: string[]) => ({ servers: () => servers, resolvConf: () => ({ search: [], ndots: 1 }) });
+    expect(() => new DnsProvider(options, { clock: systemClock, logger: silentLogger }, system([]))).toThrow('no nameservers configured');
+    expect(() => new DnsProvider(options, { clock: systemClock, logger: silentLogger }, system(['127.0.0.53']))).not.toThrow();
+  });
+
+  it('resolv.conf: last search/domain line wins, ndots option, comments', () => {
+    const conf = 'domain corp.example\nnameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local. # k8s\noptions ndots:5 timeout:2\n';
+    expect(parseResolvConf(conf)).toEqual({ search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], ndots: 5 });
+    expect(parseResolvConf('nameserver 1.1.1.1\n')).toEqual({ search: [], ndots: 1 });
+  });
+
+  it('candidate names follow ndots; a trailing dot is absolute', () => {
+    const k8s = { search: ['default.svc.cluster.local', 'cluster.local'], ndots: 5 };
+    expect(candidateNames('products', k8s)).toEqual(['products.default.svc.cluster.local', 'products.cluster.local', 'products']);
+    expect(candidateNames('products.default.svc.cluster.local', { ...k8s, ndots: 1 })).toEqual(['products.default.svc.cluster.local', 'products.default.svc.cluster.local.default.svc.cluster.local', 'products.default.svc.cluster.local.cluster.local']);
+    expect(candidateNames('products.default.svc.cluster.local.', k8s)).toEqual(['products.default.svc.cluster.local']);
   });
 });
 
