@@ -74,6 +74,20 @@ describe('bootstrap()', () => {
     expect(await readdir(path.join(directory, 'orders', 'nodes'))).toHaveLength(0);
   });
 
+  it('reports members() on the endpoint after joining, first seed first', async () => {
+    const directory = await tempDir();
+    const node = await bootstrap({
+      service: 'orders', discovery: { method: 'file', directory },
+      bootstrap: { ...fast, requiredContactPoints: 1, stableMarginMs: 100 },
+      management: { host: '127.0.0.51', port: 0 }, self: { host: '127.0.0.51' },
+      join: async () => {},
+      members: () => [{ host: '127.0.0.59', port: 1 }, { host: '127.0.0.55', port: 2 }],
+    });
+    nodes.push(node);
+    const body = (await (await fetch(`http://127.0.0.51:${node.endpoint.port}/bootstrap/seed-nodes`)).json()) as { seedNodes: ContactPoint[] };
+    expect(body.seedNodes).toEqual([{ host: '127.0.0.51', port: node.endpoint.port }, { host: '127.0.0.55', port: 2 }, { host: '127.0.0.59', port: 1 }]);
+  });
+
   it('rejects a missing join and a lock strategy on a method without a lock', async () => {
     await expect(bootstrap({ service: 's' } as never)).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG' });
     await expect(bootstrap({
