@@ -100,10 +100,15 @@ export class EtcdSeedLock implements SeedLock {
     let acquired: boolean;
     try {
       const res = await bounded(`etcd: acquiring ${lock}`, CALL_TIMEOUT_MS, signal, () =>
-        client.if(lock, 'Create', '==', 0).then(client.put(lock).value(value).lease(leaseId)).commit(),
+        client.if(lock, 'Create', '==', 0).then(client.put(lock).value(value).lease(leaseId)).else(client.get(lock)).commit(),
       );
-      acquired = res.succeeded;
+      // A lock already on our lease with our value is ours: an earlier attempt that committed but
+      // whose answer was lost (timeout). Treating it as foreign would block everyone until we exit.
+      const current = res.succeeded ? undefined : res.responses[0]?.response_range?.kvs?.[0];
+      acquired = res.succeeded || (current !== undefined && current.value.toString() === value && String(current.lease) === leaseId);
     } catch (err) {
+      // The transaction may have committed: remove a lock of ours rather than hold it unknowingly.
+      void client.if(lock, 'Value', '==', value).then(client.delete().key(lock)).commit().catch(() => {});
       throw etcdError(`acquiring ${lock}`, err);
     }
     if (!acquired) return undefined;

@@ -122,7 +122,7 @@ export class ZookeeperProvider implements LockCapableProvider {
   #onExpired(expired: ZkSession): void {
     if (this.#closed || expired !== this.#session) return;
     this.#context.logger.warn({ znodes: this.#owned.size }, 'zookeeper: session expired; registering again in a new session');
-    expired.close();
+    void expired.close();
     this.#session = this.#newSession();
     for (const l of this.#sessionListeners) l();
     void this.#reRegister(this.#session);
@@ -174,7 +174,7 @@ export class ZookeeperProvider implements LockCapableProvider {
     this.#closed = true;
     this.#closing.abort();
     // Closing the session removes whatever ephemerals are left at once (no wait for the timeout).
-    this.#session.close();
+    await this.#session.close();
   }
 }
 

@@ -79,37 +79,60 @@ export class ZookeeperSeedLock implements SeedLock {
     const { lockDir } = this.#paths(service);
     const session = this.#provider.session;
     const change = this.#change(service);
-    let ours: string;
+    let ours: string | undefined;
     let contenders: string[];
     try {
       ours = await session.createIn(`${lockDir}/lock-`, encodePoint(self, false), CreateMode.EPHEMERAL_SEQUENTIAL, signal);
       contenders = (await session.getChildren(lockDir, signal)).filter((n) => LOCK_NODE.test(n)).sort(bySequence);
     } catch (err) {
+      // A lock node we created but could not evaluate would hold (or queue for) the lock unknowingly
+      // until our session ends: remove it. (A create whose answer was lost leaves a node we cannot
+      // name; it goes with the session.)
+      if (ours !== undefined) void session.remove(ours).catch(() => {});
       throw zkError(`acquiring ${lockDir}`, err);
     }
     const holder = contenders[0];
-    if (holder !== undefined && `${lockDir}/${holder}` === ours) {
-      let released = false;
-      return {
-        release: async () => {
-          if (released) return;
-          released = true;
-          await session.remove(ours).catch((err: unknown) => {
-            if (!isZkCode(err, Exception.NO_NODE)) {
-              this.#context.logger.warn({ znode: ours, error: (err as Error).message }, 'zookeeper: releasing the lock failed; it goes with the session');
-            }
-          });
-        },
-      };
-    }
+    const created = ours;
+    let held = holder !== undefined && `${lockDir}/${holder}` === ours ? ours : undefined;
     try {
-      await session.remove(ours, -1, signal).catch((err: unknown) => { if (!isZkCode(err, Exception.NO_NODE)) throw err; });
+      if (!held && holder !== undefined) held = await this.#leftoverOfOurs(`${lockDir}/${holder}`, encodePoint(self, false), signal);
+      if (held) {
+        if (held !== created) void session.remove(created).catch(() => {});
+        return this.#heldLock(held);
+      }
+      await session.remove(created, -1, signal).catch((err: unknown) => { if (!isZkCode(err, Exception.NO_NODE)) throw err; });
       // Watch the holder: its node goes when it releases or its session ends.
       if (holder === undefined || !(await session.exists(`${lockDir}/${holder}`, signal, change.watcher))) change.signal.bump();
     } catch (err) {
       throw zkError(`watching ${lockDir}`, err);
     }
     return undefined;
+  }
+
+  /**
+   * The holder node is ours when this session created it with our value: an earlier attempt whose
+   * answer was lost (a timeout). Without this check it would block everyone until the session ends.
+   */
+  async #leftoverOfOurs(path: string, value: string, signal?: AbortSignal): Promise<string | undefined> {
+    const session = this.#provider.session;
+    const node = await session.getData(path, signal);
+    return node && node.data === value && node.stat.ephemeralOwner.equals(session.client.getSessionId()) ? path : undefined;
+  }
+
+  #heldLock(path: string): HeldLock {
+    const session = this.#provider.session;
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        await session.remove(path).catch((err: unknown) => {
+          if (!isZkCode(err, Exception.NO_NODE)) {
+            this.#context.logger.warn({ znode: path, error: (err as Error).message }, 'zookeeper: releasing the lock failed; it goes with the session');
+          }
+        });
+      },
+    };
   }
 
   async writeFirstSeed(seed: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {

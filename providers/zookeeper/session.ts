@@ -112,8 +112,11 @@ export class ZkSession {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#closed = true;
+    // The library opens its socket on the tick after connect(); closing before that crashes it
+    // (it writes the close request to a socket that does not exist yet).
+    await new Promise((resolve) => setImmediate(resolve));
     this.client.close();
   }
 }

@@ -1,6 +1,8 @@
 import { Etcd3 } from 'etcd3';
 import zookeeper from 'node-zookeeper-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/logger.js';
 import { createDiscovery } from '../../src/registry.js';
 import type { RegistryProvider } from '../../src/types.js';
 import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
@@ -60,6 +62,11 @@ describe('zookeeper provider', () => {
     }
   });
 
+  it('can be closed right after it was created (before its first connection)', async () => {
+    const provider = await createDiscovery({ method: 'zookeeper', connectionString: zk } as never);
+    await provider.close();
+  });
+
   it('fails with a TimeoutError, not a hang, when the server is unreachable; close() still returns', async () => {
     const port = await freePort();
     const provider = await createDiscovery({ method: 'zookeeper', connectionString: `127.0.0.1:${port}` } as never);
@@ -113,6 +120,61 @@ describe('etcd provider', () => {
       expect(['CLUSTERSEED_E_TIMEOUT', 'CLUSTERSEED_E_DISCOVERY']).toContain(err.code);
     } finally {
       await provider.close();
+    }
+  });
+});
+
+describe('a lock attempt whose answer was lost', () => {
+  it('etcd: a lock already on our lease with our value is ours (not a deadlock until exit)', async () => {
+    const { EtcdProvider } = await import('../../providers/etcd/index.js');
+    const service = uniqueService('etcd-lost-answer');
+    const provider = (await createDiscovery({ method: 'etcd', endpoints: [etcd] } as never)) as unknown as InstanceType<typeof EtcdProvider>;
+    const other = await createDiscovery({ method: 'etcd', endpoints: [etcd] } as never);
+    try {
+      // What a committed-but-timed-out attempt leaves behind.
+      const lease = await provider.leaseId();
+      await provider.client.put(`clusterseed/${service}/lock`).value('{"host":"127.0.0.1","port":20001}').lease(lease).exec();
+      const held = await provider.seedLock().tryLock(node(1), { service });
+      expect(held).toBeDefined();
+      // Someone else's attempt fails while we hold it, and succeeds after release.
+      const otherLock = (other as unknown as { seedLock(): import('../../src/lock/seed-lock.js').SeedLock }).seedLock();
+      expect(await otherLock.tryLock(node(2), { service })).toBeUndefined();
+      await held!.release();
+      const next = await otherLock.tryLock(node(2), { service });
+      expect(next).toBeDefined();
+      await next!.release();
+    } finally {
+      await provider.close();
+      await other.close();
+    }
+  });
+
+  it('zookeeper: a lock node this session created with our value is ours', async () => {
+    const { ZookeeperProvider } = await import('../../providers/zookeeper/index.js');
+    const { ZookeeperOptions } = await import('../../providers/zookeeper/options.js');
+    const { CreateMode } = await import('../../providers/zookeeper/session.js');
+    const service = uniqueService('zk-lost-answer');
+    // The bare provider (not the instrumented proxy): the test reaches into its session.
+    const provider = new ZookeeperProvider(ZookeeperOptions.parse({ method: 'zookeeper', connectionString: zk }), {
+      logger: silentLogger, clock: systemClock, env: {}, createDiscovery: () => Promise.reject(new Error('unused')),
+    });
+    const other = await createDiscovery({ method: 'zookeeper', connectionString: zk } as never);
+    try {
+      const leftover = await provider.session.createIn(
+        `/clusterseed/${service}/lock/lock-`, '{"host":"127.0.0.1","port":20001}', CreateMode.EPHEMERAL_SEQUENTIAL,
+      );
+      const held = await provider.seedLock().tryLock(node(1), { service });
+      expect(held).toBeDefined();
+      const otherLock = (other as unknown as { seedLock(): import('../../src/lock/seed-lock.js').SeedLock }).seedLock();
+      expect(await otherLock.tryLock(node(2), { service })).toBeUndefined();
+      await held!.release();
+      expect(await provider.session.exists(leftover)).toBeNull();
+      const next = await otherLock.tryLock(node(2), { service });
+      expect(next).toBeDefined();
+      await next!.release();
+    } finally {
+      await provider.close();
+      await other.close();
     }
   });
 });
