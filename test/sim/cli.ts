@@ -16,12 +16,13 @@ const { values } = parseArgs({
   },
 });
 
-async function runRange(from: number, count: number, report: (done: number) => void): Promise<number[]> {
+/** Runs seeds [from, from + count); failures are reported as they happen, so an interrupted run still tells. */
+async function runRange(from: number, count: number, onFail: (seed: number, why: string) => void, report: (done: number) => void): Promise<number[]> {
   const failed: number[] = [];
   for (let s = from; s < from + count; s++) {
     const r = await runScenario(s);
-    if (!r.ok) failed.push(s);
-    if ((s - from + 1) % 500 === 0) report(s - from + 1);
+    if (!r.ok) { failed.push(s); onFail(s, r.failure ?? ''); }
+    if ((s - from + 1) % 100 === 0) report(s - from + 1);
   }
   report(count);
   return failed;
@@ -32,8 +33,8 @@ if (values.seed !== undefined) {
   process.stdout.write(`${r.trace.join('\n')}\n${r.ok ? 'OK' : `FAILED: ${r.failure}`}\n`);
   process.exitCode = r.ok ? 0 : 1;
 } else if (values.child) {
-  const failed = await runRange(Number(values.from), Number(values.seeds), (done) => process.send!({ done }));
-  process.send!({ failed }, () => process.exit(0));
+  await runRange(Number(values.from), Number(values.seeds), (seed, why) => process.send!({ failedSeed: seed, why }), (done) => process.send!({ done }));
+  process.send!({ finished: true }, () => process.exit(0));
 } else {
   const total = Number(values.seeds);
   const from = Number(values.from);
@@ -45,14 +46,20 @@ if (values.seed !== undefined) {
   await Promise.all(Array.from({ length: workers }, (_, w) => new Promise<void>((resolve, reject) => {
     const count = Math.max(0, Math.min(per, total - w * per));
     const child = fork(fileURLToPath(import.meta.url), ['--child', '--from', String(from + w * per), '--seeds', String(count)], { execArgv: ['--import', 'tsx'] });
-    child.on('message', (m: { done?: number; failed?: number[] }) => {
+    const first = from + w * per;
+    child.on('message', (m: { done?: number; failedSeed?: number; why?: string }) => {
+      if (m.failedSeed !== undefined) {
+        failed.push(m.failedSeed);
+        process.stderr.write(`\nsim: seed ${m.failedSeed} FAILED: ${m.why} (replay: npm run sim -- --seed ${m.failedSeed})\n`);
+      }
       if (m.done !== undefined) {
         progress[w] = m.done;
         const done = progress.reduce((a, b) => a + b, 0);
-        process.stderr.write(`\rsim: ${done}/${total} seeds, ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        const ranges = progress.map((d, i) => (d > 0 ? `${from + i * per}…${from + i * per + d - 1}` : '-')).join(', ');
+        process.stderr.write(`sim: ${done}/${total} seeds done (${ranges}), ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
       }
-      if (m.failed) failed.push(...m.failed);
     });
+    void first;
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${w} exited ${code}`))));
   })));
   const secs = (Date.now() - started) / 1000;
