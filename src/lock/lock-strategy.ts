@@ -1,7 +1,8 @@
 import { formatHostPort } from '../address.js';
 import { abortReason, backoffDelay, sleep } from '../backoff.js';
 import type { BootstrapResult, StrategyContext, StrategyOutcome } from '../bootstrap/strategy.js';
-import { ClusterseedError, ConfigError } from '../errors.js';
+import { channels, publish } from '../diagnostics.js';
+import { ClusterseedError, ConfigError, TimeoutError } from '../errors.js';
 import type { ContactPoint, Registration } from '../types.js';
 import { decideFromRecord } from './decide.js';
 import { isLockCapable, type LockCapableProvider, type SeedLock, type SeedLockOptions } from './seed-lock.js';
@@ -30,16 +31,39 @@ export async function runLockStrategy(context: StrategyContext): Promise<Strateg
   // this one keeps the strategy usable (and testable) on its own.
   const registration = await provider.register(self, { service: config.service, signal });
   logger.info({ self: formatHostPort(self), method: provider.method }, 'lock: registered');
+  const progress: Progress = { waitingOn: 'reading the cluster record' };
   try {
-    const result = await elect(context, provider, registration);
+    const result = await elect(context, provider, registration, progress);
     return { result, close: () => registration.close() };
   } catch (err) {
     await registration.close().catch(() => {});
-    throw err instanceof JoinFailed ? err.cause : err;
+    if (err instanceof JoinFailed) throw err.cause;
+    // A bootstrap deadline says what the strategy was still waiting for.
+    if (err instanceof TimeoutError && signal.aborted && signal.reason === err) {
+      throw new TimeoutError(`${err.message} (lock strategy: ${progress.waitingOn})`, {
+        cause: err,
+        hint: progress.hint ?? 'check that the registry is reachable and that bootstrap.bootstrapTimeoutMs leaves time for a lock holder to finish',
+      });
+    }
+    throw err;
   }
 }
 
-async function elect(context: StrategyContext, provider: LockCapableProvider, registration: Registration): Promise<BootstrapResult> {
+/** What the strategy is waiting for: published on clusterseed:decision and named in a timeout. */
+interface Progress {
+  waitingOn: string;
+  hint?: string;
+}
+
+function waitingOn(progress: Progress, what: string, hint?: string): void {
+  if (progress.waitingOn === what) return;
+  progress.waitingOn = what;
+  if (hint === undefined) delete progress.hint;
+  else progress.hint = hint;
+  publish(channels.decision, { strategy: 'lock', waitingOn: what });
+}
+
+async function elect(context: StrategyContext, provider: LockCapableProvider, registration: Registration, progress: Progress): Promise<BootstrapResult> {
   const { config, self, logger, clock, signal } = context;
   const lock = provider.seedLock();
   const options: SeedLockOptions = { service: config.service, signal };
@@ -93,14 +117,18 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
           } finally {
             await held.release();
           }
+        } else {
+          waitingOn(progress, 'waiting for the lock holder to record a cluster', 'a lock holder that crashed releases the lock when its session/lease expires');
         }
       } else {
+        waitingOn(progress, 'waiting for an existing cluster (newClusterEnabled is false)', 'start a node with newClusterEnabled true, or wait for the cluster to form');
         logger.debug({}, 'lock: no cluster yet and newClusterEnabled is false; waiting for one');
       }
       await lock.waitForChange({ ...options, maxWaitMs: WATCH_SAFETY_NET_MS });
       attempt = 0;
     } catch (err) {
       if (err instanceof JoinFailed || signal.aborted || !(err instanceof ClusterseedError && err.retriable)) throw err;
+      waitingOn(progress, `the registry (last error: ${err.message})`, err.hint);
       const delay = backoffDelay(attempt++, { maxMs: config.bootstrap.discoveryMaxBackoffMs });
       logger.warn({ error: err.message, retryInMs: delay }, 'lock: registry call failed; retrying');
       await sleep(delay, signal, clock);

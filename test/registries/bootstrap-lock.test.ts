@@ -117,3 +117,18 @@ describe.each(backends.slice(0, 2))('bootstrap() with strategy lowest-address on
     }
   });
 });
+
+describe('bootstrap() with strategy lock: deadline', () => {
+  it('says what it was still waiting for when bootstrapTimeoutMs passes', async () => {
+    const err = await bootstrap({
+      service: uniqueService('deadline'),
+      discovery: { method: 'file', directory: path.join(tmp, 'deadline') } as never,
+      bootstrap: { strategy: 'lock', newClusterEnabled: false, bootstrapTimeoutMs: 1500 },
+      management: { host: '127.0.0.1', port: 0 },
+      self: { host: '127.0.0.1' },
+      join: async () => {},
+    }).then(() => undefined, (e: unknown) => e as { code: string; message: string; hint?: string });
+    expect(err).toMatchObject({ code: 'CLUSTERSEED_E_TIMEOUT', message: expect.stringContaining('newClusterEnabled is false') });
+    expect(err?.hint).toBeTruthy();
+  });
+});
