@@ -114,6 +114,8 @@ describe.each(GUIDES)('docs/guides/%s', (name) => {
     expect(r.code, `${name}:${b.line} exit code; stderr:\n${r.stderr}`).toBe(expectedExit);
     if (next?.kind === 'clusterseed-output') expect(r.stdout).toBe(next.body);
     if (next?.kind === 'clusterseed-stderr') for (const line of next.body.trim().split('\n')) expect(r.stderr).toContain(line);
+    // The throttling section claims the lookup survives throttled calls: they must have happened.
+    if (b.attrs['world'] === 'ecs-throttled') expect(world.apiCalls('ecs:ListTasks')).toBeGreaterThanOrEqual(3);
   }, 90_000);
 });
 

@@ -23,6 +23,8 @@ export interface World {
   patchConfig(config: Record<string, unknown>, node: number): Record<string, unknown>;
   /** ECS/EC2 API actions called so far (for checking IAM policies). */
   apiActions(): string[];
+  /** Calls of one API action so far. */
+  apiCalls(action: string): number;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function fileWorld(): Promise<World> {
     env: () => ({ ...baseEnv(bin, roots[0]!), AWS_EC2_METADATA_DISABLED: 'true' }),
     patchConfig: (c) => c,
     apiActions: () => [],
+    apiCalls: () => 0,
     close: async () => {},
   };
 }
@@ -93,6 +96,7 @@ export async function ecsAwsvpcWorld(options: { throttleListTasks?: number } = {
     // Tasks have their own IPs in ECS; on one test machine "0.0.0.0:7626" would be shared by all nodes.
     patchConfig: (c, n) => ({ ...c, management: { ...(c['management'] as object), host: awsvpcIp(n) } }),
     apiActions: () => Object.keys(api.emulator.callCounts()).filter((a) => a.startsWith('ecs:') || a.startsWith('ec2:')),
+    apiCalls: (action) => api.emulator.calls(action),
     close: async () => {
       await api.emulator.close();
       for (const m of metadata) await m.emulator.close();
@@ -131,6 +135,7 @@ export async function ecsBridgeWorld(zookeeper: string): Promise<World> {
       return d['method'] === 'zookeeper' ? { ...c, discovery: { ...d, connectionString: zookeeper, rootPath } } : c;
     },
     apiActions: () => [],
+    apiCalls: () => 0,
     close: async () => {
       for (const h of hosts) await h.emulator.close();
     },
@@ -147,6 +152,7 @@ export async function imdsHopLimitWorld(): Promise<World> {
     env: () => ({ ...baseEnv(bin, roots[0]!), AWS_EC2_METADATA_SERVICE_ENDPOINT: emulator.url }),
     patchConfig: (c) => c,
     apiActions: () => [],
+    apiCalls: () => 0,
     close: () => emulator.close(),
   };
 }
