@@ -46,7 +46,6 @@ if (values.seed !== undefined) {
   await Promise.all(Array.from({ length: workers }, (_, w) => new Promise<void>((resolve, reject) => {
     const count = Math.max(0, Math.min(per, total - w * per));
     const child = fork(fileURLToPath(import.meta.url), ['--child', '--from', String(from + w * per), '--seeds', String(count)], { execArgv: ['--import', 'tsx'] });
-    const first = from + w * per;
     child.on('message', (m: { done?: number; failedSeed?: number; why?: string }) => {
       if (m.failedSeed !== undefined) {
         failed.push(m.failedSeed);
@@ -59,7 +58,6 @@ if (values.seed !== undefined) {
         process.stderr.write(`sim: ${done}/${total} seeds done (${ranges}), ${failed.length} failed, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
       }
     });
-    void first;
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${w} exited ${code}`))));
   })));
   const secs = (Date.now() - started) / 1000;
