@@ -97,7 +97,7 @@ export class DnsProvider implements DiscoveryProvider {
     if (response.rcode === 'NXDOMAIN') return [];
     const chain = cnameChain(name, response.answers);
     const records = response.answers.filter((a): a is SrvAnswer => a.type === 'SRV' && chain.some((n) => sameName(n, a.name)));
-    const points: ContactPoint[] = [];
+    const targets: { target: string; port: number; meta: Record<string, string> }[] = [];
     for (const [i, record] of records.entries()) {
       const { port, target, priority, weight } = record.data ?? ({} as SrvAnswer['data']);
       const where = `SRV ${name} answer ${i}`;
@@ -105,16 +105,17 @@ export class DnsProvider implements DiscoveryProvider {
       if (typeof target !== 'string') throw new ProtocolError(`dns: ${where}: target: expected a domain name`);
       // RFC 2782: target "." means "decidedly not available"; port 0 likewise cannot be contacted.
       if (target === '' || target === '.' || port === 0) continue;
-      const meta = { target: target.replace(/\.$/, ''), priority: String(priority), weight: String(weight) };
-      const hosts = await this.#targetAddresses(target, response.additionals, signal);
-      if (hosts.length === 0) {
-        this.#logger.debug({ target }, 'dns: SRV target has no address records; reporting it by name');
-        points.push({ host: meta.target, port, meta });
-      } else {
-        for (const host of hosts) points.push({ host, port, meta });
-      }
+      targets.push({ target, port, meta: { target: target.replace(/\.$/, ''), priority: String(priority), weight: String(weight) } });
     }
-    return points;
+    // Targets missing from the additional section are looked up a few at a time (one query each):
+    // concurrent enough to hide round trips, bounded so a 500-record answer is no query burst.
+    const resolved = await mapBounded(targets, TARGET_LOOKUP_CONCURRENCY, (t) => this.#targetAddresses(t.target, response.additionals, signal));
+    return targets.flatMap(({ target, port, meta }, i) => {
+      const hosts = resolved[i]!;
+      if (hosts.length > 0) return hosts.map((host) => ({ host, port, meta }));
+      this.#logger.debug({ target }, 'dns: SRV target has no address records; reporting it by name');
+      return [{ host: meta['target']!, port, meta }];
+    });
   }
 
   /**
@@ -136,6 +137,22 @@ export class DnsProvider implements DiscoveryProvider {
   async close(): Promise<void> {
     this.#resolver.clear();
   }
+}
+
+const TARGET_LOOKUP_CONCURRENCY = 6;
+
+/** `items.map(fn)` with at most `limit` calls in flight; results in input order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Address records of `type` owned by one of `names`; a record that is not an IP is a protocol error. */
