@@ -35,9 +35,9 @@ export function instrument<P extends DiscoveryProvider>(provider: P, defaultTime
     }
   };
   return new Proxy(provider, {
-    get(target, prop, receiver) {
+    get(target, prop) {
       if (prop === 'resolve') return resolve;
-      const value = Reflect.get(target, prop, receiver);
+      const value = Reflect.get(target, prop);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });

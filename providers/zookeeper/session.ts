@@ -1,3 +1,4 @@
+import './harden-client.js';
 import zookeeper, { type Acl, type Client, type Stat, type Watcher, type ZkException } from 'node-zookeeper-client';
 import { AuthError, ClusterseedError, DiscoveryError } from '../../src/errors.js';
 import { bounded } from '../../src/lock/bounded.js';
