@@ -123,7 +123,7 @@ describe('bootstrap() with strategy lock: deadline', () => {
     const err = await bootstrap({
       service: uniqueService('deadline'),
       discovery: { method: 'file', directory: path.join(tmp, 'deadline') } as never,
-      bootstrap: { strategy: 'lock', newClusterEnabled: false, bootstrapTimeoutMs: 1500 },
+      bootstrap: { strategy: 'lock', newClusterEnabled: false, bootstrapTimeoutMs: 5000 },
       management: { host: '127.0.0.1', port: 0 },
       self: { host: '127.0.0.1' },
       join: async () => {},
