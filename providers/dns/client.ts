@@ -37,13 +37,13 @@ export class NoAnswer extends Error {
 
 const UDP_PAYLOAD = 1232; // EDNS0 buffer size recommended by DNS Flag Day 2020: no IP fragmentation.
 
-function queryPacket(id: number, name: string, type: RecordType): Packet {
+function queryPacket(id: number, name: string, type: RecordType, edns: boolean): Packet {
   return {
     type: 'query',
     id,
     flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ type, name, class: 'IN' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: UDP_PAYLOAD } as unknown as Answer],
+    additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: UDP_PAYLOAD } as unknown as Answer] : [],
   };
 }
 
@@ -76,7 +76,7 @@ function toResponse(packet: Packet, server: string): DnsResponse {
 }
 
 /** One UDP attempt. Resolves with the packet (possibly truncated), rejects with NoAnswer or ProtocolError. */
-function queryUdp(server: Nameserver, name: string, type: RecordType, options: QueryOptions): Promise<Packet> {
+function queryUdp(server: Nameserver, name: string, type: RecordType, options: QueryOptions, edns: boolean): Promise<Packet> {
   const where = formatHostPort(server);
   return new Promise((resolve, reject) => {
     const id = randomInt(0, 0x10000);
@@ -104,14 +104,14 @@ function queryUdp(server: Nameserver, name: string, type: RecordType, options: Q
         finish(() => reject(err));
       }
     });
-    socket.send(dnsPacket.encode(queryPacket(id, name, type)), server.port, server.host, (err) => {
+    socket.send(dnsPacket.encode(queryPacket(id, name, type, edns)), server.port, server.host, (err) => {
       if (err) finish(() => reject(new NoAnswer('network', `${where}: ${err.message}`, { cause: err })));
     });
   });
 }
 
 /** One TCP attempt (after a truncated UDP answer): 2-byte length-prefixed messages (RFC 1035 4.2.2). */
-function queryTcp(server: Nameserver, name: string, type: RecordType, options: QueryOptions): Promise<Packet> {
+function queryTcp(server: Nameserver, name: string, type: RecordType, options: QueryOptions, edns: boolean): Promise<Packet> {
   const where = formatHostPort(server);
   return new Promise((resolve, reject) => {
     const id = randomInt(0, 0x10000);
@@ -131,7 +131,7 @@ function queryTcp(server: Nameserver, name: string, type: RecordType, options: Q
     if (options.signal.aborted) return onAbort();
     options.signal.addEventListener('abort', onAbort, { once: true });
     socket.on('error', (err) => finish(() => reject(new NoAnswer('network', `${where} (TCP): ${err.message}`, { cause: err }))));
-    socket.on('connect', () => socket.write(dnsPacket.streamEncode(queryPacket(id, name, type))));
+    socket.on('connect', () => socket.write(dnsPacket.streamEncode(queryPacket(id, name, type, edns))));
     socket.on('data', (chunk) => {
       buffered = Buffer.concat([buffered, chunk]);
       if (buffered.length > 65_537) return finish(() => reject(new ProtocolError(`dns: TCP response from ${where} exceeds 65535 bytes`)));
@@ -147,10 +147,18 @@ function queryTcp(server: Nameserver, name: string, type: RecordType, options: Q
   });
 }
 
-/** Asks one server once: UDP first, TCP when the answer is truncated (TC flag). */
-export async function queryServer(server: Nameserver, name: string, type: RecordType, options: QueryOptions): Promise<DnsResponse> {
+async function queryOnce(server: Nameserver, name: string, type: RecordType, options: QueryOptions, edns: boolean): Promise<DnsResponse> {
   const where = formatHostPort(server);
-  const udp = await queryUdp(server, name, type, options);
+  const udp = await queryUdp(server, name, type, options, edns);
   if (!(udp as Packet & { flag_tc?: boolean }).flag_tc) return toResponse(udp, where);
-  return toResponse(await queryTcp(server, name, type, options), where);
+  return toResponse(await queryTcp(server, name, type, options, edns), where);
+}
+
+/**
+ * Asks one server once: UDP first, TCP when the answer is truncated (TC flag). A server that does not
+ * understand EDNS0 answers FORMERR (RFC 6891 §7): the query is repeated without it, as resolvers do.
+ */
+export async function queryServer(server: Nameserver, name: string, type: RecordType, options: QueryOptions): Promise<DnsResponse> {
+  const response = await queryOnce(server, name, type, options, true);
+  return response.rcode === 'FORMERR' ? queryOnce(server, name, type, options, false) : response;
 }

@@ -35,10 +35,11 @@ const zone: Zone = {
     { name: 'alias.test', type: 'CNAME', data: 'v6.test' },
     { name: 'only-v6.test', type: 'AAAA', data: 'fd00::9' },
     srv('dual.test', 'only-v6.test', 9000),
+    a('old-server.test', '10.7.7.7'),
     ...Array.from({ length: 80 }, (_, i) => a('big.test', `10.1.${Math.floor(i / 250)}.${i + 1}`)),
   ],
   additionals: true,
-  behaviours: { 'big.test': 'truncate', 'broken.test': 'servfail', 'private.test': 'refused', 'black-hole.test': 'drop', 'garbage.test': 'garbage' },
+  behaviours: { 'old-server.test': 'no-edns', 'big.test': 'truncate', 'broken.test': 'servfail', 'private.test': 'refused', 'black-hole.test': 'drop', 'garbage.test': 'garbage' },
 };
 zone.records.push(a('pod-a.products.default.svc.cluster.local', '10.244.1.5'), a('pod-b.products.default.svc.cluster.local', '10.244.0.9'));
 
@@ -124,6 +125,11 @@ describe('dns provider against a real DNS server', () => {
     expect(points).toHaveLength(80);
     expect(points[0]).toEqual({ host: '10.1.0.1' });
     expect((await server.stats())['A big.test']).toBe(2); // UDP (truncated) + TCP
+  });
+
+  it('a server that answers FORMERR to EDNS0 is asked again without it', async () => {
+    expect(await (await dns({ tries: 1 })).resolve({ service: 'old-server.test' })).toEqual([{ host: '10.7.7.7' }]);
+    expect((await server.stats())['A old-server.test']).toBe(2);
   });
 
   it('SERVFAIL and REFUSED are retriable discovery errors with hints', async () => {

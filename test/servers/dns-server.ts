@@ -24,7 +24,8 @@ export interface ZoneRecord {
 }
 
 /** What the server does for a name instead of answering normally. */
-export type Behaviour = 'servfail' | 'refused' | 'drop' | 'truncate' | 'garbage';
+/** `no-edns`: FORMERR for queries carrying an EDNS0 OPT record (an old server). */
+export type Behaviour = 'servfail' | 'refused' | 'drop' | 'truncate' | 'garbage' | 'no-edns';
 
 export interface Zone {
   records: ZoneRecord[];
@@ -54,8 +55,9 @@ function toAnswer(r: ZoneRecord): Answer {
 }
 
 /** The pure part: the response to one question under a zone (undefined = stay silent). */
-export function answer(zone: Zone, q: Question, id: number, overUdp: boolean): Buffer | undefined {
+export function answer(zone: Zone, q: Question, id: number, overUdp: boolean, edns = false): Buffer | undefined {
   const behaviour = zone.behaviours?.[norm(q.name)];
+  if (behaviour === 'no-edns' && edns) return dnsPacket.encode({ type: 'response', id, questions: [q], flags: dnsPacket.RECURSION_DESIRED | 1 });
   if (behaviour === 'drop') return undefined;
   if (behaviour === 'garbage') return Buffer.from([0xde, 0xad, 0xbe]);
   const base = { type: 'response' as const, id, questions: [q] };
@@ -88,6 +90,8 @@ export function answer(zone: Zone, q: Question, id: number, overUdp: boolean): B
   return dnsPacket.encode({ ...base, flags, answers: answers.map(toAnswer), additionals: additionals.map(toAnswer) } as Packet);
 }
 
+const hasEdns = (query: Packet) => (query.additionals ?? []).some((a) => a.type === 'OPT');
+
 export interface DnsServer {
   port: number;
   close(): Promise<void>;
@@ -111,7 +115,7 @@ export async function startDnsServer(getZone: () => Zone, onQuery: (q: Question)
           const q = query.questions?.[0];
           if (!q) continue;
           onQuery(q);
-          const out = answer(getZone(), q, query.id ?? 0, false);
+          const out = answer(getZone(), q, query.id ?? 0, false, hasEdns(query));
           if (!out) continue;
           const len = Buffer.alloc(2);
           len.writeUInt16BE(out.length);
@@ -138,7 +142,7 @@ export async function startDnsServer(getZone: () => Zone, onQuery: (q: Question)
       const q = query.questions?.[0];
       if (!q) return;
       onQuery(q);
-      const out = answer(getZone(), q, query.id ?? 0, true);
+      const out = answer(getZone(), q, query.id ?? 0, true, hasEdns(query));
       if (out) udp.send(out, rinfo.port, rinfo.address);
     });
     return {
