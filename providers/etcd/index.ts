@@ -1,7 +1,7 @@
-import { canonicalize, formatHostPort } from '../../src/address.js';
-import { backoffDelay, sleep } from '../../src/backoff.js';
+import { canonicalize } from '../../src/address.js';
 import { bounded } from '../../src/lock/bounded.js';
-import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
+import { decodePoint, pointKey } from '../../src/lock/codec.js';
+import { OwnedEntries } from '../../src/lock/owned-entries.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
 import type {
   ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
@@ -22,19 +22,28 @@ export class EtcdProvider implements LockCapableProvider {
   readonly #context: ProviderContext;
   readonly client: Etcd3;
   /** Keys this node owns on its lease (registrations, members): put again after a lease loss. */
-  readonly #owned = new Map<string, string>();
-  /** The lease each owned key was last put on. */
-  readonly #putOn = new Map<string, string>();
+  readonly #owned: OwnedEntries<string>;
   #lease: { lease: Lease; id: Promise<string> } | undefined;
   #seedLock: EtcdSeedLock | undefined;
-  #closed = false;
-  /** Aborted by close(): stops a re-registration back-off at once. */
-  readonly #closing = new AbortController();
 
   constructor(options: EtcdOptions, context: ProviderContext) {
     this.#options = options;
     this.#context = context;
     this.client = createEtcdClient(options);
+    this.#owned = new OwnedEntries<string>({
+      name: 'etcd',
+      keyField: 'key',
+      generation: (signal) => this.leaseId(signal),
+      write: (leaseId, key, value, signal) =>
+        bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(leaseId).exec()).then(() => {}),
+      writeError: (key, err) => etcdError(`writing ${key}`, err),
+      remove: (key) =>
+        bounded(`etcd: deleting ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.delete().key(key).exec()).then(
+          () => {},
+          (err: Error) => this.#context.logger.warn({ key, error: err.message }, 'etcd: deleting a key failed; it expires with the lease'),
+        ),
+      logReRegistered: (lease, keys) => this.#context.logger.info({ lease, keys }, 'etcd: re-registered after lease loss'),
+    }, context);
   }
 
   serviceBase(service: string): string {
@@ -64,7 +73,7 @@ export class EtcdProvider implements LockCapableProvider {
 
   /** The node's lease id, granted on first use and kept alive until close(). */
   leaseId(signal?: AbortSignal): Promise<string> {
-    if (this.#closed) return Promise.reject(etcdError('lease', new Error('provider is closed')));
+    if (this.#owned.closed) return Promise.reject(etcdError('lease', new Error('provider is closed')));
     if (!this.#lease) {
       const lease = this.client.lease(this.#options.leaseTtlSeconds, { autoKeepAlive: true });
       const id = bounded('etcd: granting a lease', CALL_TIMEOUT_MS, undefined, () => lease.grant());
@@ -79,70 +88,24 @@ export class EtcdProvider implements LockCapableProvider {
   }
 
   /** Puts a key on the node's lease and remembers it, so it survives a lease loss. */
-  async putOwned(key: string, value: string, signal?: AbortSignal): Promise<void> {
-    const id = await this.leaseId(signal);
-    // Registering twice (bootstrap() and the lock strategy both do) costs no second write.
-    if (this.#owned.get(key) === value && this.#putOn.get(key) === id) return;
-    this.#owned.set(key, value);
-    try {
-      await bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(id).exec());
-      this.#putOn.set(key, id);
-    } catch (err) {
-      throw etcdError(`writing ${key}`, err);
-    }
+  putOwned(key: string, value: string, signal?: AbortSignal): Promise<void> {
+    return this.#owned.put(key, value, signal);
   }
 
-  async deleteOwned(key: string): Promise<void> {
-    this.#putOn.delete(key);
-    if (!this.#owned.delete(key)) return;
-    await bounded(`etcd: deleting ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.delete().key(key).exec()).catch((err: Error) =>
-      this.#context.logger.warn({ key, error: err.message }, 'etcd: deleting a key failed; it expires with the lease'),
-    );
+  deleteOwned(key: string): Promise<void> {
+    return this.#owned.delete(key);
   }
 
   #onLeaseLost(lease: Lease, err: Error): void {
-    if (this.#closed || this.#lease?.lease !== lease) return;
+    if (this.#owned.closed || this.#lease?.lease !== lease) return;
     this.#lease = undefined;
     this.#context.logger.warn({ error: err?.message, keys: this.#owned.size }, 'etcd: lease lost; registering again on a new lease');
-    void this.#reRegister();
+    void this.#owned.reRegister();
   }
 
-  async #reRegister(): Promise<void> {
-    for (let attempt = 0; !this.#closed; attempt++) {
-      try {
-        const id = await this.leaseId();
-        await Promise.all(
-          [...this.#owned].map(async ([key, value]) => {
-            await bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.put(key).value(value).lease(id).exec());
-            this.#putOn.set(key, id);
-          }),
-        );
-        this.#context.logger.info({ lease: id, keys: this.#owned.size }, 'etcd: re-registered after lease loss');
-        return;
-      } catch (err) {
-        const delay = backoffDelay(attempt, { maxMs: 5000 });
-        this.#context.logger.warn({ error: (err as Error).message, retryInMs: delay }, 'etcd: re-registering failed');
-        await sleep(delay, this.#closing.signal, this.#context.clock).catch(() => {});
-      }
-    }
-  }
-
-  async register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
-    const key = `${this.serviceBase(options.service)}nodes/${pointKey(self)}`;
-    const memberKey = `${this.serviceBase(options.service)}members/${pointKey(self)}`;
-    await this.putOwned(key, encodePoint(self), options.signal);
-    this.#context.logger.debug({ key }, 'etcd: registered');
-    let closed = false;
-    return {
-      self,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        // Graceful close: the member entry goes with the registration (a crash lets the lease do it).
-        await Promise.all([this.deleteOwned(key), this.deleteOwned(memberKey)]);
-        this.#context.logger.debug({ self: formatHostPort(self) }, 'etcd: deregistered');
-      },
-    };
+  register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
+    const base = this.serviceBase(options.service);
+    return this.#owned.register(self, { node: `${base}nodes/${pointKey(self)}`, member: `${base}members/${pointKey(self)}` }, options.signal);
   }
 
   seedLock(): SeedLock {
@@ -151,10 +114,8 @@ export class EtcdProvider implements LockCapableProvider {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    await Promise.all([...this.#owned.keys()].map((k) => this.deleteOwned(k)));
-    this.#closed = true;
-    this.#closing.abort();
+    if (this.#owned.closed) return;
+    await this.#owned.close();
     await this.#seedLock?.close();
     const lease = this.#lease;
     this.#lease = undefined;

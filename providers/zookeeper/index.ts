@@ -1,7 +1,7 @@
-import { canonicalize, formatHostPort } from '../../src/address.js';
-import { backoffDelay, sleep } from '../../src/backoff.js';
+import { canonicalize } from '../../src/address.js';
 import { bounded } from '../../src/lock/bounded.js';
-import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
+import { decodePoint, pointKey } from '../../src/lock/codec.js';
+import { OwnedEntries } from '../../src/lock/owned-entries.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
 import type {
   ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
@@ -22,20 +22,29 @@ export class ZookeeperProvider implements LockCapableProvider {
   readonly #options: ZookeeperOptions;
   readonly #context: ProviderContext;
   /** Ephemeral znodes this node owns (path → data): created again in a new session. */
-  readonly #owned = new Map<string, string>();
-  /** Which session created each owned znode (a znode of an expired session is gone). */
-  readonly #createdIn = new Map<string, ZkSession>();
+  readonly #owned: OwnedEntries<ZkSession>;
   readonly #sessionListeners = new Set<() => void>();
   #session: ZkSession;
   #seedLock: ZookeeperSeedLock | undefined;
-  #closed = false;
-  /** Aborted by close(): stops a re-registration back-off at once. */
-  readonly #closing = new AbortController();
 
   constructor(options: ZookeeperOptions, context: ProviderContext) {
     this.#options = options;
     this.#context = context;
     this.#session = this.#newSession();
+    this.#owned = new OwnedEntries<ZkSession>({
+      name: 'zookeeper',
+      keyField: 'znode',
+      generation: async () => this.#session,
+      write: (session, path, data, signal) => this.#createEphemeral(session, path, data, signal),
+      writeError: (path, err) => zkError(`creating ${path}`, err),
+      remove: (path) =>
+        this.#session.remove(path).catch((err: unknown) => {
+          if (!isZkCode(err, Exception.NO_NODE)) {
+            this.#context.logger.warn({ znode: path, error: (err as Error).message }, 'zookeeper: removing a znode failed; it goes with the session');
+          }
+        }),
+      logReRegistered: (_session, znodes) => this.#context.logger.info({ znodes }, 'zookeeper: re-registered in a new session'),
+    }, context);
   }
 
   #newSession(): ZkSession {
@@ -85,17 +94,8 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   /** Creates an ephemeral znode owned by this node (replacing a leftover of an earlier session). */
-  async createOwned(path: string, data: string, signal?: AbortSignal): Promise<void> {
-    const session = this.#session;
-    // Registering twice (bootstrap() and the lock strategy both do) must not flap the znode.
-    if (this.#owned.get(path) === data && this.#createdIn.get(path) === session) return;
-    this.#owned.set(path, data);
-    try {
-      await this.#createEphemeral(session, path, data, signal);
-      this.#createdIn.set(path, session);
-    } catch (err) {
-      throw zkError(`creating ${path}`, err);
-    }
+  createOwned(path: string, data: string, signal?: AbortSignal): Promise<void> {
+    return this.#owned.put(path, data, signal);
   }
 
   async #createEphemeral(session: ZkSession, path: string, data: string, signal?: AbortSignal): Promise<void> {
@@ -109,58 +109,22 @@ export class ZookeeperProvider implements LockCapableProvider {
     }
   }
 
-  async removeOwned(path: string): Promise<void> {
-    this.#createdIn.delete(path);
-    if (!this.#owned.delete(path)) return;
-    await this.#session.remove(path).catch((err: unknown) => {
-      if (!isZkCode(err, Exception.NO_NODE)) {
-        this.#context.logger.warn({ znode: path, error: (err as Error).message }, 'zookeeper: removing a znode failed; it goes with the session');
-      }
-    });
+  removeOwned(path: string): Promise<void> {
+    return this.#owned.delete(path);
   }
 
   #onExpired(expired: ZkSession): void {
-    if (this.#closed || expired !== this.#session) return;
+    if (this.#owned.closed || expired !== this.#session) return;
     this.#context.logger.warn({ znodes: this.#owned.size }, 'zookeeper: session expired; registering again in a new session');
     void expired.close();
     this.#session = this.#newSession();
     for (const l of this.#sessionListeners) l();
-    void this.#reRegister(this.#session);
+    void this.#owned.reRegister();
   }
 
-  async #reRegister(session: ZkSession): Promise<void> {
-    for (let attempt = 0; !this.#closed && session === this.#session; attempt++) {
-      try {
-        await Promise.all([...this.#owned].map(async ([path, data]) => {
-          await this.#createEphemeral(session, path, data);
-          this.#createdIn.set(path, session);
-        }));
-        this.#context.logger.info({ znodes: this.#owned.size }, 'zookeeper: re-registered in a new session');
-        return;
-      } catch (err) {
-        const delay = backoffDelay(attempt, { maxMs: 5000 });
-        this.#context.logger.warn({ error: (err as Error).message, retryInMs: delay }, 'zookeeper: re-registering failed');
-        await sleep(delay, this.#closing.signal, this.#context.clock).catch(() => {});
-      }
-    }
-  }
-
-  async register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
-    const path = `${this.servicePath(options.service)}/nodes/${pointKey(self)}`;
-    const memberPath = `${this.servicePath(options.service)}/members/${pointKey(self)}`;
-    await this.createOwned(path, encodePoint(self), options.signal);
-    this.#context.logger.debug({ znode: path }, 'zookeeper: registered');
-    let closed = false;
-    return {
-      self,
-      close: async () => {
-        if (closed) return;
-        closed = true;
-        // Graceful close: the member entry goes with the registration (a crash lets the session do it).
-        await Promise.all([this.removeOwned(path), this.removeOwned(memberPath)]);
-        this.#context.logger.debug({ self: formatHostPort(self) }, 'zookeeper: deregistered');
-      },
-    };
+  register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
+    const base = this.servicePath(options.service);
+    return this.#owned.register(self, { node: `${base}/nodes/${pointKey(self)}`, member: `${base}/members/${pointKey(self)}` }, options.signal);
   }
 
   seedLock(): SeedLock {
@@ -169,10 +133,8 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    await Promise.all([...this.#owned.keys()].map((p) => this.removeOwned(p)));
-    this.#closed = true;
-    this.#closing.abort();
+    if (this.#owned.closed) return;
+    await this.#owned.close();
     // Closing the session removes whatever ephemerals are left at once (no wait for the timeout).
     await this.#session.close();
   }
