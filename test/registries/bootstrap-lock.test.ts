@@ -1,34 +1,17 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
 import { bootstrap, type BootstrapNode } from '../../src/index.js';
 import { createDiscovery } from '../../src/registry.js';
 import type { ContactPoint } from '../../src/types.js';
-import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
-import { uniqueService, type Discovery } from './helpers.js';
+import { uniqueService, useLockBackends } from './helpers.js';
 
 // End to end through bootstrap() (management endpoint, self address, registration, lock strategy).
-let zookeeper: string;
-let etcd: string;
-let tmp: string;
-
-beforeAll(async () => {
-  ({ zookeeper, etcd } = await getTestServers());
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-bootstrap-lock-'));
-}, SERVERS_TIMEOUT_MS);
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
-});
-
-const backends: [string, () => Discovery][] = [
-  ['etcd', () => ({ method: 'etcd', endpoints: [etcd] })],
-  ['zookeeper', () => ({ method: 'zookeeper', connectionString: zookeeper })],
-  ['file', () => ({ method: 'file', directory: path.join(tmp, 'registry') })],
-];
+const lockBackends = useLockBackends('clusterseed-bootstrap-lock-', { fileSubdir: 'registry' });
+const backends = lockBackends.table;
 
 describe.each(backends)('bootstrap() with strategy lock on %s', (_name, discovery) => {
   it('20 nodes form one cluster; close() deregisters them all', async () => {
@@ -73,10 +56,10 @@ describe.each(backends)('bootstrap() with strategy lock on %s', (_name, discover
 describe('CLI bootstrap --exit with an etcd lock config', () => {
   it('prints the decision as JSON', async () => {
     const cli = path.resolve('dist/src/cli/main.js');
-    const config = path.join(tmp, 'etcd-lock.json');
+    const config = path.join(lockBackends.tmp(), 'etcd-lock.json');
     await writeFile(config, JSON.stringify({
       service: uniqueService('cli'),
-      discovery: { method: 'etcd', endpoints: [etcd] },
+      discovery: { method: 'etcd', endpoints: [lockBackends.servers().etcd] },
       bootstrap: { strategy: 'lock' },
       management: { host: '127.0.0.1', port: 0 },
       self: { host: '127.0.0.1' },
@@ -122,7 +105,7 @@ describe('bootstrap() with strategy lock: deadline', () => {
   it('says what it was still waiting for when bootstrapTimeoutMs passes', async () => {
     const err = await bootstrap({
       service: uniqueService('deadline'),
-      discovery: { method: 'file', directory: path.join(tmp, 'deadline') } as never,
+      discovery: { method: 'file', directory: path.join(lockBackends.tmp(), 'deadline') } as never,
       bootstrap: { strategy: 'lock', newClusterEnabled: false, bootstrapTimeoutMs: 5000 },
       management: { host: '127.0.0.1', port: 0 },
       self: { host: '127.0.0.1' },

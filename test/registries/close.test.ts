@@ -1,32 +1,12 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isLockCapable } from '../../src/lock/seed-lock.js';
 import { createDiscovery } from '../../src/registry.js';
-import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
-import { runLockNode, node, uniqueService, type Discovery } from './helpers.js';
+import { runLockNode, node, uniqueService, useLockBackends } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/close-and-exit.ts', import.meta.url));
-let zookeeper: string;
-let etcd: string;
-let fileDir: string;
-
-beforeAll(async () => {
-  ({ zookeeper, etcd } = await getTestServers());
-  fileDir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-close-'));
-}, SERVERS_TIMEOUT_MS);
-afterAll(async () => {
-  if (fileDir) await rm(fileDir, { recursive: true, force: true });
-});
-
-const backends: [string, () => Discovery][] = [
-  ['etcd', () => ({ method: 'etcd', endpoints: [etcd] })],
-  ['zookeeper', () => ({ method: 'zookeeper', connectionString: zookeeper })],
-  ['file', () => ({ method: 'file', directory: fileDir })],
-];
+const backends = useLockBackends('clusterseed-close-').table;
 
 describe.each(backends)('%s provider close()', (_name, discovery) => {
   it('lets the process exit by itself after close', async () => {

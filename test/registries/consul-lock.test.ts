@@ -1,6 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { formatHostPort } from '../../src/address.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import type { StrategyContext } from '../../src/bootstrap/strategy.js';
@@ -12,6 +10,7 @@ import type { ConsulProvider } from '../../providers/consul/index.js';
 import { frozenClock, scaledClock } from '../emulators/consul/scaled-clock.js';
 import { startConsulEmulator, type ConsulEmulator } from '../emulators/consul/server.js';
 import { eventually, makeProvider, recordingLogger, SCALE } from './consul-helpers.js';
+import { expectOneCluster, startLockHolder } from './helpers.js';
 
 let emu: ConsulEmulator;
 const providers: ConsulProvider[] = [];
@@ -155,13 +154,8 @@ describe('lock strategy on the Consul emulator', () => {
     const signal = AbortSignal.timeout(60_000);
     const nodes = await Promise.all(Array.from({ length: 20 }, (_, i) => runNode(point(i), signal, systemClock)));
     try {
-      const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
-      expect(formers).toHaveLength(1);
-      const first = formatHostPort(formers[0]!.self);
-      for (const n of nodes) {
-        expect(formatHostPort(n.outcome.result.seeds[0]!)).toBe(first);
-        expect(n.joined).toEqual([n.outcome.result.seeds]);
-      }
+      expectOneCluster(nodes);
+      for (const n of nodes) expect(n.joined).toEqual([n.outcome.result.seeds]);
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }
@@ -179,11 +173,7 @@ describe('lock strategy on the Consul emulator', () => {
     const signal = AbortSignal.timeout(60_000);
     const nodes = await Promise.all(Array.from({ length: 5 }, (_, i) => runNode(point(i + 1), signal)));
     try {
-      const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
-      expect(formers).toHaveLength(1);
-      const first = formatHostPort(formers[0]!.self);
-      expect(first).not.toBe(formatHostPort(point(0)));
-      for (const n of nodes) expect(formatHostPort(n.outcome.result.seeds[0]!)).toBe(first);
+      expect(expectOneCluster(nodes)).not.toBe(formatHostPort(point(0)));
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }
@@ -193,40 +183,16 @@ describe('lock strategy on the Consul emulator', () => {
     await emu.stop();
     // Consul invalidates between TTL and 2×TTL; the emulator's multiplier 1 keeps this test at ~11 s.
     emu = await startConsulEmulator({ sessionTtlMultiplier: 1 });
-    const holder = await startHolder({ method: 'consul', host: '127.0.0.1', port: emu.port }, point(0));
+    const holder = await startLockHolder({ method: 'consul', host: '127.0.0.1', port: emu.port }, 'api', point(0));
     expect(emu.state.kv.get('clusterseed/api/lock')?.Session).toBeDefined();
     holder.kill('SIGKILL');
     const signal = AbortSignal.timeout(60_000);
     const nodes = await Promise.all(Array.from({ length: 5 }, (_, i) => runNode(point(i + 1), signal, systemClock)));
     try {
-      const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);
-      expect(formers).toHaveLength(1);
-      const first = formatHostPort(formers[0]!.self);
-      for (const n of nodes) {
-        expect(formatHostPort(n.outcome.result.seeds[0]!)).toBe(first);
-        expect(n.outcome.result.seeds.map(formatHostPort)).not.toContain(formatHostPort(point(0)));
-      }
+      expectOneCluster(nodes);
+      for (const n of nodes) expect(n.outcome.result.seeds.map(formatHostPort)).not.toContain(formatHostPort(point(0)));
     } finally {
       await Promise.all(nodes.map((n) => n.close()));
     }
   }, 60_000);
 });
-
-const holderFixture = fileURLToPath(new URL('./fixtures/lock-holder.ts', import.meta.url));
-
-/** Starts a node that wins the lock and hangs in its join; resolves once it holds the lock. */
-function startHolder(discovery: object, self: ContactPoint): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', holderFixture, JSON.stringify(discovery), 'api', self.host, String(self.port)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d.toString();
-      if (out.includes('JOINING')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`lock holder exited (${code}) before taking the lock: ${stderr}`)));
-  });
-}

@@ -1,7 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
 import { systemClock } from '../../src/clock.js';
 import { Config } from '../../src/config/schema.js';
@@ -9,26 +6,9 @@ import { runLockStrategy } from '../../src/lock/lock-strategy.js';
 import type { SeedLock } from '../../src/lock/seed-lock.js';
 import { silentLogger } from '../../src/logger.js';
 import { createDiscovery } from '../../src/registry.js';
-import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
-import { node, recordingLogger, runLockNode, uniqueService, type Discovery, type LockNode } from './helpers.js';
+import { node, recordingLogger, runLockNode, uniqueService, useLockBackends, type LockNode } from './helpers.js';
 
-let zookeeper: string;
-let etcd: string;
-let fileDir: string;
-
-beforeAll(async () => {
-  ({ zookeeper, etcd } = await getTestServers());
-  fileDir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-strategy-'));
-}, SERVERS_TIMEOUT_MS);
-afterAll(async () => {
-  if (fileDir) await rm(fileDir, { recursive: true, force: true });
-});
-
-const backends: [string, () => Discovery][] = [
-  ['etcd', () => ({ method: 'etcd', endpoints: [etcd] })],
-  ['zookeeper', () => ({ method: 'zookeeper', connectionString: zookeeper })],
-  ['file', () => ({ method: 'file', directory: fileDir })],
-];
+const backends = useLockBackends('clusterseed-strategy-').table;
 
 const seedLockOf = (p: unknown) => (p as { seedLock(): SeedLock }).seedLock();
 
