@@ -1,9 +1,9 @@
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import { fetchTaskMetadata } from '../../src/self-address/ecs-metadata.js';
-import type { ContactPoint, DiscoveryProvider, Lookup, ProviderContext, ProviderDefinition, ResolveOptions } from '../../src/types.js';
+import type { ContactPoint, Lookup, ProviderDefinition, ResolveOptions } from '../../src/types.js';
 import type { ApiCallCounter } from '../aws-common/index.js';
-import { EcsApi } from '../aws-ecs/client.js';
 import { checkNetworkOptions } from '../aws-ecs/index.js';
+import { EcsApiProvider } from '../aws-ecs/provider-base.js';
 import { aliases, method, EcsTaskSetOptions } from './options.js';
 
 interface OwnTaskSet {
@@ -18,25 +18,12 @@ interface OwnTaskSet {
  * set. The own task set never changes during the life of the task, so it is looked up once.
  * API calls: the first resolve 1 DescribeTasks more than aws-ecs (plus one metadata GET).
  */
-export class EcsTaskSetProvider implements DiscoveryProvider {
+export class EcsTaskSetProvider extends EcsApiProvider<EcsTaskSetOptions> {
   readonly method = method;
-  readonly api: EcsApi;
-  readonly #options: EcsTaskSetOptions;
-  readonly #context: ProviderContext;
   #own: OwnTaskSet | undefined;
 
-  constructor(options: EcsTaskSetOptions, context: ProviderContext) {
-    this.#options = options;
-    this.#context = context;
-    this.api = new EcsApi(options, context);
-  }
-
-  get lastResolveCalls(): Record<string, number> {
-    return this.api.lastResolveCalls;
-  }
-
   resolve(_lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
-    const signal = options.signal ?? this.#context.signal;
+    const signal = options.signal ?? this.context.signal;
     return this.api.track(async (counter) => {
       const own = await this.#ownTaskSet(signal, counter);
       return this.api.discover({ cluster: own.cluster, startedBy: own.startedBy }, [], signal, counter);
@@ -45,8 +32,8 @@ export class EcsTaskSetProvider implements DiscoveryProvider {
 
   async #ownTaskSet(signal: AbortSignal | undefined, counter: ApiCallCounter): Promise<OwnTaskSet> {
     if (this.#own) return this.#own;
-    const metadata = await fetchTaskMetadata({ env: this.#context.env, ...(signal ? { signal } : {}) });
-    const cluster = this.#options.cluster ?? metadata.Cluster;
+    const metadata = await fetchTaskMetadata({ env: this.context.env, ...(signal ? { signal } : {}) });
+    const cluster = this.options.cluster ?? metadata.Cluster;
     const task = await this.api.describeTask(cluster, metadata.TaskARN, signal, counter);
     if (!task) {
       throw new ProtocolError(`DescribeTasks did not return this task (${metadata.TaskARN}) in cluster "${cluster}"`, {
@@ -59,12 +46,8 @@ export class EcsTaskSetProvider implements DiscoveryProvider {
       });
     }
     this.#own = { cluster, taskArn: metadata.TaskARN, startedBy: task.startedBy };
-    this.#context.logger.debug(this.#own, 'aws-ecs-task-set: own task set');
+    this.context.logger.debug(this.#own, 'aws-ecs-task-set: own task set');
     return this.#own;
-  }
-
-  async close(): Promise<void> {
-    this.api.close();
   }
 }
 

@@ -1,38 +1,20 @@
 import { ConfigError } from '../../src/errors.js';
-import type { ContactPoint, DiscoveryProvider, Lookup, ProviderContext, ProviderDefinition, ResolveOptions } from '../../src/types.js';
-import { EcsApi } from './client.js';
+import type { ContactPoint, Lookup, ProviderDefinition, ResolveOptions } from '../../src/types.js';
 import { aliases, method, EcsOptions } from './options.js';
+import { EcsApiProvider } from './provider-base.js';
 
 /**
  * `aws-ecs`: every RUNNING task of an ECS service (ListTasks → DescribeTasks), reachable at its ENI
  * address (awsvpc) or at its EC2 host's private IP and mapped host port (bridge/host).
  * API calls per resolve: see providers/aws-ecs/discover.ts and docs/providers/aws-ecs.md.
  */
-export class EcsProvider implements DiscoveryProvider {
+export class EcsProvider extends EcsApiProvider<EcsOptions> {
   readonly method = method;
-  readonly api: EcsApi;
-  readonly #options: EcsOptions;
-  readonly #context: ProviderContext;
-
-  constructor(options: EcsOptions, context: ProviderContext) {
-    this.#options = options;
-    this.#context = context;
-    this.api = new EcsApi(options, context);
-  }
-
-  /** API calls of the last resolve, by IAM action (retries included). */
-  get lastResolveCalls(): Record<string, number> {
-    return this.api.lastResolveCalls;
-  }
 
   resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
-    const signal = options.signal ?? this.#context.signal;
-    const query = { cluster: this.#options.cluster, serviceName: this.#options.serviceName ?? lookup.service };
-    return this.api.track((counter) => this.api.discover(query, this.#options.tags, signal, counter));
-  }
-
-  async close(): Promise<void> {
-    this.api.close();
+    const signal = options.signal ?? this.context.signal;
+    const query = { cluster: this.options.cluster, serviceName: this.options.serviceName ?? lookup.service };
+    return this.api.track((counter) => this.api.discover(query, this.options.tags, signal, counter));
   }
 }
 

@@ -19,6 +19,11 @@ export async function resolveEc2SelfAddress(options: ResolveSelfAddressOptions =
       hint: 'unset AWS_EC2_METADATA_DISABLED, or use self.mode "interface" or an explicit self.host',
     });
   }
+  return { host: await instancePrivateIpv4(options, env), source: 'ec2' };
+}
+
+/** The EC2 instance's primary private IPv4 (IMDSv2 `local-ipv4`); also the host of ECS bridge/host tasks. */
+export async function instancePrivateIpv4(options: ResolveSelfAddressOptions, env: Env): Promise<string> {
   const imds = new ImdsClient({
     env,
     ...(options.signal ? { signal: options.signal } : {}),
@@ -31,5 +36,5 @@ export async function resolveEc2SelfAddress(options: ResolveSelfAddressOptions =
       hint: `the endpoint ${imds.endpoint} must be the EC2 instance metadata service`,
     });
   }
-  return { host, source: 'ec2' };
+  return host;
 }

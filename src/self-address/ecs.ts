@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { ConfigError, MetadataError, ProtocolError } from '../errors.js';
 import { fetchContainerMetadata, type ContainerMetadata } from './ecs-metadata.js';
-import { ImdsClient } from './imds.js';
+import { instancePrivateIpv4 } from './ec2.js';
 import type { ResolveSelfAddressOptions, SelfAddress } from './index.js';
 
 /*
@@ -41,16 +41,7 @@ export async function resolveEcsSelfAddress(options: ResolveSelfAddressOptions =
 
   const mode = networks[0]!.NetworkMode === 'host' ? 'host' : 'bridge';
   const port = hostPortOf(container, options.containerPort, mode);
-  const imds = new ImdsClient({
-    env,
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-    ...(options.allowImdsV1 ? { allowImdsV1: true } : {}),
-  });
-  const host = await imds.getMetadata('local-ipv4', options.signal);
-  if (!net.isIPv4(host)) {
-    throw new ProtocolError(`IMDS local-ipv4 is not an IPv4 address: ${JSON.stringify(host.slice(0, 40))}`, { hint: 'the IMDS endpoint must be the EC2 instance metadata service' });
-  }
+  const host = await instancePrivateIpv4(options, env);
   return { host, ...(port !== undefined ? { port } : {}), source: `ecs-${mode}` };
 }
 

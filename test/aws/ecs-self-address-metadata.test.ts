@@ -1,10 +1,10 @@
 /* resolveSelfAddress({mode:'ecs'}) against the task metadata v4 and IMDSv2 emulators, awsvpc and bridge. */
-import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, MetadataError, ProtocolError } from '../../src/errors.js';
 import { fetchContainerMetadata, fetchTaskMetadata } from '../../src/self-address/ecs-metadata.js';
 import { resolveSelfAddress } from '../../src/self-address/index.js';
 import { startEcsWorld, type EcsWorld } from './ecs-helpers.js';
+import { closedPort } from './emulator-helpers.js';
 
 let world: EcsWorld;
 beforeAll(async () => {
@@ -120,11 +120,3 @@ describe('the metadata v4 client', () => {
     await expect(pending).rejects.toMatchObject({ code: 'CLUSTERSEED_E_ABORTED' });
   });
 });
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}

@@ -1,35 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AwsEmulator } from '../emulators/aws/server.js';
-import { ImdsHandler } from '../emulators/aws/imds.js';
+import { describe, expect, it } from 'vitest';
 import { fetchImdsMetadata, ImdsClient, imdsEndpoint } from '../../src/self-address/imds.js';
 import { AbortedError, MetadataError } from '../../src/errors.js';
+import { closedPort, useImdsEmulator } from './emulator-helpers.js';
 
-import net from 'node:net';
-
-/** A loopback port nobody listens on. */
-export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-let emulator: AwsEmulator;
-let imds: ImdsHandler;
-
-beforeAll(async () => {
-  imds = new ImdsHandler();
-  emulator = await AwsEmulator.start([imds]);
-});
-afterAll(() => emulator.close());
-beforeEach(() => {
-  emulator.resetCalls();
-  emulator.clearFaults();
-  Object.assign(imds.state, { httpTokens: 'required', hopLimitExceeded: false, disabled: false });
-});
-
-const env = () => ({ AWS_EC2_METADATA_SERVICE_ENDPOINT: emulator.url });
+const aws = useImdsEmulator();
+const env = aws.env;
 
 describe('imdsEndpoint', () => {
   it('uses AWS_EC2_METADATA_SERVICE_ENDPOINT, else the link-local address', () => {
@@ -42,9 +17,9 @@ describe('imdsEndpoint', () => {
 describe('IMDSv2 client against the emulator', () => {
   it('gets a token first, then reads metadata with it', async () => {
     expect(await fetchImdsMetadata('local-ipv4', { env: env() })).toBe('10.0.1.17');
-    expect(emulator.calls('imds:PUT /latest/api/token')).toBe(1);
-    expect(emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(1);
-    const get = emulator.log.find((l) => l.action.startsWith('imds:GET'))!;
+    expect(aws.emulator.calls('imds:PUT /latest/api/token')).toBe(1);
+    expect(aws.emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(1);
+    const get = aws.emulator.log.find((l) => l.action.startsWith('imds:GET'))!;
     expect(typeof get.req.headers['x-aws-ec2-metadata-token']).toBe('string');
   });
 
@@ -52,24 +27,24 @@ describe('IMDSv2 client against the emulator', () => {
     const client = new ImdsClient({ env: env() });
     await client.getMetadata('local-ipv4');
     await client.getMetadata('instance-id');
-    expect(emulator.calls('imds:PUT /latest/api/token')).toBe(1);
+    expect(aws.emulator.calls('imds:PUT /latest/api/token')).toBe(1);
     expect(client.calls).toBe(3);
   });
 
   it('never falls back to IMDSv1 unless allowed', async () => {
-    emulator.inject('imds:PUT /latest/api/token', 'error500');
+    aws.emulator.inject('imds:PUT /latest/api/token', 'error500');
     await expect(fetchImdsMetadata('local-ipv4', { env: env() })).rejects.toThrow(/token request failed with HTTP 500/);
-    expect(emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(0);
+    expect(aws.emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(0);
   });
 
   it('falls back to IMDSv1 when allowImdsV1 is set and the instance accepts it', async () => {
-    imds.state.httpTokens = 'optional';
-    emulator.inject('imds:PUT /latest/api/token', 'error500');
+    aws.handler.state.httpTokens = 'optional';
+    aws.emulator.inject('imds:PUT /latest/api/token', 'error500');
     expect(await fetchImdsMetadata('local-ipv4', { env: env(), allowImdsV1: true })).toBe('10.0.1.17');
   });
 
   it('explains the hop limit when the token reply never arrives', async () => {
-    imds.state.hopLimitExceeded = true;
+    aws.handler.state.hopLimitExceeded = true;
     const err = await fetchImdsMetadata('local-ipv4', { env: env(), timeoutMs: 200 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MetadataError);
     expect((err as MetadataError).message).toMatch(/timed out after 200 ms/);
@@ -85,12 +60,12 @@ describe('IMDSv2 client against the emulator', () => {
 
   it('reports disabled metadata and missing paths', async () => {
     await expect(fetchImdsMetadata('no-such-thing', { env: env() })).rejects.toThrow(/HTTP 404/);
-    imds.state.disabled = true;
+    aws.handler.state.disabled = true;
     await expect(fetchImdsMetadata('local-ipv4', { env: env() })).rejects.toThrow(/disabled/);
   });
 
   it('honours the caller abort signal', async () => {
-    imds.state.hopLimitExceeded = true;
+    aws.handler.state.hopLimitExceeded = true;
     const controller = new AbortController();
     const pending = fetchImdsMetadata('local-ipv4', { env: env(), signal: controller.signal, timeoutMs: 30_000 });
     setTimeout(() => controller.abort(), 20);
@@ -98,14 +73,14 @@ describe('IMDSv2 client against the emulator', () => {
   });
 
   it('reports a dropped connection as unreachable, and counts calls per action', async () => {
-    emulator.inject('imds:PUT /latest/api/token', 'drop');
+    aws.emulator.inject('imds:PUT /latest/api/token', 'drop');
     await expect(fetchImdsMetadata('local-ipv4', { env: env() })).rejects.toThrow(/unreachable/);
-    expect(emulator.calls('imds:')).toBe(1);
-    expect(emulator.callCounts()).toEqual({ 'imds:PUT /latest/api/token': 1 });
+    expect(aws.emulator.calls('imds:')).toBe(1);
+    expect(aws.emulator.callCounts()).toEqual({ 'imds:PUT /latest/api/token': 1 });
   });
 
   it('answers 401 to a GET without a token (the emulator enforces IMDSv2)', async () => {
-    const res = await fetch(`${emulator.url}/latest/meta-data/local-ipv4`);
+    const res = await fetch(`${aws.emulator.url}/latest/meta-data/local-ipv4`);
     expect(res.status).toBe(401);
   });
 });

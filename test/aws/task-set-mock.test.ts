@@ -1,29 +1,23 @@
 /* aws-ecs-task-set with the ECS API mocked (aws-sdk-client-mock) and the metadata endpoint emulated. */
 import { DescribeTasksCommand, ECSClient, ListTasksCommand } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { definition, type EcsTaskSetProvider } from '../../providers/aws-ecs-task-set/index.js';
 import { EcsTaskSetOptions } from '../../providers/aws-ecs-task-set/options.js';
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
 import { systemClock } from '../../src/clock.js';
-import { AwsEmulator } from '../emulators/aws/server.js';
 import { TaskMetadataHandler } from '../emulators/aws/task-metadata.js';
+import { useAwsEmulator } from './emulator-helpers.js';
 
 const OWN = 'arn:aws:ecs:us-east-1:123456789012:task/prod/00000000000000000000000000000abc';
 const ecsMock = mockClient(ECSClient);
-let emulator: AwsEmulator;
-let metadata: TaskMetadataHandler;
+const aws = useAwsEmulator(() => new TaskMetadataHandler());
 let uri: string;
 
-beforeAll(async () => {
-  metadata = new TaskMetadataHandler();
-  emulator = await AwsEmulator.start([metadata]);
-});
-afterAll(() => emulator.close());
 beforeEach(() => {
   ecsMock.reset();
-  uri = `${emulator.url}${metadata.setTask({ cluster: 'prod', taskArn: OWN, networkMode: 'awsvpc', containers: [{ name: 'app', ipv4: '10.0.0.3' }] })}`;
+  uri = `${aws.emulator.url}${aws.handler.setTask({ cluster: 'prod', taskArn: OWN, networkMode: 'awsvpc', containers: [{ name: 'app', ipv4: '10.0.0.3' }] })}`;
 });
 
 const provider = (options: Record<string, unknown> = {}) =>
@@ -63,6 +57,6 @@ describe('aws-ecs-task-set (mocked ECS)', () => {
     const p = provider();
     await expect(p.resolve({ service: 'x' })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_AUTH' });
     expect(await p.resolve({ service: 'x' })).toEqual([expect.objectContaining({ host: '10.0.0.3' })]);
-    expect(emulator.calls('task-metadata:GET /task')).toBeGreaterThanOrEqual(2);
+    expect(aws.emulator.calls('task-metadata:GET /task')).toBeGreaterThanOrEqual(2);
   });
 });

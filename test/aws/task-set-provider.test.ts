@@ -1,5 +1,4 @@
 /* aws-ecs-task-set: own task from the metadata v4 emulator, its task set from DescribeTasks, then the set. */
-import net from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EcsTaskSetProvider } from '../../providers/aws-ecs-task-set/index.js';
 import type { Clock } from '../../src/clock.js';
@@ -8,6 +7,7 @@ import { ConfigError, MetadataError, ProtocolError } from '../../src/errors.js';
 import { createDiscovery } from '../../src/registry.js';
 import { EcsState, type EcsTask } from '../emulators/aws/ecs.js';
 import { hostInstance, startEcsWorld, type EcsWorld } from './ecs-helpers.js';
+import { closedPort } from './emulator-helpers.js';
 
 const instantClock: Clock = { now: () => Date.now(), setTimeout: (fn) => systemClock.setTimeout(fn, 0) };
 let world: EcsWorld;
@@ -125,11 +125,3 @@ describe('aws-ecs-task-set against the emulators', () => {
     await p.close();
   });
 });
-
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
