@@ -135,6 +135,16 @@ export function useLockBackends(
   };
 }
 
+/** Asserts that a fresh provider finds nothing registered for `service` (after a graceful close). */
+export async function expectNothingRegistered(discovery: Discovery, service: string): Promise<void> {
+  const reader = await createDiscovery(discovery as never);
+  try {
+    expect(await reader.resolve({ service })).toEqual([]);
+  } finally {
+    await reader.close();
+  }
+}
+
 /** Asserts that exactly one node formed a cluster and every node's first seed is its founder; returns it. */
 export function expectOneCluster(nodes: { self: ContactPoint; outcome: StrategyOutcome }[]): string {
   const formers = nodes.filter((n) => n.outcome.result.formedNewCluster);

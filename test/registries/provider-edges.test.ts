@@ -27,6 +27,14 @@ function zkCreate(path: string, data: string): Promise<void> {
   ).finally(() => client.close());
 }
 
+/** With a garbage entry next to a real registration, resolve returns the real one and warns. */
+async function expectMalformedSkipped(provider: RegistryProvider, logger: ReturnType<typeof recordingLogger>, service: string): Promise<void> {
+  const reg = await provider.register(node(1), { service });
+  expect(await provider.resolve({ service })).toEqual([node(1)]);
+  expect(logger.lines.some((l) => l.level === 'warn' && /malformed/.test(l.msg))).toBe(true);
+  await reg.close();
+}
+
 describe('zookeeper provider', () => {
   it('skips a malformed registration with a warning and returns the others', async () => {
     const service = uniqueService('zk-malformed');
@@ -34,10 +42,7 @@ describe('zookeeper provider', () => {
     const provider = (await createDiscovery({ method: 'zookeeper', connectionString: zk } as never, { logger })) as RegistryProvider;
     try {
       await zkCreate(`/clusterseed/${service}/nodes/garbage`, '{"host": 42}');
-      const reg = await provider.register(node(1), { service });
-      expect(await provider.resolve({ service })).toEqual([node(1)]);
-      expect(logger.lines.some((l) => l.level === 'warn' && /malformed/.test(l.msg))).toBe(true);
-      await reg.close();
+      await expectMalformedSkipped(provider, logger, service);
     } finally {
       await provider.close();
     }
@@ -86,10 +91,7 @@ describe('etcd provider', () => {
     const provider = (await createDiscovery({ method: 'etcd', endpoints: [etcd.replace('http://', '')] } as never, { logger })) as RegistryProvider;
     try {
       await admin.put(`clusterseed/${service}/nodes/garbage`).value('not json');
-      const reg = await provider.register(node(1), { service });
-      expect(await provider.resolve({ service })).toEqual([node(1)]);
-      expect(logger.lines.some((l) => l.level === 'warn' && /malformed/.test(l.msg))).toBe(true);
-      await reg.close();
+      await expectMalformedSkipped(provider, logger, service);
     } finally {
       await provider.close();
       admin.close();
