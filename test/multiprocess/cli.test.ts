@@ -64,4 +64,30 @@ describe('clusterseed CLI', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('bootstrap: SIGTERM before a decision is a graceful exit 0 that deregisters', { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-cli-'));
+    try {
+      const config = path.join(dir, 'c.json');
+      await writeFile(config, JSON.stringify({
+        service: 'waiting', discovery: { method: 'file', directory: dir },
+        bootstrap: { requiredContactPoints: 3, discoveryIntervalMs: 100 },
+        management: { host: '127.0.0.62', port: 0 }, self: { host: '127.0.0.62' },
+      }));
+      const child = spawn(process.execPath, [CLI, 'bootstrap', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      const nodes = path.join(dir, 'waiting', 'nodes');
+      // Wait until it has registered (it can never decide: 3 contact points are required).
+      for (let i = 0; i < 200 && (await readdir(nodes).catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await readdir(nodes)).toHaveLength(1);
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stdout).toBe('');
+      expect(await readdir(nodes)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import { startBootstrapNode, type BootstrapNode } from '../../bootstrap/index.js';
+import { AbortedError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../logger.js';
 import { configFlags, loadCliConfig, oneOf, parseFlags, parseMs, type CliIO } from '../io.js';
@@ -55,7 +56,17 @@ export async function bootstrap(args: string[], io: CliIO): Promise<number> {
   const format: ResultFormat = oneOf(values.format, RESULT_FORMATS, 'format', 'json');
   const jvm = parseJvmFlags(values, format);
   const config = await loadBootstrapConfig(values, io);
-  const node = await startCliNode(config, io);
+  let node: BootstrapNode;
+  try {
+    node = await startCliNode(config, io);
+  } catch (err) {
+    // SIGTERM/SIGINT before a decision is a graceful stop (DESIGN §4: exit 0), not a failure.
+    if (io.signal.aborted && err instanceof AbortedError) {
+      io.stderr.write('clusterseed: stopped by a signal before a decision\n');
+      return 0;
+    }
+    throw err;
+  }
   let output: string;
   try {
     output = formatResult(node.result, format, { selfResolved: node.selfSource !== undefined, ...(jvm ? { jvm } : {}) });
