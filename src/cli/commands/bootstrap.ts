@@ -1,3 +1,4 @@
+import diagnostics_channel from 'node:diagnostics_channel';
 import { startBootstrapNode, type BootstrapNode } from '../../bootstrap/index.js';
 import { AbortedError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
@@ -31,9 +32,22 @@ export async function loadBootstrapConfig(
   return config;
 }
 
-/** Runs the coordinator for the CLI: the app joins on its own, so join() only acknowledges. */
-export function startCliNode(config: Config, io: CliIO): Promise<BootstrapNode> {
-  return startBootstrapNode(config, { join: async () => {}, logger: io.logger, signal: io.signal, env: io.env });
+/**
+ * Runs the coordinator for the CLI: the app joins on its own, so join() only acknowledges. On a
+ * terminal, each change of what the node waits for is shown on stderr (DESIGN §7: progress).
+ */
+export async function startCliNode(config: Config, io: CliIO): Promise<BootstrapNode> {
+  const showProgress = io.stderr.isTTY === true;
+  const onDecision = (message: unknown) => {
+    const { waitingOn, detail } = message as { waitingOn?: string; detail?: string };
+    if (waitingOn !== undefined) io.stderr.write(`clusterseed: waiting — ${waitingOn}${detail ? `: ${detail}` : ''}\n`);
+  };
+  if (showProgress) diagnostics_channel.subscribe('clusterseed:decision', onDecision);
+  try {
+    return await startBootstrapNode(config, { join: async () => {}, logger: io.logger, signal: io.signal, env: io.env });
+  } finally {
+    if (showProgress) diagnostics_channel.unsubscribe('clusterseed:decision', onDecision);
+  }
 }
 
 /**
