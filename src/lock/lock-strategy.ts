@@ -5,7 +5,7 @@ import { channels, publish } from '../diagnostics.js';
 import { ClusterseedError, ConfigError, TimeoutError } from '../errors.js';
 import type { ContactPoint, Registration } from '../types.js';
 import { decideFromRecord } from './decide.js';
-import { isLockCapable, type LockCapableProvider, type SeedLock, type SeedLockOptions } from './seed-lock.js';
+import { isLockCapable, type LockCapableProvider, type SeedLockOptions } from './seed-lock.js';
 
 /**
  * How long a waiting node trusts its watch before it re-reads anyway. A safety net only: changes

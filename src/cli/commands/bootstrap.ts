@@ -35,8 +35,10 @@ export async function loadBootstrapConfig(
 /**
  * Runs the coordinator for the CLI: the app joins on its own, so join() only acknowledges. On a
  * terminal, each change of what the node waits for is shown on stderr (DESIGN §7: progress).
+ * Resolves to undefined when SIGTERM/SIGINT stopped it before a decision: a graceful stop (DESIGN §4:
+ * exit 0), not a failure.
  */
-export async function startCliNode(config: Config, io: CliIO): Promise<BootstrapNode> {
+export async function startCliNode(config: Config, io: CliIO): Promise<BootstrapNode | undefined> {
   const showProgress = io.stderr.isTTY === true;
   const onDecision = (message: unknown) => {
     const { waitingOn, detail } = message as { waitingOn?: string; detail?: string };
@@ -45,6 +47,9 @@ export async function startCliNode(config: Config, io: CliIO): Promise<Bootstrap
   if (showProgress) diagnostics_channel.subscribe('clusterseed:decision', onDecision);
   try {
     return await startBootstrapNode(config, { join: async () => {}, logger: io.logger, signal: io.signal, env: io.env });
+  } catch (err) {
+    if (io.signal.aborted && err instanceof AbortedError) return undefined;
+    throw err;
   } finally {
     if (showProgress) diagnostics_channel.unsubscribe('clusterseed:decision', onDecision);
   }
@@ -70,16 +75,10 @@ export async function bootstrap(args: string[], io: CliIO): Promise<number> {
   const format: ResultFormat = oneOf(values.format, RESULT_FORMATS, 'format', 'json');
   const jvm = parseJvmFlags(values, format);
   const config = await loadBootstrapConfig(values, io);
-  let node: BootstrapNode;
-  try {
-    node = await startCliNode(config, io);
-  } catch (err) {
-    // SIGTERM/SIGINT before a decision is a graceful stop (DESIGN §4: exit 0), not a failure.
-    if (io.signal.aborted && err instanceof AbortedError) {
-      io.stderr.write('clusterseed: stopped by a signal before a decision\n');
-      return 0;
-    }
-    throw err;
+  const node = await startCliNode(config, io);
+  if (!node) {
+    io.stderr.write('clusterseed: stopped by a signal before a decision\n');
+    return 0;
   }
   let output: string;
   try {

@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { formatHostPort } from '../../address.js';
-import { AbortedError } from '../../errors.js';
 import type { BootstrapNode } from '../../bootstrap/index.js';
 import type { Logger } from '../../logger.js';
 import { parseFlags, oneOf, UsageError, type CliIO } from '../io.js';
@@ -106,16 +105,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const format = oneOf(values.format, ['env', 'hocon', 'java-opts'] as const, 'format', 'env');
   const jvm = parseJvmFlags(values, format);
   const config = await loadBootstrapConfig(values, io);
-  let node: BootstrapNode;
-  try {
-    node = await startCliNode(config, io);
-  } catch (err) {
-    // SIGTERM/SIGINT before a decision is a graceful stop (DESIGN §4: exit 0), not a failure.
-    if (io.signal.aborted && err instanceof AbortedError) {
-      io.stderr.write('clusterseed: stopped by a signal before a decision; the command was not started\n');
-      return 0;
-    }
-    throw err;
+  const node = await startCliNode(config, io);
+  if (!node) {
+    io.stderr.write('clusterseed: stopped by a signal before a decision; the command was not started\n');
+    return 0;
   }
   let env: Record<string, string>;
   try {
