@@ -179,7 +179,7 @@ describe('aws-ecs: bridge', () => {
     });
     // i-2 is terminated: no private IP any more.
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: '172.31.0.9' }, { InstanceId: 'i-2' }] }] });
-    const p = definition.create(EcsOptions.parse({ method: 'aws-ecs', cluster: 'prod', containerPort: 7626 }), { ...context(), logger });
+    const p = await definition.create(EcsOptions.parse({ method: 'aws-ecs', cluster: 'prod', containerPort: 7626 }), { ...context(), logger });
     expect((await p.resolve({ service: 'orders' })).map((x) => `${x.host}:${x.port}`)).toEqual(['172.31.0.9:32769']);
     expect(warnings).toEqual([
       'ECS DescribeTasks reported a failure for a task',
