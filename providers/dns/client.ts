@@ -75,37 +75,55 @@ function toResponse(packet: Packet, server: string): DnsResponse {
   };
 }
 
+/**
+ * One exchange's settlement: the first of answer, error, timeout or abort wins; the timer, the abort
+ * listener and the socket are released exactly once.
+ */
+function settleOnce<T>(
+  options: QueryOptions,
+  timeoutError: () => Error,
+  release: () => void,
+  resolve: (value: T) => void,
+  reject: (err: unknown) => void,
+): { succeed(value: T): void; fail(err: unknown): void; started: boolean } {
+  let done = false;
+  const finish = (fn: () => void) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    options.signal.removeEventListener('abort', onAbort);
+    release();
+    fn();
+  };
+  const onAbort = () => finish(() => reject(abortReason(options.signal)));
+  const timer = setTimeout(() => finish(() => reject(timeoutError())), options.timeoutMs);
+  if (options.signal.aborted) onAbort();
+  else options.signal.addEventListener('abort', onAbort, { once: true });
+  return { succeed: (v) => finish(() => resolve(v)), fail: (e) => finish(() => reject(e)), started: !done };
+}
+
 /** One UDP attempt. Resolves with the packet (possibly truncated), rejects with NoAnswer or ProtocolError. */
 function queryUdp(server: Nameserver, name: string, type: RecordType, options: QueryOptions, edns: boolean): Promise<Packet> {
   const where = formatHostPort(server);
   return new Promise((resolve, reject) => {
     const id = randomInt(0, 0x10000);
     const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
-    let done = false;
-    const finish = (fn: () => void) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      socket.close();
-      fn();
-    };
-    const onAbort = () => finish(() => reject(abortReason(options.signal)));
-    const timer = setTimeout(() => finish(() => reject(new NoAnswer('timeout', `no answer from ${where} within ${options.timeoutMs} ms`))), options.timeoutMs);
-    if (options.signal.aborted) return onAbort();
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err) => finish(() => reject(new NoAnswer('network', `${where}: ${err.message}`, { cause: err }))));
+    const { succeed, fail, started } = settleOnce<Packet>(
+      options, () => new NoAnswer('timeout', `no answer from ${where} within ${options.timeoutMs} ms`), () => socket.close(), resolve, reject,
+    );
+    if (!started) return;
+    socket.on('error', (err) => fail(new NoAnswer('network', `${where}: ${err.message}`, { cause: err })));
     socket.on('message', (msg, rinfo) => {
       if (rinfo.port !== server.port) return; // not from the server we asked: ignore (spoofing guard)
       try {
         const packet = decodeMatching(msg, id, name, type, where);
-        if (packet) finish(() => resolve(packet));
+        if (packet) succeed(packet);
       } catch (err) {
-        finish(() => reject(err));
+        fail(err);
       }
     });
     socket.send(dnsPacket.encode(queryPacket(id, name, type, edns)), server.port, server.host, (err) => {
-      if (err) finish(() => reject(new NoAnswer('network', `${where}: ${err.message}`, { cause: err })));
+      if (err) fail(new NoAnswer('network', `${where}: ${err.message}`, { cause: err }));
     });
   });
 }
@@ -117,33 +135,25 @@ function queryTcp(server: Nameserver, name: string, type: RecordType, options: Q
     const id = randomInt(0, 0x10000);
     const socket = net.connect({ host: server.host, port: server.port });
     let buffered = Buffer.alloc(0);
-    let done = false;
-    const finish = (fn: () => void) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      fn();
-    };
-    const onAbort = () => finish(() => reject(abortReason(options.signal)));
-    const timer = setTimeout(() => finish(() => reject(new NoAnswer('timeout', `no answer over TCP from ${where} within ${options.timeoutMs} ms`))), options.timeoutMs);
-    if (options.signal.aborted) return onAbort();
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    socket.on('error', (err) => finish(() => reject(new NoAnswer('network', `${where} (TCP): ${err.message}`, { cause: err }))));
+    const { succeed, fail, started } = settleOnce<Packet>(
+      options, () => new NoAnswer('timeout', `no answer over TCP from ${where} within ${options.timeoutMs} ms`), () => socket.destroy(), resolve, reject,
+    );
+    if (!started) return;
+    socket.on('error', (err) => fail(new NoAnswer('network', `${where} (TCP): ${err.message}`, { cause: err })));
     socket.on('connect', () => socket.write(dnsPacket.streamEncode(queryPacket(id, name, type, edns))));
     socket.on('data', (chunk) => {
       buffered = Buffer.concat([buffered, chunk]);
-      if (buffered.length > 65_537) return finish(() => reject(new ProtocolError(`dns: TCP response from ${where} exceeds 65535 bytes`)));
+      if (buffered.length > 65_537) return fail(new ProtocolError(`dns: TCP response from ${where} exceeds 65535 bytes`));
       if (buffered.length < 2 || buffered.length < 2 + buffered.readUInt16BE(0)) return;
       try {
         const packet = decodeMatching(buffered.subarray(2, 2 + buffered.readUInt16BE(0)), id, name, type, where);
-        finish(() => (packet ? resolve(packet) : reject(new ProtocolError(`dns: TCP response from ${where} does not answer ${name} ${type} (id or question mismatch)`))));
+        if (packet) succeed(packet);
+        else fail(new ProtocolError(`dns: TCP response from ${where} does not answer ${name} ${type} (id or question mismatch)`));
       } catch (err) {
-        finish(() => reject(err));
+        fail(err);
       }
     });
-    socket.on('end', () => finish(() => reject(new NoAnswer('network', `${where} closed the TCP connection before answering`))));
+    socket.on('end', () => fail(new NoAnswer('network', `${where} closed the TCP connection before answering`)));
   });
 }
 
