@@ -36,10 +36,4 @@ export function makeProvider(emu: ConsulEmulator, options: Record<string, unknow
 }
 
 /** Polls `cond` every 20 ms until it holds (generous timeout: a loaded 2-core machine). */
-export async function eventually(cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { eventually } from './helpers.js';

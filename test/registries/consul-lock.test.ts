@@ -106,9 +106,10 @@ describe('consul SeedLock', () => {
     await lock.addMember(point(1), opts);
     const sid = emu.state.kv.get('clusterseed/api/members/127.0.0.1:20001')!.Session!;
     emu.state.invalidateSession(sid); // e.g. the agent restarted
+    // The emulator holds the new entry before the provider has read the answer and logged it: wait for both.
     await eventually(() => {
       const entry = emu.state.kv.get('clusterseed/api/members/127.0.0.1:20001');
-      return entry?.Session !== undefined && entry.Session !== sid;
+      return entry?.Session !== undefined && entry.Session !== sid && /member entry restored/.test(logger.text());
     });
     expect(logger.text()).toMatch(/session was invalidated/);
     expect(logger.text()).toMatch(/member entry restored/);
