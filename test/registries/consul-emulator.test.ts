@@ -184,6 +184,31 @@ describe('consul emulator: sessions and KV', () => {
     expect(await consul.kv.get({ key: 'c/', recurse: true })).toBeUndefined();
   });
 
+  it('txn: check-session + cas apply together or not at all (200 / 409 with OpIndex and What), as the consul client sees them', async () => {
+    const sid = (await consul.session.create({ ttl: '10s' })).ID;
+    const other = (await consul.session.create({ ttl: '10s' })).ID;
+    await consul.kv.set({ key: 't/lock', value: 'A', acquire: sid });
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const fenced = (session: string, index: number, value: string) => [
+      { KV: { Verb: 'check-session', Key: 't/lock', Session: session } },
+      { KV: { Verb: 'cas', Key: 't/first-seed', Value: b64(value), Index: index } },
+    ];
+    const ok = await consul.transaction.create(fenced(sid, 0, 'A'));
+    expect(ok).toMatchObject({ Errors: null });
+    expect(ok.Results[1].KV).toMatchObject({ Key: 't/first-seed', Value: null });
+    expect(await consul.kv.get('t/first-seed')).toMatchObject({ Value: 'A' });
+    // Not the holder, and (separately) a stale index: rolled back with 409, nothing written.
+    const refused = await raw('PUT', '/v1/txn', { body: JSON.stringify(fenced(other, 0, 'B')) });
+    expect(refused.status).toBe(409);
+    expect(JSON.parse(refused.text)).toMatchObject({ Results: null, Errors: [{ OpIndex: 0 }, { OpIndex: 1 }] });
+    await expect(consul.transaction.create(fenced(sid, 0, 'B'))).rejects.toThrow();
+    expect(await consul.kv.get('t/first-seed')).toMatchObject({ Value: 'A' });
+    const cur = await consul.kv.get('t/first-seed');
+    await consul.transaction.create([{ KV: { Verb: 'check-session', Key: 't/lock', Session: sid } }, { KV: { Verb: 'delete-cas', Key: 't/first-seed', Index: cur.ModifyIndex } }]);
+    expect(await consul.kv.get('t/first-seed')).toBeUndefined();
+    expect((await raw('PUT', '/v1/txn', { body: '{"KV":1}' })).status).toBe(400);
+  });
+
   it('blocking queries wait for a change past the index, or for `wait`', async () => {
     await consul.kv.set('b/x', '1');
     const first = await raw('GET', '/v1/kv/b/?recurse');

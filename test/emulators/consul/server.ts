@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConsulState, EmulatorError, parseDuration, type CheckRecord, type CheckStatus, type KvRecord, type ServiceRecord } from './state.js';
+import { runKvTxn } from './txn.js';
 
 /*
  * A loopback HTTP server speaking the part of the Consul HTTP API clusterseed (and the npm `consul`
@@ -187,6 +188,12 @@ export class ConsulEmulator {
       this.#authorize(token, 'read');
       const ses = s.sessions.get(decodeURIComponent(m[1]!));
       return send(res, 200, JSON.stringify(ses ? [sessionJson(ses)] : []), 'application/json', { 'X-Consul-Index': String(s.index) });
+    }
+    if (p === '/v1/txn') {
+      wantsPut();
+      this.#authorize(token, 'write');
+      const out = runKvTxn(s, parseJson(body));
+      return send(res, out.status, JSON.stringify(out.body), 'application/json', { 'X-Consul-Index': String(s.index) });
     }
     if ((m = p.match(/^\/v1\/kv\/(.*)$/))) return this.#kv(method, decodeURIComponent(m[1]!), q, body, token, res);
     void req;
