@@ -94,3 +94,46 @@ export async function ensureServersInstalled(): Promise<InstallReport> {
   process.stderr.write(`[test-servers] installed zookeeper and etcd-server in ${installMs} ms\n`);
   return { ...found, installed: true, installMs };
 }
+
+/*
+ * The network-partition fault tests (test/faults/netns) need iproute2 (`ip netns`, veth, bridge) and
+ * nftables (`nft`). Same policy as the servers above: apt installs them when missing and we are root
+ * (or have passwordless sudo); otherwise a loud failure, never a skip.
+ */
+export interface NetworkTools {
+  ip: string;
+  nft: string;
+  installed: boolean;
+  installMs: number;
+}
+
+// root's tools live in sbin, which a non-root PATH often lacks.
+const sbinTool = (name: string) => [`/usr/sbin/${name}`, `/sbin/${name}`, `/usr/bin/${name}`].find((p) => existsSync(p)) ?? which(name);
+
+export async function ensureNetworkToolsInstalled(): Promise<NetworkTools> {
+  const started = performance.now();
+  const ip = sbinTool('ip');
+  const nft = sbinTool('nft');
+  if (ip && nft) return { ip, nft, installed: false, installMs: 0 };
+  const missing = [!ip && 'ip (iproute2)', !nft && 'nft (nftables)'].filter(Boolean).join(', ');
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const sudo = !isRoot && which('sudo') !== undefined && spawnSync('sudo', ['-n', 'true']).status === 0;
+  if ((!isRoot && !sudo) || !which('apt-get')) {
+    throw loud(
+      `[test-servers] ${missing} missing and cannot be installed here ` +
+        `(${which('apt-get') ? 'not root and no passwordless sudo' : 'no apt-get'}). The network-partition tests need them: run ` +
+        `"sudo apt-get install -y --no-install-recommends iproute2 nftables" and retry.`,
+    );
+  }
+  process.stderr.write(`[test-servers] missing ${missing}: installing the Debian packages iproute2 and nftables…\n`);
+  const apt = (args: string[]) => (sudo ? run('sudo', ['-n', '-E', 'apt-get', ...args]) : run('apt-get', args));
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  await apt([...lock, 'update']);
+  await apt([...lock, 'install', '-y', '--no-install-recommends', 'iproute2', 'nftables']);
+  const ipAfter = sbinTool('ip');
+  const nftAfter = sbinTool('nft');
+  if (!ipAfter || !nftAfter) throw loud(`[test-servers] apt-get installed iproute2 and nftables but ${missing} is still not found`);
+  const installMs = Math.round(performance.now() - started);
+  process.stderr.write(`[test-servers] installed iproute2 and nftables in ${installMs} ms\n`);
+  return { ip: ipAfter, nft: nftAfter, installed: true, installMs };
+}
