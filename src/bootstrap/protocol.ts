@@ -10,12 +10,15 @@ export const SEED_NODES_PATH = '/bootstrap/seed-nodes';
  * Body of `GET /bootstrap/seed-nodes`. `seedNodes` empty means "not in a cluster"; otherwise the
  * responder's seeds, first seed first. `lowest` is the lowest point of the responder's own view and
  * `view` its size, so a prober can tell whether the responder agrees on who forms the cluster.
+ * `members` is how many members the responder's cluster has as far as it knows (0 when undecided):
+ * the survivor rule of DESIGN §5.5.4 compares it when two clusters meet.
  */
 export interface SeedNodesResponse {
   self: ContactPoint;
   seedNodes: ContactPoint[];
   lowest: ContactPoint | null;
   view: number;
+  members: number;
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -45,7 +48,14 @@ export function parseSeedNodesResponse(body: unknown, where: string): SeedNodesR
   if (typeof view !== 'number' || !Number.isInteger(view) || view < 0) {
     throw new ProtocolError(`${where}: "view" must be a non-negative integer`);
   }
-  return { self, seedNodes, lowest, view };
+  // Peers from before DESIGN §5.5 do not send `members`: unknown counts as 0, so in a conflict such a
+  // cluster loses to any cluster that reports its size, and two unknown sizes fall to the lower first seed.
+  const rawMembers = body['members'];
+  const members = rawMembers === undefined ? 0 : rawMembers;
+  if (typeof members !== 'number' || !Number.isInteger(members) || members < 0) {
+    throw new ProtocolError(`${where}: "members" must be a non-negative integer`);
+  }
+  return { self, seedNodes, lowest, view, members };
 }
 
 /** Only host and port go on the wire: meta stays local (it may hold instance ids users did not mean to publish). */
