@@ -1,6 +1,7 @@
 import { canonicalize, compareContactPoints, formatHostPort, sameContactPoint } from '../address.js';
 import type { BootstrapSettings } from '../config/schema.js';
 import type { ContactPoint } from '../types.js';
+import { survivingCluster } from './conflict.js';
 import type { SeedNodesResponse } from './protocol.js';
 
 /** The latest successful probe of one contact point. */
@@ -27,6 +28,11 @@ export interface DeciderInput {
   observations: ReadonlyMap<string, PeerObservation>;
   settings: DeciderSettings;
   now: number;
+  /**
+   * Test-only (the simulation's negative control): the pre-§5.5 rule for disagreeing first seeds,
+   * "the lowest first seed", which ignores cluster sizes. Never set in production.
+   */
+  lowestFirstSeedRule?: boolean;
 }
 
 /** The self-join gates of DESIGN §5.2 step 4, in the order they are checked. */
@@ -43,8 +49,10 @@ export type Decision =
       kind: 'join';
       /** First seed first, then other members in canonical order, at most 5. */
       seeds: ContactPoint[];
-      /** Other first seeds peers reported (should never happen; logged loudly). */
+      /** Other first seeds peers reported (a split brain; logged loudly), canonical order. */
       conflictingFirstSeeds: ContactPoint[];
+      /** Members of the joined cluster as its responders report it (the largest report; 0 = unknown). */
+      members: number;
     }
   | { kind: 'self-join' }
   | { kind: 'wait'; gate: Gate; detail: string };
@@ -79,7 +87,7 @@ export function decide(input: DeciderInput): Decision {
 
   // 1. Someone is already in a cluster: join it, whatever the gates say.
   const inCluster = fresh.filter((f) => f.response.seedNodes.length > 0);
-  if (inCluster.length > 0) return joinDecision(inCluster);
+  if (inCluster.length > 0) return joinDecision(inCluster, input.lowestFirstSeedRule === true);
 
   // 2. Otherwise form one only when every gate is open.
   if (!settings.newClusterEnabled) {
@@ -130,10 +138,27 @@ export function decide(input: DeciderInput): Decision {
   return { kind: 'self-join' };
 }
 
-function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesResponse }[]): Decision {
-  // Peers should all name the same first seed; if not, the lowest one wins on every node alike.
-  const firstSeeds = canonicalize(inCluster.map((f) => f.response.seedNodes[0]!));
-  const first = firstSeeds[0]!;
+/**
+ * Joins the cluster the responders name. When they disagree on the first seed, more than one cluster
+ * exists: join the one that survives by the rule every node applies (DESIGN §5.5.4, compareClusters:
+ * more members, ties to the lower first seed), so joiners never feed the cluster that is going to yield.
+ * Each cluster is credited with the largest `members` any of its responders reports (each responder
+ * counts what it has seen, so the largest is the closest to the truth).
+ */
+function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesResponse }[], lowestFirstSeedRule: boolean): Decision {
+  const clusters = new Map<string, { firstSeed: ContactPoint; members: number }>();
+  for (const f of inCluster) {
+    const firstSeed = f.response.seedNodes[0]!;
+    const k = pointKey(firstSeed);
+    const c = clusters.get(k);
+    if (!c) clusters.set(k, { firstSeed, members: f.response.members });
+    else c.members = Math.max(c.members, f.response.members);
+  }
+  const reports = [...clusters.values()];
+  const winner = lowestFirstSeedRule
+    ? reports.reduce((a, b) => (compareContactPoints(b.firstSeed, a.firstSeed) < 0 ? b : a))
+    : survivingCluster(reports);
+  const first = winner.firstSeed;
   const agreeing = inCluster.filter((f) => sameContactPoint(f.response.seedNodes[0]!, first));
   const others = canonicalize(agreeing.flatMap((f) => [f.point, ...f.response.seedNodes.slice(1)])).filter(
     (p) => compareContactPoints(p, first) !== 0,
@@ -141,6 +166,20 @@ function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesRespo
   return {
     kind: 'join',
     seeds: [first, ...others].slice(0, MAX_SEEDS).map((p) => ({ host: p.host, ...(p.port !== undefined ? { port: p.port } : {}) })),
-    conflictingFirstSeeds: firstSeeds.slice(1),
+    conflictingFirstSeeds: canonicalize(reports.filter((r) => r !== winner).map((r) => r.firstSeed)),
+    members: winner.members,
   };
+}
+
+/** What to do about the gate a node still waits on (the hint of its timeout error). */
+export function gateHint(gate: Gate | undefined): string {
+  switch (gate) {
+    case 'new-cluster-disabled': return 'no peer is in a cluster and newClusterEnabled is false: start the cluster elsewhere, or enable it';
+    case 'required-contact-points': return 'start more nodes, or lower bootstrap.requiredContactPoints';
+    case 'unconfirmed-contact-points': return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls and management.token';
+    case 'stable-margin': return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
+    case 'not-lowest': return 'a lower node is discovered but has not formed the cluster: check that it is healthy, and that self matches what discovery returns';
+    case 'view-agreement': return 'peers discover a different set than this node: check that every node uses the same discovery settings';
+    default: return 'check that join() resolves';
+  }
 }

@@ -8,7 +8,7 @@ const A = cp('10.0.0.1'), B = cp('10.0.0.2'), C = cp('10.0.0.3');
 const settings = { newClusterEnabled: true, requiredContactPoints: 2, stableMarginMs: 5000, expectedContactPoints: undefined, probeFailureWindowMs: 3000 };
 
 function response(self: ContactPoint, over: Partial<SeedNodesResponse> = {}): SeedNodesResponse {
-  return { self, seedNodes: [], lowest: A, view: 3, ...over };
+  return { self, seedNodes: [], lowest: A, view: 3, members: over.seedNodes?.length ?? 0, ...over };
 }
 function obs(entries: [ContactPoint, SeedNodesResponse, number][]): Map<string, PeerObservation> {
   return new Map(entries.map(([p, r, at]) => [pointKey(p), { response: r, at }]));
@@ -35,17 +35,53 @@ describe('decide', () => {
       self: C, viewSince: 9999, settings: { ...settings, newClusterEnabled: false },
       observations: obs([[A, response(A, { seedNodes: [A] }), 9000], [B, response(B, { seedNodes: [A, cp('10.0.0.9')] }), 9000]]),
     }));
-    expect(d).toEqual({ kind: 'join', seeds: [A, B, cp('10.0.0.9')], conflictingFirstSeeds: [] });
+    expect(d).toEqual({ kind: 'join', seeds: [A, B, cp('10.0.0.9')], conflictingFirstSeeds: [], members: 2 });
   });
 
-  it('prefers the lowest first seed when peers disagree and reports the conflict', () => {
-    const X = cp('10.0.0.50');
-    const d = decide(input({
-      self: C,
-      observations: obs([[A, response(A, { seedNodes: [X] }), 9000], [B, response(B, { seedNodes: [B] }), 9000]]),
-    }));
-    expect(d).toMatchObject({ kind: 'join', conflictingFirstSeeds: [X] });
-    if (d.kind === 'join') expect(d.seeds[0]).toEqual(B);
+  // DESIGN §5.5.4: joiners that see two clusters join the one that survives, as its nodes compute it.
+  describe('when peers disagree on the first seed', () => {
+    const X = cp('10.0.0.50'), Y = cp('10.0.0.60');
+    const D = cp('10.0.0.4'), E = cp('10.0.0.5');
+    const view = [A, B, C, D, E];
+    const joining = (entries: [ContactPoint, SeedNodesResponse][], over: Partial<DeciderInput> = {}) =>
+      decide(input({ self: E, view, observations: obs(entries.map(([p, r]) => [p, r, 9000])), ...over }));
+
+    it('joins the cluster with more members, even with the higher first seed, and reports the other', () => {
+      const d = joining([
+        [A, response(A, { seedNodes: [X, A], members: 3 })],
+        [B, response(B, { seedNodes: [B], members: 2 })],
+      ]);
+      expect(d).toEqual({ kind: 'join', seeds: [X, A], conflictingFirstSeeds: [B], members: 3 });
+    });
+
+    it('credits each cluster with the largest count any of its responders reports', () => {
+      // B's responders say 1 and 4; X's say 3 and 3: B's cluster is the larger one.
+      const d = joining([
+        [A, response(A, { seedNodes: [X], members: 3 })],
+        [B, response(B, { seedNodes: [B], members: 1 })],
+        [C, response(C, { seedNodes: [B, C], members: 4 })],
+        [D, response(D, { seedNodes: [X, D], members: 3 })],
+      ]);
+      expect(d).toMatchObject({ kind: 'join', seeds: [B, C], conflictingFirstSeeds: [X], members: 4 });
+    });
+
+    it('breaks a tie in members by the lower first seed, whatever the responders\' order', () => {
+      const a = joining([[A, response(A, { seedNodes: [Y], members: 2 })], [B, response(B, { seedNodes: [X], members: 2 })]]);
+      const b = joining([[B, response(B, { seedNodes: [X], members: 2 })], [A, response(A, { seedNodes: [Y], members: 2 })]]);
+      expect(a).toMatchObject({ seeds: [X, B], conflictingFirstSeeds: [Y] });
+      expect(b).toEqual(a);
+    });
+
+    it('an older peer without members (0, unknown) loses to a cluster that reports its size', () => {
+      const d = joining([[A, response(A, { seedNodes: [A], members: 0 })], [B, response(B, { seedNodes: [X], members: 1 })]]);
+      expect(d).toMatchObject({ seeds: [X, B], conflictingFirstSeeds: [A] });
+    });
+
+    it('the legacy rule (negative control only) picks the lowest first seed regardless of size', () => {
+      const entries: [ContactPoint, SeedNodesResponse][] = [[A, response(A, { seedNodes: [X], members: 9 })], [B, response(B, { seedNodes: [B], members: 1 })]];
+      expect(joining(entries)).toMatchObject({ seeds: [X, A] });
+      expect(joining(entries, { lowestFirstSeedRule: true })).toMatchObject({ seeds: [B], conflictingFirstSeeds: [X] });
+    });
   });
 
   it('caps seeds at 5', () => {
