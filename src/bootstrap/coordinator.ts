@@ -6,7 +6,9 @@ import { channels, publish } from '../diagnostics.js';
 import { describeError, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { decide, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
+import type { ClusterConflict } from './conflict.js';
+import { ConflictWatch, conflictCheckIntervalMs } from './conflict-watch.js';
+import { decide, gateHint, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
 import type { ProbeTransport } from './prober.js';
 import { wirePoint, type SeedNodesResponse } from './protocol.js';
 
@@ -21,9 +23,21 @@ export interface CoordinatorOptions {
   join: (seeds: ContactPoint[]) => Promise<void>;
   /** The application's current members, reported to peers after joining. */
   members?: (() => ContactPoint[] | Promise<ContactPoint[]>) | undefined;
+  /**
+   * Called after the decision when a live peer is in another cluster (DESIGN §5.5): once per distinct
+   * conflicting first seed while ours survives (yielding: false), and once when ours loses
+   * (yielding: true; the conflict checks then stop, this node is leaving).
+   */
+  onConflict?: ((c: ClusterConflict) => void) | undefined;
   clock: Clock;
   random?: () => number;
   logger: Logger;
+  /**
+   * Test-only, never in production: the rules before DESIGN §5.5 (no conflict checks after the
+   * decision, "lowest first seed" for disagreeing responses), so the simulation's negative control
+   * can show that it sees the split brains these rules leave.
+   */
+  unsafeLegacyRules?: boolean;
 }
 
 export interface CoordinatorDecision {
@@ -59,8 +73,9 @@ export class Coordinator {
   #selfInView = false;
   #rawViewKey = '';
   #viewKeys: string[] = [];
-  /** The undecided report only changes with the view: built once per view. */
+  /** The last report and the view it was built from (the undecided report only changes with the view). */
   #reportCache: SeedNodesResponse | undefined;
+  #reportView: readonly ContactPoint[] | undefined;
   #discoveryFailures = 0;
   #discoveryTimer: TimerHandle | undefined;
   #discoveryInflight: AbortController | undefined;
@@ -77,6 +92,8 @@ export class Coordinator {
   #lastWait: { gate: Gate; detail: string } = { gate: 'stable-margin', detail: 'no discovery lookup has completed yet' };
   #warnedSelfMissing = false;
   #settle: { resolve: (d: CoordinatorDecision) => void; reject: (e: unknown) => void } | undefined;
+  /** After the decision: re-resolves and probes a sample of peers until stop() (DESIGN §5.5.3). */
+  #watch: ConflictWatch | undefined;
 
   constructor(options: CoordinatorOptions) {
     this.#o = options;
@@ -89,7 +106,12 @@ export class Coordinator {
   }
 
   get view(): readonly ContactPoint[] {
-    return this.#view;
+    return this.#watch?.view ?? this.#view;
+  }
+
+  /** True once this node's cluster lost a conflict and onConflict was told to yield. */
+  get yielded(): boolean {
+    return this.#watch?.yielded ?? false;
   }
 
   /** Runs until a decision is made and join() resolved, bootstrapTimeoutMs passes, or `signal` fires. */
@@ -108,28 +130,42 @@ export class Coordinator {
         const ms = settings.bootstrapTimeoutMs;
         this.#deadlineTimer = clock.setTimeout(() => {
           const why = this.#decided ? 'join() did not resolve' : `still waiting on ${this.#lastWait.gate}: ${this.#lastWait.detail}`;
-          this.#fail(new TimeoutError(`bootstrap: no decision after ${ms} ms (${why})`, { hint: hintFor(this.#decided ? undefined : this.#lastWait.gate) }));
+          this.#fail(new TimeoutError(`bootstrap: no decision after ${ms} ms (${why})`, { hint: gateHint(this.#decided ? undefined : this.#lastWait.gate) }));
         }, ms);
       }
       this.#discover();
     });
   }
 
-  /** What GET /bootstrap/seed-nodes answers. */
+  /**
+   * What GET /bootstrap/seed-nodes answers. `members`: members().length when the application gives
+   * members(), else what the conflict watch has seen of our cluster (ConflictWatch.membersSeen); 0
+   * while undecided, and 0 with no seeds once this node yielded (it is leaving its cluster, so late
+   * joiners must not follow it there).
+   */
   async report(): Promise<SeedNodesResponse> {
-    if (this.#reportCache && !(this.#decided && this.#o.members)) return this.#reportCache;
-    const lowest = this.#view[0];
+    const watch = this.#watch;
+    const view = watch?.view ?? this.#view;
+    const lowest = view[0] ? wirePoint(view[0]) : null;
+    if (watch?.yielded) return { self: wirePoint(this.#o.self), seedNodes: [], lowest, view: view.length, members: 0 };
+    const appMembers = this.#decided ? this.#o.members : undefined;
+    let members = watch ? watch.membersSeen() : 0;
+    const cached = this.#reportCache;
+    // Probes come often and the answer only changes with the view and the count: build it once.
+    if (!appMembers && cached && this.#reportView === view && cached.members === members) return cached;
     let seedNodes = this.#seeds;
-    if (this.#decided && this.#o.members && seedNodes.length > 0) {
+    if (appMembers && seedNodes.length > 0) {
       try {
-        const members = canonicalize(await this.#o.members()).filter((m) => !sameContactPoint(m, seedNodes[0]!));
-        seedNodes = [seedNodes[0]!, ...members].slice(0, MAX_SEEDS);
+        const all = canonicalize(await appMembers());
+        members = all.length;
+        seedNodes = [seedNodes[0]!, ...all.filter((m) => !sameContactPoint(m, seedNodes[0]!))].slice(0, MAX_SEEDS);
       } catch (err) {
         this.#o.logger.warn({ error: describeError(err) }, 'members() failed; reporting the joined seeds');
       }
     }
-    const report = { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest: lowest ? wirePoint(lowest) : null, view: this.#view.length };
+    const report = { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest, view: view.length, members };
     this.#reportCache = report;
+    this.#reportView = view;
     return report;
   }
 
@@ -137,6 +173,7 @@ export class Coordinator {
   stop(): void {
     this.#stopped = true;
     this.#stopLoops();
+    this.#watch?.stop();
     this.#deadlineTimer?.cancel();
   }
 
@@ -257,7 +294,12 @@ export class Coordinator {
     ));
     // The transport should honour the signal; this race makes sure a probe never outlives its timeout.
     const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }));
-    Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted]).then(
+    Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted]).then((response) => {
+      // An answer handled after the timeout is stale, not fresh: after a pause of this process, the
+      // answer buffered before it must not pass for one just received (DESIGN §5.5).
+      if (clock.now() - started > settings.probeTimeoutMs) throw new TimeoutError(`probe of ${target}: the answer came after ${settings.probeTimeoutMs} ms`);
+      return response;
+    }).then(
       (response) => {
         if (peer.inflight !== controller || !this.#active()) return;
         this.#observations.set(id, { response, at: clock.now() });
@@ -307,7 +349,10 @@ export class Coordinator {
         'this node does not find itself among the discovered contact points: it will never form a cluster; check that self (the advertised address) matches what discovery returns',
       );
     }
-    const decision = decide({ self, view: this.#view, viewKeys: this.#viewKeys, viewSince: this.#viewSince, observations: this.#observations, settings, now });
+    const decision = decide({
+      self, view: this.#view, viewKeys: this.#viewKeys, viewSince: this.#viewSince, observations: this.#observations, settings, now,
+      ...(this.#o.unsafeLegacyRules ? { lowestFirstSeedRule: true } : {}),
+    });
     if (decision.kind === 'wait') {
       if (decision.gate !== this.#lastWait.gate) {
         logger.debug({ gate: decision.gate, detail: decision.detail }, 'waiting');
@@ -328,31 +373,32 @@ export class Coordinator {
     this.#reportCache = undefined;
     if (decision.kind === 'join' && decision.conflictingFirstSeeds.length > 0) {
       logger.error(
-        { joining: key(this.#seeds[0]!), otherFirstSeeds: decision.conflictingFirstSeeds.map(key) },
-        'PEERS REPORT DIFFERENT FIRST SEEDS: more than one cluster exists; joining the lowest one. Check for a network partition or a discovery misconfiguration',
+        { joining: key(this.#seeds[0]!), members: decision.members, otherFirstSeeds: decision.conflictingFirstSeeds.map(key) },
+        'PEERS REPORT DIFFERENT FIRST SEEDS: more than one cluster exists; joining the one that survives (more members, ties to the lower first seed). Check for a network partition or a discovery misconfiguration',
       );
     }
+    this.#watch = this.#newWatch();
     logger.info({ seeds: this.#seeds.map(key), formedNewCluster }, formedNewCluster ? 'forming a new cluster (self-join)' : 'joining an existing cluster');
     const seeds = this.#seeds.map((p) => ({ ...p }));
     join(seeds).then(
       () => {
         if (this.#stopped) return;
         this.#deadlineTimer?.cancel();
+        // Conflict checks start once the application is in its cluster, and run until stop().
+        if (!this.#o.unsafeLegacyRules) this.#watch?.start();
         this.#settle?.resolve({ seeds, formedNewCluster, decidedAt: now });
       },
       (err: unknown) => this.#fail(err),
     );
   }
-}
 
-function hintFor(gate: Gate | undefined): string {
-  switch (gate) {
-    case 'new-cluster-disabled': return 'no peer is in a cluster and newClusterEnabled is false: start the cluster elsewhere, or enable it';
-    case 'required-contact-points': return 'start more nodes, or lower bootstrap.requiredContactPoints';
-    case 'unconfirmed-contact-points': return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls and management.token';
-    case 'stable-margin': return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
-    case 'not-lowest': return 'a lower node is discovered but has not formed the cluster: check that it is healthy, and that self matches what discovery returns';
-    case 'view-agreement': return 'peers discover a different set than this node: check that every node uses the same discovery settings';
-    default: return 'check that join() resolves';
+  #newWatch(): ConflictWatch {
+    const { self, settings, clock, logger, discover, transport, onConflict } = this.#o;
+    return new ConflictWatch({
+      self, seeds: this.#seeds, clock, random: this.#random, logger, discover, transport, onConflict,
+      intervalMs: conflictCheckIntervalMs(settings), probeTimeoutMs: settings.probeTimeoutMs,
+      initialView: this.#view, initialObservations: this.#observations,
+      ourMembers: async () => (await this.report()).members,
+    });
   }
 }

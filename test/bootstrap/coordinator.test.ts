@@ -27,7 +27,7 @@ function setup(over: { view?: () => ContactPoint[] | Promise<ContactPoint[]>; pe
     settings: BootstrapSettings.parse({ stableMarginMs: 5000, ...over.settings }),
     discover: async () => { lookups++; return (over.view ?? (() => [A, B]))(); },
     transport: {
-      probe: async (p) => (over.peer ?? ((q) => ({ self: q, seedNodes: [], lowest: A, view: 2 })))(p),
+      probe: async (p) => (over.peer ?? ((q) => ({ self: q, seedNodes: [], lowest: A, view: 2, members: 0 })))(p),
       close: async () => {},
     },
     join: async () => {},
@@ -48,8 +48,19 @@ describe('Coordinator on virtual time', () => {
     expect(coordinator.waitingOn?.gate).toBe('stable-margin');
     await clock.advance(1000);
     expect(decided).toMatchObject({ formedNewCluster: true, seeds: [A] });
-    expect(clock.pending).toBe(0); // no timers left behind once decided
-    expect((await coordinator.report()).seedNodes).toEqual([A]);
+    // Decided: the decision loop is gone, only the conflict check's next round is pending (DESIGN §5.5.3).
+    expect(clock.pending).toBe(1);
+    expect(await coordinator.report()).toMatchObject({ seedNodes: [A], members: 1 });
+    coordinator.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('reports members 0 while undecided', async () => {
+    const { clock, coordinator } = setup();
+    void coordinator.run();
+    await clock.advance(1000);
+    expect(await coordinator.report()).toMatchObject({ seedNodes: [], members: 0, view: 2, lowest: A });
+    coordinator.stop();
   });
 
   it('a failed lookup keeps the last view and does not restart the stable margin; a changed set does', async () => {
@@ -65,7 +76,7 @@ describe('Coordinator on virtual time', () => {
     // A set that changes at 3 s restarts the margin.
     const C = { host: '10.0.0.3', port: 7626 };
     let m = 0;
-    const s2 = setup({ view: () => (m++ < 3 ? [A, B] : [A, B, C]), peer: (p) => ({ self: p, seedNodes: [], lowest: A, view: 3 }) });
+    const s2 = setup({ view: () => (m++ < 3 ? [A, B] : [A, B, C]), peer: (p) => ({ self: p, seedNodes: [], lowest: A, view: 3, members: 0 }) });
     let d2: { decidedAt: number } | undefined;
     void s2.coordinator.run().then((d) => (d2 = d));
     await s2.clock.advanceUntil(() => d2 !== undefined, 20_000);

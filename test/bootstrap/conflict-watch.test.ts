@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import type { ClusterConflict } from '../../src/bootstrap/conflict.js';
+import { ConflictWatch } from '../../src/bootstrap/conflict-watch.js';
+import { Coordinator } from '../../src/bootstrap/coordinator.js';
+import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
+import { BootstrapSettings } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/logger.js';
+import { VirtualClock } from '../../src/testing/virtual-clock.js';
+import type { ContactPoint } from '../../src/types.js';
+import { NodeClock } from '../sim/node-clock.js';
+
+// DESIGN §5.5.3–5: after the decision each node re-resolves every conflictCheckIntervalMs and probes
+// at most 5 peers (the lowest always); a peer in another cluster is a conflict, and the side that
+// loses by compareClusters (more members, ties to the lower first seed) yields through onConflict.
+// All on virtual time: every bound below is in virtual milliseconds.
+
+const cp = (host: string): ContactPoint => ({ host, port: 7626 });
+const A = cp('10.0.0.1'), B = cp('10.0.0.2'), C = cp('10.0.0.3'), D = cp('10.0.0.4');
+const X = cp('10.0.0.50');
+const INTERVAL = 5000;
+
+const undecided = (self: ContactPoint, lowest = A): SeedNodesResponse => ({ self, seedNodes: [], lowest, view: 2, members: 0 });
+const inCluster = (self: ContactPoint, seeds: ContactPoint[], members: number): SeedNodesResponse => ({ self, seedNodes: seeds, lowest: A, view: 2, members });
+
+/** A node A that forms a cluster with B in view, then meets whatever the test makes its peers answer. */
+function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: VirtualClock; nodeClock?: NodeClock; legacy?: boolean; stableMarginMs?: number } = {}) {
+  const clock = over.clock ?? new VirtualClock(0);
+  const nodeClock = over.nodeClock ?? clock;
+  const answers = new Map<string, () => SeedNodesResponse>();
+  const probed: string[] = [];
+  const conflicts: ClusterConflict[] = [];
+  let view = over.view ?? [A, B];
+  const coordinator = new Coordinator({
+    self: over.self ?? A,
+    settings: BootstrapSettings.parse({ stableMarginMs: over.stableMarginMs ?? 1000, probeTimeoutMs: 500, conflictCheckIntervalMs: INTERVAL }),
+    discover: async () => view,
+    transport: {
+      // The peer answers at once; the answer reaches this node 50 ms later, through this node's clock.
+      probe: (p) => {
+        probed.push(p.host);
+        const answer = (answers.get(p.host) ?? (() => undecided(p)))();
+        return new Promise((resolve) => nodeClock.setTimeout(() => resolve(answer), 50));
+      },
+      close: async () => {},
+    },
+    join: async () => {},
+    clock: nodeClock,
+    random: () => 0,
+    logger: silentLogger,
+    onConflict: (c) => conflicts.push(c),
+    ...(over.legacy ? { unsafeLegacyRules: true } : {}),
+  });
+  let decided = false;
+  void coordinator.run().then(() => (decided = true));
+  return {
+    clock, coordinator, answers, probed, conflicts,
+    setView: (v: ContactPoint[]) => (view = v),
+    decide: async () => { expect(await clock.advanceUntil(() => decided, 5000)).toBe(true); probed.length = 0; },
+  };
+}
+
+describe('conflict checks after the decision (lowest-address)', () => {
+  it('yields to a larger cluster within one round, once, then stops checking and reports no seeds', async () => {
+    const n = formedNode();
+    await n.decide();
+    expect((await n.coordinator.report()).members).toBe(1);
+    n.answers.set(B.host, () => inCluster(B, [X, B], 3));
+    await n.clock.advance(INTERVAL + 600);
+    expect(n.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: A, members: 1 }, theirs: { firstSeed: X, seeds: [X, B], members: 3 }, yielding: true }]);
+    expect(n.coordinator.yielded).toBe(true);
+    expect(n.clock.pending).toBe(0); // no more rounds: the node is leaving
+    const probes = n.probed.length;
+    await n.clock.advance(3 * INTERVAL);
+    expect(n.probed.length).toBe(probes);
+    expect(await n.coordinator.report()).toMatchObject({ seedNodes: [], members: 0 });
+  });
+
+  it('the winning side is told once per conflicting first seed and keeps checking', async () => {
+    const n = formedNode({ view: [A, B, C, D] });
+    await n.decide();
+    n.answers.set(B.host, () => inCluster(B, [A, B], 2)); // B is with us: we count 2
+    n.answers.set(C.host, () => inCluster(C, [X], 1));
+    await n.clock.advance(3 * (INTERVAL + 600));
+    expect((await n.coordinator.report()).members).toBe(2);
+    expect(n.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: A, members: 2 }, theirs: { firstSeed: X, seeds: [X], members: 1 }, yielding: false }]);
+    n.answers.set(D.host, () => inCluster(D, [D], 1));
+    await n.clock.advance(INTERVAL + 600);
+    expect(n.conflicts.map((c) => [c.theirs.firstSeed.host, c.yielding])).toEqual([[X.host, false], [D.host, false]]);
+    expect(n.coordinator.yielded).toBe(false);
+    n.coordinator.stop();
+    expect(n.clock.pending).toBe(0);
+  });
+
+  it('a tie in members goes to the lower first seed, on both sides', async () => {
+    // A (10.0.0.1, 1 member) meets X (10.0.0.50, 1 member): A survives.
+    const low = formedNode();
+    await low.decide();
+    low.answers.set(B.host, () => inCluster(B, [X], 1));
+    await low.clock.advance(INTERVAL + 600);
+    expect(low.conflicts.map((c) => c.yielding)).toEqual([false]);
+    // X's side of the same conflict: X formed alone and hears A's report (1 member): X yields.
+    const high = formedNode({ self: X, view: [X, cp('10.0.0.60')] });
+    high.answers.set('10.0.0.60', () => undecided(cp('10.0.0.60'), X));
+    await high.decide();
+    high.answers.set('10.0.0.60', () => inCluster(cp('10.0.0.60'), [A], 1));
+    await high.clock.advance(INTERVAL + 600);
+    expect(high.conflicts.map((c) => c.yielding)).toEqual([true]);
+  });
+
+  it('members count only discovered peers: a member whose lease lapsed stops counting', async () => {
+    const n = formedNode({ view: [A, B, C] });
+    await n.decide();
+    n.answers.set(B.host, () => inCluster(B, [A], 3));
+    n.answers.set(C.host, () => inCluster(C, [A], 3));
+    await n.clock.advance(INTERVAL + 600);
+    expect((await n.coordinator.report()).members).toBe(3);
+    n.setView([A, B]);
+    await n.clock.advance(INTERVAL + 600);
+    expect((await n.coordinator.report()).members).toBe(2);
+    n.coordinator.stop();
+  });
+
+  it('an answer handled after probeTimeoutMs (this process was paused) is stale: no decision on it', async () => {
+    // A probes B every ~1050 ms; B's answer "undecided, A is lowest" is in flight when A freezes for
+    // 10 s, and meanwhile B forms a cluster. On resume that old answer must not pass for a fresh one:
+    // it would open every gate (stable view, B agrees A is lowest) and A would form a second cluster.
+    // A must re-probe instead, and join B's cluster.
+    const clock = new VirtualClock(0);
+    const nodeClock = new NodeClock(clock);
+    const n = formedNode({ clock, nodeClock, stableMarginMs: 5000 });
+    let bFormed = false;
+    n.answers.set(B.host, () => (bFormed ? inCluster(B, [B], 1) : undecided(B)));
+    await clock.advance(4210); // the probe sent at 4200 is in flight, its answer due at 4250
+    nodeClock.freeze();
+    await clock.advance(10_000);
+    bFormed = true;
+    nodeClock.resume();
+    await clock.advance(3000);
+    expect((await n.coordinator.report()).seedNodes[0]).toEqual(B);
+    n.coordinator.stop();
+  });
+
+  it('the legacy rules (negative control only) never check after the decision', async () => {
+    const n = formedNode({ legacy: true });
+    await n.decide();
+    n.answers.set(B.host, () => inCluster(B, [X, B], 3));
+    await n.clock.advance(3 * INTERVAL);
+    expect(n.probed).toEqual([]);
+    expect(n.conflicts).toEqual([]);
+    expect(n.clock.pending).toBe(0);
+  });
+});
+
+describe('ConflictWatch sample', () => {
+  it('probes at most 5 peers a round, the lowest every time, and every peer within ⌈(n−2)/4⌉ rounds', async () => {
+    const clock = new VirtualClock(0);
+    const self = cp('10.0.0.7');
+    const peers = Array.from({ length: 12 }, (_, i) => cp(`10.0.0.${i + 1}`)).filter((p) => p.host !== self.host);
+    const rounds: string[][] = [];
+    let current: string[] = [];
+    const watch = new ConflictWatch({
+      self, seeds: [self], intervalMs: 1000, probeTimeoutMs: 100, clock, random: () => 0.37, logger: silentLogger,
+      discover: async () => { current = []; rounds.push(current); return [self, ...peers]; },
+      transport: { probe: async (p) => { current.push(p.host); return undecided(p); }, close: async () => {} },
+      ourMembers: async () => 1, initialView: [], initialObservations: new Map(),
+    });
+    watch.start();
+    await clock.advance(3 * 1000 + 50); // ⌈(12 − 2) / 4⌉ = 3 rounds
+    watch.stop();
+    expect(rounds).toHaveLength(3);
+    for (const r of rounds) {
+      expect(r.length).toBeLessThanOrEqual(5);
+      expect(r).toContain('10.0.0.1');
+      expect(r).not.toContain(self.host);
+    }
+    expect(new Set(rounds.flat())).toEqual(new Set(peers.map((p) => p.host)));
+    expect(clock.pending).toBe(0);
+  });
+});
