@@ -45,6 +45,9 @@ export interface StartOptions {
   env?: Record<string, string>;
 }
 
+/** One line of a node's JSON log: level, msg and the logged fields. */
+export type LogLine = { level: string; msg: string; t: number } & Record<string, unknown>;
+
 export const hostPort = (p: Point): string => (p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`);
 
 /** Polls `pred` every 50 ms; throws with `describe()` when it does not hold within `ms`. */
@@ -62,6 +65,7 @@ export class FaultNode {
   /** True once the test (or the node's own fault) killed it with SIGKILL: it is dead, not a participant. */
   killed = false;
   #stderr = '';
+  #self: string | undefined;
   readonly #exited: Promise<void>;
 
   constructor(readonly name: string, readonly child: ChildProcess, private readonly fleet: FaultFleet) {
@@ -74,7 +78,7 @@ export class FaultNode {
         if (line.trim()) this.events.push(JSON.parse(line) as NodeEvent);
       }
     });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.#stderr = (this.#stderr + d).slice(-40_000)));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.#stderr = (this.#stderr + d).slice(-1_000_000)));
     this.#exited = new Promise((resolve) => child.on('exit', (code, signal) => {
       this.exit = { code, signal };
       if (signal === 'SIGKILL') this.killed = true;
@@ -118,10 +122,23 @@ export class FaultNode {
     return this.#stderr.split('\n').slice(-lines - 1).join('\n');
   }
 
-  /** The node's log lines whose message starts with `prefix`. */
-  logLines(prefix: string): { level: string; msg: string }[] {
-    return this.#stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string })
-      .filter((l) => typeof l.msg === 'string' && l.msg.startsWith(prefix));
+  /** The node's log lines (parsed) whose message starts with `prefix`. */
+  logLines(prefix: string): LogLine[] {
+    const lines: LogLine[] = [];
+    for (const l of this.#stderr.split('\n')) {
+      if (!l.startsWith('{')) continue;
+      try {
+        const line = JSON.parse(l) as LogLine;
+        if (typeof line.msg === 'string' && line.msg.startsWith(prefix)) lines.push(line);
+      } catch { /* a line cut by the tail window */ }
+    }
+    return lines;
+  }
+
+  /** The address this node advertises (host:port), from its 'bootstrapping' log line. */
+  get self(): string | undefined {
+    this.#self ??= this.logLines('bootstrapping').map((l) => l['self']).find((s): s is string => typeof s === 'string');
+    return this.#self;
   }
 
   stepReached(step: FaultStep): boolean {

@@ -1,0 +1,25 @@
+import { beforeAll, describe, it } from 'vitest';
+import { getTestServers, SERVERS_TIMEOUT_MS } from '../servers/index.js';
+import { LOCK_FAULT_MATRIX, runLockScenario, scenarioName } from './harness/lock-scenario.js';
+
+/*
+ * The lock fault matrix on a real etcd (leaseTtlSeconds 2, etcd's minimum): A stops past its lease or
+ * is killed at each step of the lock protocol while B, C, D form; see harness/lock-scenario.ts for the
+ * invariant (one cluster after the heal, A joined or yielded with exit 3, E joins the survivor, the
+ * record names it) and the time bounds. The scenarios run concurrently, each with its own service.
+ */
+
+let endpoint = '';
+beforeAll(async () => { endpoint = (await getTestServers()).etcd; }, SERVERS_TIMEOUT_MS);
+const backend = { name: 'etcd', discovery: () => ({ method: 'etcd', endpoints: [endpoint], leaseTtlSeconds: 2 }), leaseMs: 2000 };
+
+describe.concurrent('lock on etcd: pauses and kill -9', () => {
+  // Issue 9, reproduction 1, with its settings: lease 5 s, A frozen 11 s inside join([A]) while B, C
+  // and D start and form; before the fenced write, A wrote first-seed over their record and E joined A.
+  it('reproduction 1: lock on etcd — A frozen 11 s in join while B, C, D form; one cluster, E joins the survivor', () =>
+    runLockScenario(backend, { step: 'in-join', action: 'stop', othersStart: 'at-pause', othersDelayMs: 1000, minPauseMs: 11_000, discovery: { leaseTtlSeconds: 5 }, leaseMs: 5000 }), 120_000);
+
+  for (const scenario of LOCK_FAULT_MATRIX) {
+    it(scenarioName(scenario), () => runLockScenario(backend, scenario), 120_000);
+  }
+});
