@@ -12,10 +12,23 @@ export interface TimerHandle {
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Monotonic milliseconds (never jumps with the wall clock), for "how long since": lease ages. A
+   * clock without it is monotonic itself (virtual clocks).
+   */
+  monotonic?(): number;
+}
+
+/** Monotonic time of `clock` (see Clock.monotonic). */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic ? clock.monotonic() : clock.now();
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  // CLOCK_MONOTONIC keeps counting while the process is stopped (SIGSTOP, a frozen VM), which is
+  // exactly what a lease age must include.
+  monotonic: () => performance.now(),
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     return { cancel: () => clearTimeout(t), unref: () => void t.unref() };

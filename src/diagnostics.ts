@@ -11,6 +11,8 @@ export const channels = {
   probe: diagnostics_channel.channel('clusterseed:probe'),
   /** { strategy, self, seeds, formedNewCluster, elapsedMs } or { strategy, waitingOn } */
   decision: diagnostics_channel.channel('clusterseed:decision'),
+  /** A ClusterConflict (DESIGN §5.5.5): { strategy, ours, theirs, yielding } */
+  conflict: diagnostics_channel.channel('clusterseed:conflict'),
 } as const;
 
 export function publish(channel: diagnostics_channel.Channel, message: unknown): void {

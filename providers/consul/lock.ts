@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { canonicalize, formatHostPort, sameContactPoint } from '../../src/address.js';
+import { canonicalize, formatHostPort } from '../../src/address.js';
 import { backoffDelay, retry, sleep } from '../../src/backoff.js';
 import type { Clock } from '../../src/clock.js';
 import { DiscoveryError, describeError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
-import { decodePoint, encodePoint } from '../../src/lock/codec.js';
-import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import { decodeFirstSeed, decodePoint, encodeFirstSeed, encodePoint } from '../../src/lock/codec.js';
+import { sameStoredFirstSeed } from '../../src/lock/record.js';
+import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint } from '../../src/types.js';
 import { kvPath, parseBody, type ConsulHttp } from './client.js';
 import type { ConsulSession } from './session.js';
@@ -17,6 +18,10 @@ const KvEntries = z.array(z.object({
   ModifyIndex: z.number().int().nonnegative(),
 }));
 const KvResult = z.boolean();
+/** PUT /v1/txn answers 200 (applied) or 409 (rolled back) with this body. */
+const TxnResult = z.object({
+  Errors: z.array(z.object({ OpIndex: z.number().int(), What: z.string() })).nullable().optional(),
+});
 
 /** Blocking queries: Consul adds up to wait/16 of jitter; allow that plus a network margin. */
 const BLOCKING_MARGIN_MS = 5_000;
@@ -24,7 +29,9 @@ const BLOCKING_MARGIN_MS = 5_000;
 /**
  * SeedLock on Consul KV (DESIGN §5.3). Keys under `<keyPrefix>/<service>/`:
  *   lock                   acquired with the node's session (behavior delete)
- *   first-seed             the node that formed the cluster (plain key: outlives its writer's session)
+ *   first-seed             the node that formed the cluster (plain key: outlives its writer's session),
+ *                          written by a transaction (/v1/txn) that checks the lock is still held by
+ *                          the writer's session and first-seed's ModifyIndex is the one read
  *   members/<host:port>    one per node, acquired with its session, so a dead node's entry goes away
  * Values are JSON `{"host","port"}`. Followers wait with blocking queries on the prefix.
  */
@@ -39,8 +46,14 @@ export class ConsulSeedLock implements SeedLock {
     private readonly session: ConsulSession,
     private readonly settings: { keyPrefix: string; lockDelaySeconds: number; ttlSeconds: number },
     private readonly context: { clock: Clock; logger: Logger },
-  ) {
-    session.onReplaced(() => void this.#reacquireMembers());
+  ) {}
+
+  get leaseTtlMs(): number {
+    return this.settings.ttlSeconds * 1000;
+  }
+
+  confirmLease(options: SeedLockOptions): Promise<void> {
+    return this.session.confirm(options.signal);
   }
 
   base(service: string): string {
@@ -64,6 +77,7 @@ export class ConsulSeedLock implements SeedLock {
     if (sid === undefined) return undefined;
     let released = false;
     return {
+      writeFirstSeed: (next, expected, o) => this.#fencedWrite(key, sid, next, expected, o),
       release: async () => {
         if (released) return;
         released = true;
@@ -75,22 +89,27 @@ export class ConsulSeedLock implements SeedLock {
     };
   }
 
-  async writeFirstSeed(seed: ContactPoint, options: SeedLockOptions): Promise<void> {
-    const key = `${this.base(options.service)}first-seed`;
-    const { value } = await this.http.json(KvResult, 'PUT', kvPath(key), { body: pointJson(seed), signal: options.signal });
-    if (!value) throw new DiscoveryError(`consul: writing ${key} was refused`, { hint: 'another session holds the key; check for foreign writers under keyPrefix' });
-  }
-
-  async clearFirstSeed(stale: ContactPoint, options: SeedLockOptions): Promise<void> {
+  /** One transaction: check-session on the lock, then cas (or delete-cas) of first-seed at the index read. */
+  async #fencedWrite(lockKey: string, sid: string, next: FirstSeed | undefined, expected: FirstSeed | undefined, options: SeedLockOptions): Promise<boolean> {
     const key = `${this.base(options.service)}first-seed`;
     const res = await this.http.call('GET', kvPath(key), { signal: options.signal, accept: [404] });
-    if (res.status === 404) return;
-    const [entry] = parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
-    if (!entry) return;
-    const current = decodeValue(entry.Value, key);
-    if (current !== undefined && !sameContactPoint(current, stale)) return;
-    // compare-and-delete: a newer first-seed written meanwhile stays
-    await this.http.call('DELETE', kvPath(key), { query: { cas: String(entry.ModifyIndex) }, signal: options.signal });
+    const [entry] = res.status === 404 ? [] : parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
+    const text = entry?.Value === null || entry === undefined ? undefined : Buffer.from(entry.Value, 'base64').toString('utf8');
+    if (!sameStoredFirstSeed(text ?? (entry ? '' : undefined), expected, key)) return false;
+    if (!next && !entry) return true;
+    const index = entry?.ModifyIndex ?? 0;
+    const write = next
+      ? { Verb: 'cas', Key: key, Value: Buffer.from(encodeFirstSeed(next)).toString('base64'), Index: index }
+      : { Verb: 'delete-cas', Key: key, Index: index };
+    const txn = await this.http.call('PUT', '/v1/txn', {
+      body: JSON.stringify([{ KV: { Verb: 'check-session', Key: lockKey, Session: sid } }, { KV: write }]), signal: options.signal, accept: [409],
+    });
+    const result = parseBody(TxnResult, txn.text, 'consul PUT /v1/txn');
+    if (txn.status === 409) {
+      this.context.logger.debug({ key, errors: result.Errors?.map((e) => e.What) }, 'consul: fenced write of first-seed rolled back');
+      return false;
+    }
+    return true;
   }
 
   async addMember(self: ContactPoint, options: SeedLockOptions): Promise<void> {
@@ -98,6 +117,12 @@ export class ConsulSeedLock implements SeedLock {
     const value = pointJson(self);
     this.#members.set(key, value);
     await this.#acquireWithRetry(key, value, options.signal);
+  }
+
+  async removeMember(self: ContactPoint, options: SeedLockOptions): Promise<void> {
+    const key = `${this.base(options.service)}members/${formatHostPort(self)}`;
+    this.#members.delete(key);
+    await this.http.call('DELETE', kvPath(key), { signal: options.signal });
   }
 
   async waitForChange(options: SeedLockOptions & { maxWaitMs: number }): Promise<void> {
@@ -149,7 +174,7 @@ export class ConsulSeedLock implements SeedLock {
     const members: ContactPoint[] = [];
     for (const e of entries) {
       if (e.Key === `${base}first-seed`) {
-        const p = decodeValue(e.Value, e.Key);
+        const p = decodeFirstSeedValue(e.Value, e.Key);
         if (p) record.firstSeed = p;
         else this.context.logger.warn({ key: e.Key }, 'consul: ignoring a first-seed value that is not {"host","port"}');
       } else if (e.Key.startsWith(`${base}members/`) && e.Session !== undefined) {
@@ -198,17 +223,6 @@ export class ConsulSeedLock implements SeedLock {
       await sleep(backoffDelay(attempt, { initialMs: 100, maxMs: 2_000 }), signal, this.context.clock);
     }
   }
-
-  async #reacquireMembers(): Promise<void> {
-    for (const [key, value] of this.#members) {
-      try {
-        await this.#acquireWithRetry(key, value);
-        this.context.logger.info({ key }, 'consul: member entry restored under the new session');
-      } catch (err) {
-        this.context.logger.warn({ key, error: describeError(err) }, 'consul: restoring the member entry failed');
-      }
-    }
-  }
 }
 
 function pointJson(p: ContactPoint): string {
@@ -220,6 +234,15 @@ function pointJson(p: ContactPoint): string {
  * malformed value under our prefix is ignored (and logged by the caller) rather than failing every
  * read: the next election overwrites first-seed, and a member entry dies with its writer's session.
  */
+export function decodeFirstSeedValue(value: string | null, key: string): FirstSeed | undefined {
+  if (value === null) return undefined;
+  try {
+    return decodeFirstSeed(Buffer.from(value, 'base64').toString('utf8'), key);
+  } catch {
+    return undefined;
+  }
+}
+
 export function decodeValue(value: string | null, key: string): ContactPoint | undefined {
   if (value === null) return undefined;
   try {

@@ -87,9 +87,28 @@ export class EtcdProvider implements LockCapableProvider {
     });
   }
 
-  /** Puts a key on the node's lease and remembers it, so it survives a lease loss. */
-  putOwned(key: string, value: string, signal?: AbortSignal): Promise<void> {
-    return this.#owned.put(key, value, signal);
+  /** Puts a key on the node's lease and remembers it, so it survives a lease loss (unless `restore` is false). */
+  putOwned(key: string, value: string, signal?: AbortSignal, options?: { restore?: boolean }): Promise<void> {
+    return this.#owned.put(key, value, signal, options);
+  }
+
+  get leaseTtlMs(): number {
+    return this.#options.leaseTtlSeconds * 1000;
+  }
+
+  /** One keep-alive round trip of the current lease; rejects when etcd says it is gone. */
+  async confirmLease(signal?: AbortSignal): Promise<void> {
+    const id = await this.leaseId(signal);
+    const current = this.#lease;
+    if (!current) throw etcdError('renewing the lease', new Error('the lease was lost'));
+    let ttl: number;
+    try {
+      const res = await bounded('etcd: renewing the lease', CALL_TIMEOUT_MS, signal, () => current.lease.keepaliveOnce());
+      ttl = Number(res.TTL);
+    } catch (err) {
+      throw etcdError('renewing the lease', err);
+    }
+    if (!(ttl > 0)) throw etcdError('renewing the lease', new Error(`lease ${id} has expired`));
   }
 
   deleteOwned(key: string): Promise<void> {

@@ -2,8 +2,9 @@ import type { Watcher } from 'etcd3';
 import { canonicalize } from '../../src/address.js';
 import { bounded } from '../../src/lock/bounded.js';
 import { ChangeSignal } from '../../src/lock/change-signal.js';
-import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
-import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import { decodeFirstSeed, decodePoint, encodeFirstSeed, encodePoint, pointKey } from '../../src/lock/codec.js';
+import { sameStoredFirstSeed } from '../../src/lock/record.js';
+import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint, ProviderContext } from '../../src/types.js';
 import { CALL_TIMEOUT_MS, etcdError } from './client.js';
 import type { EtcdProvider } from './index.js';
@@ -11,8 +12,10 @@ import type { EtcdProvider } from './index.js';
 /*
  * `<prefix><service>/lock`: create-if-absent transaction (CreateRevision == 0) putting the holder on
  * its lease; release = delete-if-value-is-mine. `first-seed` is a plain key (its owner's liveness is
- * checked against the registrations by the strategy); `members/<host:port>` live on each member's
- * lease. One watch stream per service covers lock, first-seed and members.
+ * checked against the registrations by the strategy), written only by a transaction that also
+ * compares the lock key's value and lease with ours and first-seed's revision with the one we read:
+ * a holder whose lease expired (a pause, a partition) writes nothing. `members/<host:port>` live on
+ * each member's lease. One watch stream per service covers lock, first-seed and members.
  */
 export class EtcdSeedLock implements SeedLock {
   readonly #provider: EtcdProvider;
@@ -88,8 +91,16 @@ export class EtcdSeedLock implements SeedLock {
       }
     }
     const record: ClusterRecord = { members: canonicalize(members) };
-    if (firstSeedText !== null) record.firstSeed = decodePoint(firstSeedText, keys.firstSeed);
+    if (firstSeedText !== null) record.firstSeed = decodeFirstSeed(firstSeedText, keys.firstSeed);
     return record;
+  }
+
+  get leaseTtlMs(): number {
+    return this.#provider.leaseTtlMs;
+  }
+
+  confirmLease({ signal }: SeedLockOptions): Promise<void> {
+    return this.#provider.confirmLease(signal);
   }
 
   async tryLock(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<HeldLock | undefined> {
@@ -114,6 +125,7 @@ export class EtcdSeedLock implements SeedLock {
     if (!acquired) return undefined;
     let released = false;
     return {
+      writeFirstSeed: (next, expected, options) => this.#fencedWrite(lock, value, leaseId, next, expected, options),
       release: async () => {
         if (released) return;
         released = true;
@@ -128,31 +140,32 @@ export class EtcdSeedLock implements SeedLock {
     };
   }
 
-  async writeFirstSeed(seed: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+  /** One transaction: lock still ours (value and lease) and first-seed unchanged since read, then write. */
+  async #fencedWrite(lock: string, lockValue: string, leaseId: string, next: FirstSeed | undefined, expected: FirstSeed | undefined,
+    { service, signal }: SeedLockOptions): Promise<boolean> {
     const { firstSeed } = this.#keys(service);
+    const client = this.#provider.client;
     try {
-      await bounded(`etcd: writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, () =>
-        this.#provider.client.put(firstSeed).value(encodePoint(seed, false)).exec(),
-      );
+      return await bounded(`etcd: writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, async () => {
+        const current = (await client.get(firstSeed).exec()).kvs[0];
+        if (!sameStoredFirstSeed(current?.value.toString(), expected, firstSeed)) return false;
+        const write = next ? client.put(firstSeed).value(encodeFirstSeed(next)) : client.delete().key(firstSeed);
+        const res = await client.if(lock, 'Value', '==', lockValue).and(lock, 'Lease', '==', leaseId)
+          .and(firstSeed, current ? 'Mod' : 'Create', '==', current ? current.mod_revision : 0)
+          .then(write).commit();
+        return res.succeeded;
+      });
     } catch (err) {
       throw etcdError(`writing ${firstSeed}`, err);
     }
   }
 
-  async clearFirstSeed(stale: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
-    const { firstSeed } = this.#keys(service);
-    const client = this.#provider.client;
-    try {
-      await bounded(`etcd: clearing ${firstSeed}`, CALL_TIMEOUT_MS, signal, () =>
-        client.if(firstSeed, 'Value', '==', encodePoint(stale, false)).then(client.delete().key(firstSeed)).commit(),
-      );
-    } catch (err) {
-      throw etcdError(`clearing ${firstSeed}`, err);
-    }
+  async addMember(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+    await this.#provider.putOwned(`${this.#keys(service).members}${pointKey(self)}`, encodePoint(self), signal, { restore: false });
   }
 
-  async addMember(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
-    await this.#provider.putOwned(`${this.#keys(service).members}${pointKey(self)}`, encodePoint(self), signal);
+  async removeMember(self: ContactPoint, { service }: SeedLockOptions): Promise<void> {
+    await this.#provider.deleteOwned(`${this.#keys(service).members}${pointKey(self)}`);
   }
 
   async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {

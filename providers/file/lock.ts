@@ -7,8 +7,9 @@ import { z } from 'zod';
 import { canonicalize } from '../../src/address.js';
 import type { TimerHandle } from '../../src/clock.js';
 import { ChangeSignal } from '../../src/lock/change-signal.js';
-import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
-import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import { decodeFirstSeed, decodePoint, encodeFirstSeed, encodePoint, pointKey } from '../../src/lock/codec.js';
+import { sameStoredFirstSeed } from '../../src/lock/record.js';
+import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import { ClusterseedError, DiscoveryError } from '../../src/errors.js';
 import type { ContactPoint, ProviderContext } from '../../src/types.js';
 import { serviceDir, writeAtomic } from './entries.js';
@@ -20,7 +21,11 @@ import type { FileOptions } from './options.js';
  *                   guarantee, and readers never see a half-written lock), holding {token, expiresAt,
  *                   pid, hostname}; the holder refreshes expiresAt every ttl/3. An expired lock, or one
  *                   whose holder process is gone (same host), is broken by renaming it away.
- *   first-seed      {"host","port"}, written atomically (temp file + rename).
+ *   first-seed      {"host","port","cluster"}, written only by the lock holder after it re-read the
+ *                   lock (its token, not expired) and first-seed (unchanged): created with link(2),
+ *                   so an entry someone else created is never overwritten; replaced by rename.
+ *                   (One machine, no conditional write spanning two files: a holder frozen between
+ *                   its check and a replacing rename is the one window left; see docs/faults.md.)
  *   members/*.json  one file per member; liveness comes from the registrations under nodes/.
  * Waiters use fs.watch on the directory, with a poll of the same files as the fallback (network
  * filesystems and containers often deliver no inotify events).
@@ -105,7 +110,7 @@ export class FileSeedLock implements SeedLock {
         if (err.code === 'ENOENT') return undefined;
         throw err;
       });
-      if (firstSeed !== undefined) record.firstSeed = decodePoint(firstSeed, paths.firstSeed);
+      if (firstSeed !== undefined) record.firstSeed = decodeFirstSeed(firstSeed, paths.firstSeed);
       const names = (await readdir(paths.members)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
       const members: ContactPoint[] = [];
       for (const name of names) {
@@ -151,9 +156,19 @@ export class FileSeedLock implements SeedLock {
     }
   }
 
-  async #create(file: string, content: LockFile): Promise<boolean> {
+  get leaseTtlMs(): number {
+    return this.#options.ttlMs;
+  }
+
+  /** Nothing remote to renew: the caller's monotonic check alone tells whether this node was frozen. */
+  async confirmLease({ signal }: SeedLockOptions): Promise<void> {
+    signal?.throwIfAborted();
+  }
+
+  /** Creates `file` with `text` unless it exists (link(2) of a complete temp file: readers never see half of it). */
+  async #create(file: string, text: string): Promise<boolean> {
     const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    await writeAtomic(tmp, JSON.stringify(content));
+    await writeAtomic(tmp, text);
     try {
       await link(tmp, file);
       return true;
@@ -191,7 +206,7 @@ export class FileSeedLock implements SeedLock {
       token: randomBytes(12).toString('hex'), expiresAt: clock.now() + ttl, pid: process.pid, hostname: os.hostname(), holder: pointKey(self),
     });
     let content = mine();
-    let acquired = await this.#create(lock, content);
+    let acquired = await this.#create(lock, JSON.stringify(content));
     if (!acquired) {
       const existing = await this.#readLock(lock);
       const malformedAndOld = existing === 'malformed' && clock.now() - (await stat(lock).then((s) => s.mtimeMs, () => 0)) > ttl;
@@ -199,7 +214,7 @@ export class FileSeedLock implements SeedLock {
         if (await this.#break(lock, existing)) {
           logger.warn({ file: lock }, 'file: broke an expired lock (its holder stopped refreshing it)');
           content = mine();
-          acquired = await this.#create(lock, content);
+          acquired = await this.#create(lock, JSON.stringify(content));
         }
       }
     }
@@ -221,6 +236,11 @@ export class FileSeedLock implements SeedLock {
     };
     schedule();
     return {
+      writeFirstSeed: async (next, expected, options) => {
+        const now = await this.#readLock(lock).catch(() => undefined);
+        if (released || typeof now !== 'object' || now.token !== token || clock.now() > now.expiresAt) return false;
+        return this.#writeFirstSeed(options.service, next, expected);
+      },
       release: async () => {
         if (released) return;
         released = true;
@@ -231,20 +251,33 @@ export class FileSeedLock implements SeedLock {
     };
   }
 
-  async writeFirstSeed(seed: ContactPoint, { service }: SeedLockOptions): Promise<void> {
-    await writeAtomic(this.#paths(service).firstSeed, encodePoint(seed, false));
-  }
-
-  async clearFirstSeed(stale: ContactPoint, { service }: SeedLockOptions): Promise<void> {
+  /** Under a lock checked by the caller: first-seed must still be `expected`. */
+  async #writeFirstSeed(service: string, next: FirstSeed | undefined, expected: FirstSeed | undefined): Promise<boolean> {
     const { firstSeed } = this.#paths(service);
-    const text = await readFile(firstSeed, 'utf8').catch(() => undefined);
-    if (text === encodePoint(stale, false)) await unlink(firstSeed).catch(() => {});
+    const text = await readFile(firstSeed, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!sameStoredFirstSeed(text, expected, firstSeed)) return false;
+    if (!next) {
+      await unlink(firstSeed).catch(() => {});
+      return true;
+    }
+    if (text === undefined) return this.#create(firstSeed, encodeFirstSeed(next));
+    await writeAtomic(firstSeed, encodeFirstSeed(next));
+    return true;
   }
 
   async addMember(self: ContactPoint, { service }: SeedLockOptions): Promise<void> {
     const file = path.join(this.#paths(service).members, `${pointKey(self)}.json`);
     await writeAtomic(file, encodePoint(self));
     this.#members.add(file);
+  }
+
+  async removeMember(self: ContactPoint, { service }: SeedLockOptions): Promise<void> {
+    const file = path.join(this.#paths(service).members, `${pointKey(self)}.json`);
+    this.#members.delete(file);
+    await unlink(file).catch(() => {});
   }
 
   async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {

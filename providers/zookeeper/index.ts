@@ -94,8 +94,12 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   /** Creates an ephemeral znode owned by this node (replacing a leftover of an earlier session). */
-  createOwned(path: string, data: string, signal?: AbortSignal): Promise<void> {
-    return this.#owned.put(path, data, signal);
+  createOwned(path: string, data: string, signal?: AbortSignal, options?: { restore?: boolean }): Promise<void> {
+    return this.#owned.put(path, data, signal, options);
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.#options.sessionTimeoutMs;
   }
 
   async #createEphemeral(session: ZkSession, path: string, data: string, signal?: AbortSignal): Promise<void> {

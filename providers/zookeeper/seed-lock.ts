@@ -1,11 +1,12 @@
 import type { Watcher } from 'node-zookeeper-client';
 import { canonicalize, parseHostPort } from '../../src/address.js';
 import { ChangeSignal } from '../../src/lock/change-signal.js';
-import { decodePoint, encodePoint, pointKey } from '../../src/lock/codec.js';
-import type { ClusterRecord, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
+import { decodeFirstSeed, encodeFirstSeed, encodePoint, pointKey } from '../../src/lock/codec.js';
+import { sameStoredFirstSeed } from '../../src/lock/record.js';
+import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint, ProviderContext } from '../../src/types.js';
 import type { ZookeeperProvider } from './index.js';
-import { CreateMode, Exception, isZkCode, zkError } from './session.js';
+import { CreateMode, Exception, isZkCode, zkError, type ZkOp } from './session.js';
 
 const LOCK_NODE = /^lock-(\d+)$/;
 
@@ -15,6 +16,8 @@ const LOCK_NODE = /^lock-(\d+)$/;
  * holder's node — the predecessor of every contender — instead of the whole lock directory, plus
  * `first-seed` (exists watch) and `members/` (child watch). ZooKeeper watches fire once; reading the
  * record sets them again. The watcher functions are stable, so the client never stacks duplicates.
+ * `first-seed` is written by a multi-op that also checks the holder's lock node: it is ephemeral, so
+ * once the holder's session has expired the check fails and nothing is written.
  */
 export class ZookeeperSeedLock implements SeedLock {
   readonly #provider: ZookeeperProvider;
@@ -68,11 +71,26 @@ export class ZookeeperSeedLock implements SeedLock {
       }
       const record: ClusterRecord = { members: canonicalize(members) };
       const node = exists ? await session.getData(paths.firstSeed, signal) : undefined;
-      if (node) record.firstSeed = decodePoint(node.data, paths.firstSeed);
+      if (node) record.firstSeed = decodeFirstSeed(node.data, paths.firstSeed);
       return record;
     } catch (err) {
       throw zkError(`reading ${paths.base}`, err);
     }
+  }
+
+  get leaseTtlMs(): number {
+    return this.#provider.sessionTimeoutMs;
+  }
+
+  /** Any answered request proves the session alive (and renews it on the server). */
+  async confirmLease({ service, signal }: SeedLockOptions): Promise<void> {
+    const session = this.#provider.session;
+    try {
+      await session.exists(this.#paths(service).base, signal);
+    } catch (err) {
+      throw zkError('confirming the session', err);
+    }
+    if (session !== this.#provider.session) throw zkError('confirming the session', new Error('the session expired and was replaced'));
   }
 
   async tryLock(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<HeldLock | undefined> {
@@ -98,7 +116,7 @@ export class ZookeeperSeedLock implements SeedLock {
       if (!held && holder !== undefined) held = await this.#leftoverOfOurs(`${lockDir}/${holder}`, encodePoint(self, false), signal);
       if (held) {
         if (held !== created) void session.remove(created).catch(() => {});
-        return this.#heldLock(held);
+        return this.#heldLock(held, service);
       }
       await session.remove(created, -1, signal).catch((err: unknown) => { if (!isZkCode(err, Exception.NO_NODE)) throw err; });
       // Watch the holder: its node goes when it releases or its session ends.
@@ -119,10 +137,11 @@ export class ZookeeperSeedLock implements SeedLock {
     return node && node.data === value && node.stat.ephemeralOwner.equals(session.client.getSessionId()) ? path : undefined;
   }
 
-  #heldLock(path: string): HeldLock {
+  #heldLock(path: string, service: string): HeldLock {
     const session = this.#provider.session;
     let released = false;
     return {
+      writeFirstSeed: (next, expected, options) => this.#fencedWrite(path, service, next, expected, options.signal),
       release: async () => {
         if (released) return;
         released = true;
@@ -135,37 +154,33 @@ export class ZookeeperSeedLock implements SeedLock {
     };
   }
 
-  async writeFirstSeed(seed: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
-    const { firstSeed } = this.#paths(service);
-    const session = this.#provider.session;
-    const data = encodePoint(seed, false);
-    try {
-      await session.createIn(firstSeed, data, CreateMode.PERSISTENT, signal).catch(async (err: unknown) => {
-        if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
-        await session.setData(firstSeed, data, -1, signal);
-      });
-    } catch (err) {
-      throw zkError(`writing ${firstSeed}`, err);
-    }
-  }
-
-  async clearFirstSeed(stale: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
+  /** check(lock node) + create/set/remove of first-seed at the version read: all or nothing. */
+  async #fencedWrite(lockNode: string, service: string, next: FirstSeed | undefined, expected: FirstSeed | undefined, signal?: AbortSignal): Promise<boolean> {
     const { firstSeed } = this.#paths(service);
     const session = this.#provider.session;
     try {
       const node = await session.getData(firstSeed, signal);
-      if (!node || node.data !== encodePoint(stale, false)) return;
-      // Versioned delete: a first-seed rewritten since the read stays.
-      await session.remove(firstSeed, node.stat.version, signal).catch((err: unknown) => {
-        if (!isZkCode(err, Exception.NO_NODE) && !isZkCode(err, Exception.BAD_VERSION)) throw err;
-      });
+      if (!sameStoredFirstSeed(node?.data, expected, firstSeed)) return false;
+      const ops: ZkOp[] = [{ kind: 'check', path: lockNode }];
+      if (next && node) ops.push({ kind: 'set', path: firstSeed, data: encodeFirstSeed(next), version: node.stat.version });
+      else if (next) ops.push({ kind: 'create', path: firstSeed, data: encodeFirstSeed(next) });
+      else if (node) ops.push({ kind: 'remove', path: firstSeed, version: node.stat.version });
+      else return true;
+      await session.multi(ops, signal);
+      return true;
     } catch (err) {
-      throw zkError(`clearing ${firstSeed}`, err);
+      // The lock node is gone (session expired), or first-seed changed since the read.
+      if ([Exception.NO_NODE, Exception.BAD_VERSION, Exception.NODE_EXISTS, Exception.SESSION_EXPIRED].some((c) => isZkCode(err, c))) return false;
+      throw zkError(`writing ${firstSeed}`, err);
     }
   }
 
   async addMember(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
-    await this.#provider.createOwned(`${this.#paths(service).members}/${pointKey(self)}`, encodePoint(self), signal);
+    await this.#provider.createOwned(`${this.#paths(service).members}/${pointKey(self)}`, encodePoint(self), signal, { restore: false });
+  }
+
+  async removeMember(self: ContactPoint, { service }: SeedLockOptions): Promise<void> {
+    await this.#provider.removeOwned(`${this.#paths(service).members}/${pointKey(self)}`);
   }
 
   async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {

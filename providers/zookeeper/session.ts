@@ -23,6 +23,13 @@ export function zkError(what: string, err: unknown): ClusterseedError {
   });
 }
 
+/** An operation of ZkSession.multi: check (exists), create (persistent), set or remove at a version. */
+export type ZkOp =
+  | { kind: 'check'; path: string }
+  | { kind: 'create'; path: string; data: string }
+  | { kind: 'set'; path: string; data: string; version: number }
+  | { kind: 'remove'; path: string; version: number };
+
 /**
  * One ZooKeeper session, with promise-returning calls bounded by a timeout and an AbortSignal.
  * node-zookeeper-client does not reconnect an expired session: the provider replaces the session.
@@ -111,6 +118,22 @@ export class ZkSession {
       await this.ensureDir(parent, signal);
       return this.create(path, data, mode, signal);
     }
+  }
+
+  /**
+   * One atomic multi-op. Versions are set on the queued ops directly: the library turns version 0 into
+   * -1 ("any version"), which would make a compare on a never-modified znode unconditional.
+   */
+  multi(ops: ZkOp[], signal?: AbortSignal): Promise<void> {
+    const tx = this.client.transaction();
+    for (const op of ops) {
+      if (op.kind === 'check') tx.check(op.path);
+      else if (op.kind === 'create') tx.create(op.path, Buffer.from(op.data), this.#acls, CreateMode.PERSISTENT);
+      else if (op.kind === 'set') tx.setData(op.path, Buffer.from(op.data));
+      else tx.remove(op.path);
+      if (op.kind !== 'create') tx.ops[tx.ops.length - 1]!.version = op.kind === 'check' ? -1 : op.version;
+    }
+    return this.#call(`multi on ${ops.map((o) => o.path).join(', ')}`, signal, (done) => tx.commit((err) => done(err, undefined)));
   }
 
   async close(): Promise<void> {

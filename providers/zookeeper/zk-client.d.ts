@@ -6,7 +6,18 @@ declare module 'node-zookeeper-client' {
   export interface ZkEvent { type: number; name: string; path: string }
   export type Watcher = (event: ZkEvent) => void;
   export interface ZkException extends Error { code: number; getCode(): number; name: string }
+  export interface TransactionOp { type: number; path: string; version?: number }
+  export interface Transaction {
+    /** The queued operations (public in the library; versions are patched here, see ZkSession.multi). */
+    ops: TransactionOp[];
+    check(path: string, version?: number): Transaction;
+    create(path: string, data: Buffer | null, acls: Acl[], mode: number): Transaction;
+    setData(path: string, data: Buffer | null, version?: number): Transaction;
+    remove(path: string, version?: number): Transaction;
+    commit(cb: (err: ZkException | null, results: unknown[]) => void): void;
+  }
   export interface Client extends EventEmitter {
+    transaction(): Transaction;
     connect(): void;
     close(): void;
     getSessionId(): Buffer;

@@ -1,15 +1,16 @@
 import { formatHostPort, normalizeHost } from '../address.js';
 import { systemClock, type Clock } from '../clock.js';
 import { parseConfig } from '../config/load.js';
-import type { Config, ConfigInput } from '../config/schema.js';
+import { partitionRisk, type Config, type ConfigInput } from '../config/schema.js';
 import { channels, publish } from '../diagnostics.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, describeError } from '../errors.js';
 import { isLockCapable } from '../lock/seed-lock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { createDiscovery } from '../registry.js';
 import { resolveSelfAddress } from '../self-address/index.js';
 import { withDeadline } from '../signal.js';
 import { isRegistryProvider, type ContactPoint, type DiscoveryProvider } from '../types.js';
+import { describeConflict, type ClusterConflict } from './conflict.js';
 import { Coordinator } from './coordinator.js';
 import { startEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { createHttpProbeTransport } from './prober.js';
@@ -21,6 +22,11 @@ export interface BootstrapHooks {
   join: (seeds: ContactPoint[]) => Promise<void>;
   /** The application's current members, reported to peers (optional). */
   members?: () => ContactPoint[] | Promise<ContactPoint[]>;
+  /**
+   * This node's cluster lost a cluster conflict (DESIGN §5.5): leave it and rejoin the survivor, or
+   * exit so the orchestrator restarts the node. Called once, after bootstrap() resolved.
+   */
+  onConflict?: (conflict: ClusterConflict) => void | Promise<void>;
   logger?: Logger;
   signal?: AbortSignal;
   /** Process environment (CLUSTERSEED_MANAGEMENT_TOKEN, provider variables) [process.env]. */
@@ -42,7 +48,7 @@ export interface BootstrapNode {
   close(): Promise<void>;
 }
 
-const HOOK_KEYS = ['join', 'members', 'logger', 'signal', 'env', 'clock'] as const;
+const HOOK_KEYS = ['join', 'members', 'onConflict', 'logger', 'signal', 'env', 'clock'] as const;
 
 /**
  * Discovers peers, agrees on the first seed, calls `join(seeds)`, and resolves once it has; the
@@ -73,6 +79,9 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => logger.warn({ error: err }, 'close: cleanup step failed'));
   };
   const deadline = withDeadline('bootstrap', config.bootstrap.bootstrapTimeoutMs, hooks.signal);
+  const risk = config.bootstrap.strategy === 'lowest-address' ? partitionRisk(config.bootstrap) : undefined;
+  if (risk) logger.warn({}, risk);
+  const onConflict = conflictReporter(logger, hooks.onConflict);
   try {
     const provider: DiscoveryProvider = await createDiscovery(config.discovery, { logger, env, signal: deadline.signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
     cleanups.push(() => provider.close());
@@ -85,7 +94,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
 
     const { self, source } = await advertisedSelf(config, endpoint.port, env, deadline.signal);
     logger.info({ self: formatHostPort(self), bound: `${endpoint.host}:${endpoint.port}`, strategy: config.bootstrap.strategy, method: provider.method }, 'bootstrapping');
-    report = () => ({ self: wirePoint(self), seedNodes: [], lowest: null, view: 0 });
+    report = () => ({ self: wirePoint(self), seedNodes: [], lowest: null, view: 0, members: 0 });
 
     if (isRegistryProvider(provider)) {
       const registration = await provider.register(self, { service: config.service, signal: deadline.signal });
@@ -93,23 +102,25 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     }
 
     let outcome: { seeds: ContactPoint[]; formedNewCluster: boolean };
+    let startWatch = () => {};
     if (config.bootstrap.strategy === 'lock') {
       if (!isLockCapable(provider)) {
         throw new ConfigError(`bootstrap.strategy: "lock" needs a lock-capable discovery method, and "${provider.method}" is not one`, {
           hint: 'use discovery method zookeeper, etcd, consul or file, or bootstrap.strategy "lowest-address"',
         });
       }
-      const context: StrategyContext = { config, provider, self, join: hooks.join, logger, clock, signal: deadline.signal, startedAt };
+      const context: StrategyContext = { config, provider, self, join: hooks.join, logger, clock, signal: deadline.signal, startedAt, onConflict };
       const { runLockStrategy } = (await import('../lock/lock-strategy.js')) as { runLockStrategy: (c: StrategyContext) => Promise<StrategyOutcome> };
       const lock = await runLockStrategy(context);
       cleanups.push(() => lock.close());
       outcome = lock.result;
-      report = () => ({ self: wirePoint(self), seedNodes: lock.result.seeds.map(wirePoint), lowest: null, view: 0 });
+      startWatch = () => lock.watch?.();
+      report = () => ({ self: wirePoint(self), seedNodes: lock.result.seeds.map(wirePoint), lowest: null, view: 0, members: lock.result.seeds.length });
     } else {
       const transport = createHttpProbeTransport({ token: config.management.token, defaultPort: self.port! });
       cleanups.push(() => transport.close());
       const coordinator = new Coordinator({
-        self, settings: config.bootstrap, transport, join: hooks.join, members: hooks.members, clock, logger,
+        self, settings: config.bootstrap, transport, join: hooks.join, members: hooks.members, clock, logger, onConflict,
         discover: (signal) => provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs }),
       });
       cleanups.push(async () => coordinator.stop());
@@ -121,6 +132,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     };
     publish(channels.decision, { strategy: result.strategy, self: formatHostPort(self), seeds: result.seeds.map(formatHostPort), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs });
     logger.info({ firstSeed: formatHostPort(result.seeds[0]!), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs }, 'bootstrap decided');
+    startWatch();
     let closing: Promise<void> | undefined;
     return {
       result,
@@ -134,6 +146,28 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
   } finally {
     deadline.dispose();
   }
+}
+
+/**
+ * DESIGN §5.5.5: every conflict is published and logged; the losing side is loud (one error line)
+ * and its application is told once, after bootstrap() resolved (a microtask later at the earliest).
+ */
+function conflictReporter(logger: Logger, hook: BootstrapHooks['onConflict']): (c: ClusterConflict) => void {
+  let told = false;
+  return (conflict) => {
+    publish(channels.conflict, conflict);
+    const fields = {
+      ours: formatHostPort(conflict.ours.firstSeed), ourMembers: conflict.ours.members,
+      theirs: formatHostPort(conflict.theirs.firstSeed), theirMembers: conflict.theirs.members, strategy: conflict.strategy,
+    };
+    if (!conflict.yielding) return logger.warn(fields, describeConflict(conflict));
+    logger.error(fields, describeConflict(conflict));
+    if (told || !hook) return;
+    told = true;
+    void Promise.resolve()
+      .then(() => hook(conflict))
+      .catch((err: unknown) => logger.error({ error: describeError(err) }, 'onConflict failed'));
+  };
 }
 
 async function advertisedSelf(config: Config, boundPort: number, env: Readonly<Record<string, string | undefined>>, signal: AbortSignal) {

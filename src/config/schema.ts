@@ -4,8 +4,12 @@ import { DiscoveryConfig } from './discovery.js';
 
 export const BootstrapSettings = z.strictObject({
   strategy: z.enum(['lowest-address', 'lock']).default('lowest-address'),
-  /** Fresh successful observations (self included) needed before anyone forms a cluster. */
-  requiredContactPoints: intRange(1, 10_000).default(2),
+  /**
+   * Fresh successful observations (self included) needed before anyone forms a cluster [a majority
+   * of expectedContactPoints, ⌊E/2⌋+1, when that is set, so the two sides of a partition cannot both
+   * form (DESIGN §5.5.2); else 2].
+   */
+  requiredContactPoints: intRange(1, 10_000).optional(),
   /** The discovered set must be unchanged this long before a node forms a cluster… */
   stableMarginMs: Millis.default(5000),
   /** …unless it already holds this many contact points (fast path; off when absent). */
@@ -22,8 +26,26 @@ export const BootstrapSettings = z.strictObject({
   bootstrapTimeoutMs: PositiveMillis.optional(),
   /** Timeout of one discovery lookup. */
   resolveTimeoutMs: PositiveMillis.default(10_000),
-});
+  /** After the decision, how often a node checks that its cluster is the only one (DESIGN §5.5.3). */
+  conflictCheckIntervalMs: PositiveMillis.default(5000),
+}).transform(({ requiredContactPoints, ...rest }) => ({ ...rest, requiredContactPoints: requiredContactPoints ?? quorumOf(rest.expectedContactPoints) }));
 export type BootstrapSettings = z.output<typeof BootstrapSettings>;
+
+/** The default of requiredContactPoints: a majority of E when E is known, else 2. */
+export function quorumOf(expectedContactPoints: number | undefined): number {
+  return expectedContactPoints === undefined ? 2 : Math.floor(expectedContactPoints / 2) + 1;
+}
+
+/**
+ * The partition risk of an explicit requiredContactPoints: at most half of E lets both sides of a
+ * split form a cluster each. undefined when there is none (DESIGN §5.5.2: allowed, but said).
+ */
+export function partitionRisk(settings: Pick<BootstrapSettings, 'requiredContactPoints' | 'expectedContactPoints'>): string | undefined {
+  const e = settings.expectedContactPoints;
+  if (e === undefined || settings.requiredContactPoints > e / 2) return undefined;
+  return `bootstrap.requiredContactPoints ${settings.requiredContactPoints} is at most half of expectedContactPoints ${e}: ` +
+    `the two sides of a network partition (or of a split discovery) can each form a cluster; the default ${quorumOf(e)} (a majority) prevents that`;
+}
 
 export const ManagementSettings = z.strictObject({
   /** Where the endpoint binds. */

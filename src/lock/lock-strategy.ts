@@ -1,11 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { formatHostPort } from '../address.js';
 import { abortReason, backoffDelay, sleep } from '../backoff.js';
 import type { BootstrapResult, StrategyContext, StrategyOutcome } from '../bootstrap/strategy.js';
+import { wirePoint } from '../bootstrap/protocol.js';
+import { monotonicNow } from '../clock.js';
 import { channels, publish } from '../diagnostics.js';
 import { ClusterseedError, ConfigError, TimeoutError } from '../errors.js';
 import type { ContactPoint, Registration } from '../types.js';
 import { decideFromRecord } from './decide.js';
-import { isLockCapable, type LockCapableProvider, type SeedLockOptions } from './seed-lock.js';
+import { watchRecord } from './record-watch.js';
+import { isLockCapable, sameFormationAs, type FirstSeed, type HeldLock, type LockCapableProvider, type SeedLock, type SeedLockOptions } from './seed-lock.js';
 
 /**
  * How long a waiting node trusts its watch before it re-reads anyway. A safety net only: changes
@@ -16,10 +20,18 @@ export const WATCH_SAFETY_NET_MS = 5000;
 /** Re-reads under one lock hold before giving the lock up (repairs converge in one or two). */
 const MAX_STEPS_UNDER_LOCK = 3;
 
+/**
+ * A lease confirmed at t is trusted until t + TTL − this margin (DESIGN §5.5.1): room for the
+ * registry's own timer granularity and for the time between our check and the registry acting.
+ */
+export function leaseSafetyMarginMs(ttlMs: number): number {
+  return Math.max(500, Math.round(ttlMs / 4));
+}
+
 /** Marks errors of the application's join(): they end the strategy, never a retry. */
 class JoinFailed extends Error {}
 
-/** ConstructR-style first-seed election (DESIGN §5.3), with watches instead of fixed retry sleeps. */
+/** ConstructR-style first-seed election (DESIGN §5.3) with fenced formation and a record watch (§5.5). */
 export async function runLockStrategy(context: StrategyContext): Promise<StrategyOutcome> {
   const { provider, config, self, logger, signal } = context;
   if (!isLockCapable(provider)) {
@@ -33,8 +45,20 @@ export async function runLockStrategy(context: StrategyContext): Promise<Strateg
   logger.info({ self: formatHostPort(self), method: provider.method }, 'lock: registered');
   const progress: Progress = { waitingOn: 'reading the cluster record' };
   try {
-    const result = await elect(context, provider, registration, progress);
-    return { result, close: () => registration.close() };
+    const { result, formation, members } = await elect(context, provider, registration, progress);
+    const lock = provider.seedLock();
+    let watch: { stop(): Promise<void> } | undefined;
+    return {
+      result,
+      // Started once bootstrap() has reported the decision: a conflict is news about a decided node.
+      watch: () => {
+        watch ??= watchRecord({ context, lock, formation, members });
+      },
+      close: async () => {
+        await watch?.stop();
+        await registration.close();
+      },
+    };
   } catch (err) {
     await registration.close().catch(() => {});
     if (err instanceof JoinFailed) throw err.cause;
@@ -63,7 +87,15 @@ function waitingOn(progress: Progress, what: string, hint?: string): void {
   publish(channels.decision, { strategy: 'lock', waitingOn: what });
 }
 
-async function elect(context: StrategyContext, provider: LockCapableProvider, registration: Registration, progress: Progress): Promise<BootstrapResult> {
+interface Elected {
+  result: BootstrapResult;
+  /** The record this node's cluster is (its first seed and formation id). */
+  formation: FirstSeed;
+  /** Members the record listed when this node joined (for the conflict report). */
+  members: number;
+}
+
+async function elect(context: StrategyContext, provider: LockCapableProvider, registration: Registration, progress: Progress): Promise<Elected> {
   const { config, self, logger, clock, signal } = context;
   const lock = provider.seedLock();
   const options: SeedLockOptions = { service: config.service, signal };
@@ -75,22 +107,59 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
     const live = await provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
     return decideFromRecord(record, live, self);
   };
-  const finish = async (seeds: ContactPoint[], formedNewCluster: boolean): Promise<BootstrapResult> => {
+  const finish = async (seeds: ContactPoint[], formation: FirstSeed, founder?: HeldLock): Promise<Elected> => {
     try {
       await context.join(seeds);
     } catch (err) {
       throw new JoinFailed('join failed', { cause: err });
     }
-    if (formedNewCluster) await persist('writing first-seed', () => lock.writeFirstSeed(self, options));
-    await persist('adding self to members', () => lock.addMember(self, options));
-    return { seeds, self: registration.self, formedNewCluster, strategy: 'lock', elapsedMs: clock.now() - context.startedAt };
+    const formed: FirstSeed = { point: formation.point, ...(formation.cluster !== undefined ? { cluster: formation.cluster } : {}) };
+    if (founder) await completeFormation(founder, formation, formed);
+    // A node adds itself to members only while the record still is the cluster it joined; otherwise
+    // the record watch reports the conflict as soon as bootstrap() has reported the decision.
+    const record = await persist('reading the cluster record', () => lock.readRecord(options));
+    const current = record.firstSeed !== undefined && sameFormationAs(record.firstSeed, formed);
+    if (current) await persist('adding self to members', () => lock.addMember(self, options));
+    return {
+      result: { seeds, self: registration.self, formedNewCluster: founder !== undefined, strategy: 'lock', elapsedMs: clock.now() - context.startedAt },
+      formation: current ? record.firstSeed! : formed,
+      members: Math.max(1, record.members.length + (current ? 1 : 0)),
+    };
   };
-  // After a join, the record must be written: without first-seed, the next lock holder would form a
-  // second cluster. Retry transient failures until the caller gives up.
-  const persist = async (what: string, write: () => Promise<void>) => {
+  /**
+   * After the founder's join([self]): first-seed loses its `forming` mark, fenced like the first write.
+   * A founder that lost the lock inside join() (frozen, cut off) takes it again and finishes while the
+   * record still is its own formation (or empty); when someone else's formation is recorded it stops
+   * here, and the record watch makes it yield.
+   */
+  const completeFormation = async (held: HeldLock, forming: FirstSeed, formed: FirstSeed) => {
+    let expected: FirstSeed | undefined = forming;
+    let holding = held;
+    let retaken: HeldLock | undefined;
+    try {
+      for (;;) {
+        if (await persist('completing first-seed', () => holding.writeFirstSeed(formed, expected, options))) return;
+        const current = (await persist('reading the cluster record', () => lock.readRecord(options))).firstSeed;
+        if (current && !sameFormationAs(current, forming)) return;
+        if (current && !current.forming) return; // completed by an earlier attempt whose answer was lost
+        logger.warn({}, 'lock: the lock was lost while joining (frozen or cut off); taking it again to complete first-seed');
+        expected = current;
+        await retaken?.release();
+        retaken = undefined;
+        while (!(retaken = await persist('acquiring the lock', () => lock.tryLock(self, options)))) {
+          await lock.waitForChange({ ...options, maxWaitMs: WATCH_SAFETY_NET_MS });
+        }
+        holding = retaken;
+      }
+    } finally {
+      await retaken?.release();
+    }
+  };
+  // After a join the member entry must be written; retry transient failures until the caller gives up.
+  const persist = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await write();
+        return await call();
       } catch (err) {
         if (signal.aborted || !(err instanceof ClusterseedError && err.retriable)) throw err;
         const delay = backoffDelay(attempt, { maxMs: 2000 });
@@ -106,13 +175,15 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
       const decision = await read();
       if (decision.kind === 'join') {
         logger.info({ seeds: decision.seeds.map(formatHostPort) }, 'lock: joining the existing cluster');
-        return await finish(decision.seeds, false);
+        return await finish(decision.seeds, decision.formation);
       }
-      if (decision.kind === 'repair' || config.bootstrap.newClusterEnabled) {
+      if (decision.kind === 'wait-for-founder') {
+        waitingOn(progress, `waiting for ${formatHostPort(decision.founder)} to finish forming the cluster`, 'a founder that dies inside its join releases the lock when its session/lease expires');
+      } else if (decision.kind === 'repair' || config.bootstrap.newClusterEnabled) {
         const held = await lock.tryLock(self, options);
         if (held) {
           try {
-            const outcome = await underLock();
+            const outcome = await underLock(held);
             if (outcome) return outcome;
           } finally {
             await held.release();
@@ -135,29 +206,61 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
     }
   }
 
-  /** Holding the lock: double-check the record, repair it, or form the cluster. */
-  async function underLock(): Promise<BootstrapResult | undefined> {
+  /** Holding the lock: double-check the record, repair it, or form the cluster — every write fenced. */
+  async function underLock(held: HeldLock): Promise<Elected | undefined> {
     for (let step = 0; step < MAX_STEPS_UNDER_LOCK; step++) {
       const decision = await read();
       if (decision.kind === 'join') {
         logger.info({ seeds: decision.seeds.map(formatHostPort) }, 'lock: a cluster formed meanwhile; joining it');
-        return finish(decision.seeds, false);
+        return finish(decision.seeds, decision.formation);
       }
+      if (decision.kind === 'wait-for-founder') return undefined;
       if (decision.kind === 'repair') {
         if (decision.replacement) {
-          logger.warn({ stale: decision.stale && formatHostPort(decision.stale), replacement: formatHostPort(decision.replacement) },
+          logger.warn({ stale: decision.stale && formatHostPort(decision.stale.point), replacement: formatHostPort(decision.replacement.point) },
             'lock: first-seed is not registered any more; the lowest live member replaces it');
-          await lock.writeFirstSeed(decision.replacement, options);
         } else if (decision.stale) {
-          logger.warn({ stale: formatHostPort(decision.stale) }, 'lock: first-seed is not registered and no member is live; starting a new election');
-          await lock.clearFirstSeed(decision.stale, options);
+          logger.warn({ stale: formatHostPort(decision.stale.point) }, 'lock: first-seed is not registered and no member is live; starting a new election');
         }
+        if (!(await held.writeFirstSeed(decision.replacement, decision.stale, options))) return lostTheRecord('repairing first-seed');
         continue;
       }
       if (!config.bootstrap.newClusterEnabled) return undefined;
       logger.info({ self: formatHostPort(self) }, 'lock: holding the lock with no cluster recorded; forming a new cluster');
-      return finish([self], true);
+      const formation: FirstSeed = { point: wirePoint(self), cluster: randomBytes(8).toString('hex'), forming: true };
+      let confirmedAt = await confirmLease(lock, options, clock);
+      if (mayHaveExpired(lock, confirmedAt, clock)) {
+        logger.warn({ leaseTtlMs: lock.leaseTtlMs }, 'lock: the lease may have expired while confirming it (the process was frozen or the registry slow); re-reading');
+        continue;
+      }
+      if (!(await held.writeFirstSeed(formation, undefined, options))) return lostTheRecord('writing first-seed');
+      // Written while provably holding the lock. Before join([self]) the lease must still be live:
+      // a node frozen right here must not form on a record others may have repaired meanwhile.
+      while (mayHaveExpired(lock, confirmedAt, clock)) {
+        logger.warn({ leaseTtlMs: lock.leaseTtlMs }, 'lock: the lease may have expired after first-seed was written; confirming it and re-reading before forming');
+        confirmedAt = await confirmLease(lock, options, clock);
+        const record = await lock.readRecord(options);
+        if (!record.firstSeed || !sameFormationAs(record.firstSeed, formation)) return lostTheRecord('forming');
+      }
+      logger.info({ firstSeed: formatHostPort(self), cluster: formation.cluster }, 'lock: first-seed written under the lock; forming a new cluster (self-join)');
+      return finish([self], formation, held);
     }
     return undefined;
   }
+
+  function lostTheRecord(what: string): undefined {
+    logger.warn({}, `lock: ${what}: the lock was lost (lease/session expired) or the record changed; re-reading instead of writing`);
+    return undefined;
+  }
+}
+
+/** One renewal round trip; resolves with the monotonic time at which it was sent. */
+async function confirmLease(lock: SeedLock, options: SeedLockOptions, clock: StrategyContext['clock']): Promise<number> {
+  const sentAt = monotonicNow(clock);
+  await lock.confirmLease(options);
+  return sentAt;
+}
+
+function mayHaveExpired(lock: SeedLock, confirmedAt: number, clock: StrategyContext['clock']): boolean {
+  return monotonicNow(clock) - confirmedAt >= lock.leaseTtlMs - leaseSafetyMarginMs(lock.leaseTtlMs);
 }

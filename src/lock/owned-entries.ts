@@ -33,6 +33,8 @@ export class OwnedEntries<G> {
   readonly #context: ProviderContext;
   /** key → value of every entry this node owns. */
   readonly #entries = new Map<string, string>();
+  /** Entries not written again after a loss (members: the lock strategy re-adds them once it checked the record). */
+  readonly #volatile = new Set<string>();
   /** The generation each entry was last written in (an entry of a lost generation is gone). */
   readonly #writtenIn = new Map<string, G>();
   /** Bumped by each reRegister(): a newer loss supersedes the retry loop of an older one. */
@@ -54,12 +56,14 @@ export class OwnedEntries<G> {
     return this.#closed;
   }
 
-  /** Writes an owned entry in the current generation and remembers it. */
-  async put(key: string, value: string, signal?: AbortSignal): Promise<void> {
+  /** Writes an owned entry in the current generation and remembers it (`restore`: again after a loss [true]). */
+  async put(key: string, value: string, signal?: AbortSignal, { restore = true }: { restore?: boolean } = {}): Promise<void> {
     const generation = await this.#backend.generation(signal);
     // Registering twice (bootstrap() and the lock strategy both do) costs no second write.
     if (this.#entries.get(key) === value && this.#writtenIn.get(key) === generation) return;
     this.#entries.set(key, value);
+    if (restore) this.#volatile.delete(key);
+    else this.#volatile.add(key);
     try {
       await this.#backend.write(generation, key, value, signal);
       this.#writtenIn.set(key, generation);
@@ -70,6 +74,7 @@ export class OwnedEntries<G> {
 
   async delete(key: string): Promise<void> {
     this.#writtenIn.delete(key);
+    this.#volatile.delete(key);
     if (!this.#entries.delete(key)) return;
     await this.#backend.remove(key);
   }
@@ -80,7 +85,7 @@ export class OwnedEntries<G> {
     for (let attempt = 0; !this.#closed && round === this.#round; attempt++) {
       try {
         const generation = await this.#backend.generation();
-        await Promise.all([...this.#entries].map(async ([key, value]) => {
+        await Promise.all([...this.#entries].filter(([key]) => !this.#volatile.has(key)).map(async ([key, value]) => {
           await this.#backend.write(generation, key, value);
           this.#writtenIn.set(key, generation);
         }));

@@ -5,7 +5,7 @@ import { createHttpProbeTransport } from '../../src/bootstrap/prober.js';
 import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import { silentLogger } from '../../src/logger.js';
 
-const state: SeedNodesResponse = { self: { host: '127.0.0.1', port: 7000 }, seedNodes: [], lowest: { host: '127.0.0.1', port: 7000 }, view: 1 };
+const state: SeedNodesResponse = { self: { host: '127.0.0.1', port: 7000 }, seedNodes: [], lowest: { host: '127.0.0.1', port: 7000 }, view: 1, members: 0 };
 let endpoint: ManagementEndpoint | undefined;
 afterEach(async () => { await endpoint?.close(); endpoint = undefined; });
 

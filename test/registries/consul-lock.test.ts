@@ -33,7 +33,7 @@ afterEach(async () => {
 });
 
 describe('consul SeedLock', () => {
-  it('the lock is exclusive until released; first-seed is written and compare-and-deleted', async () => {
+  it('the lock is exclusive until released; first-seed is written only by the holder, fenced and compare-and-set', async () => {
     const a = provider().seedLock();
     const b = provider().seedLock();
     expect(await a.readRecord(opts)).toEqual({ members: [] });
@@ -43,18 +43,21 @@ describe('consul SeedLock', () => {
     const lockKey = emu.state.kv.get('clusterseed/api/lock')!;
     expect(JSON.parse(lockKey.Value!.toString())).toEqual({ host: '127.0.0.1', port: 20_001 });
     expect(emu.state.sessions.get(lockKey.Session!)).toMatchObject({ Behavior: 'delete', TTL: '10s', LockDelayMs: 1000 * SCALE });
-    await a.writeFirstSeed(point(1), opts);
+    const fs1 = { point: point(1), cluster: 'c1' };
+    expect(await held!.writeFirstSeed(fs1, undefined, opts)).toBe(true);
+    expect(await held!.writeFirstSeed({ point: point(9), cluster: 'c9' }, undefined, opts)).toBe(false); // exists: never overwritten
     emu.inject('/v1/kv/clusterseed/api/lock', { kind: 'status', status: 503, body: 'overloaded' }, { method: 'PUT' });
     await held!.release(); // retried: a live session must not keep the lock
     await held!.release(); // idempotent
+    expect(await held!.writeFirstSeed(undefined, fs1, opts)).toBe(false); // released: the fence refuses
     const heldB = await b.tryLock(point(2), opts);
     expect(heldB).toBeDefined();
-    await heldB!.release();
-    expect((await b.readRecord(opts)).firstSeed).toEqual(point(1));
-    await b.clearFirstSeed(point(3), opts); // not the current one: stays
-    expect((await b.readRecord(opts)).firstSeed).toEqual(point(1));
-    await b.clearFirstSeed(point(1), opts);
+    expect((await b.readRecord(opts)).firstSeed).toEqual(fs1);
+    expect(await heldB!.writeFirstSeed(undefined, { point: point(3) }, opts)).toBe(false); // not the current one: stays
+    expect((await b.readRecord(opts)).firstSeed).toEqual(fs1);
+    expect(await heldB!.writeFirstSeed(undefined, fs1, opts)).toBe(true);
     expect((await b.readRecord(opts)).firstSeed).toBeUndefined();
+    await heldB!.release();
   });
 
   it('members live with their node\'s session: a dead node\'s entry and held lock go away', async () => {
@@ -100,19 +103,18 @@ describe('consul SeedLock', () => {
     expect(emu.count('/v1/kv/clusterseed/api/') - before).toBeLessThanOrEqual(3); // a blocking query, not polling
   });
 
-  it('replaces a lost session and restores its member entry, logging it', async () => {
+  it('replaces a lost session; the member entry comes back only when added again (the strategy re-adds it after checking the record)', async () => {
     const logger = recordingLogger();
     const lock = provider({ logger }).seedLock();
     await lock.addMember(point(1), opts);
-    const sid = emu.state.kv.get('clusterseed/api/members/127.0.0.1:20001')!.Session!;
+    const key = 'clusterseed/api/members/127.0.0.1:20001';
+    const sid = emu.state.kv.get(key)!.Session!;
     emu.state.invalidateSession(sid); // e.g. the agent restarted
-    // The emulator holds the new entry before the provider has read the answer and logged it: wait for both.
-    await eventually(() => {
-      const entry = emu.state.kv.get('clusterseed/api/members/127.0.0.1:20001');
-      return entry?.Session !== undefined && entry.Session !== sid && /member entry restored/.test(logger.text());
-    });
-    expect(logger.text()).toMatch(/session was invalidated/);
-    expect(logger.text()).toMatch(/member entry restored/);
+    await eventually(() => /session was invalidated/.test(logger.text()));
+    expect(emu.state.kv.has(key)).toBe(false);
+    await lock.addMember(point(1), opts); // after lock-delay, under the new session
+    expect(emu.state.kv.get(key)?.Session).not.toBe(sid);
+    await lock.confirmLease(opts);
   });
 
   it('ignores a malformed first-seed or member value instead of failing every read', async () => {
@@ -142,7 +144,7 @@ describe('lock strategy on the Consul emulator', () => {
     const joined: ContactPoint[][] = [];
     const context: StrategyContext = {
       config, provider: p, self, logger: recordingLogger(), clock: nodeClock, signal, startedAt: Date.now(),
-      join: async (seeds) => { joined.push(seeds); },
+      join: async (seeds) => { joined.push(seeds); }, onConflict: () => {},
     };
     const outcome = await runLockStrategy(context);
     return { self, joined, outcome, close: async () => { await outcome.close(); await p.close(); } };

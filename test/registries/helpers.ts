@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
+import type { ClusterConflict } from '../../src/bootstrap/conflict.js';
 import type { StrategyContext, StrategyOutcome } from '../../src/bootstrap/strategy.js';
 import { systemClock } from '../../src/clock.js';
 import { Config } from '../../src/config/schema.js';
@@ -34,6 +35,8 @@ export interface LockNode {
   provider: DiscoveryProvider;
   outcome: StrategyOutcome;
   joined: ContactPoint[][];
+  /** Conflicts the record watch reported (DESIGN §5.5). */
+  conflicts: ClusterConflict[];
   close(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ export async function runLockNode(
     management: { port: 0 },
   });
   const joined: ContactPoint[][] = [];
+  const conflicts: ClusterConflict[] = [];
   const context: StrategyContext = {
     config,
     provider,
@@ -62,11 +66,13 @@ export async function runLockNode(
     clock: systemClock,
     signal: options.signal ?? AbortSignal.timeout(90_000),
     startedAt: Date.now(),
+    onConflict: (c) => conflicts.push(c),
   };
   try {
     const outcome = await runLockStrategy(context);
+    outcome.watch?.();
     return {
-      self, provider, outcome, joined,
+      self, provider, outcome, joined, conflicts,
       close: async () => {
         await outcome.close();
         await provider.close();

@@ -19,7 +19,9 @@ describe.each(backends)('lock strategy on %s', (_name, discovery) => {
     const nodes: LockNode[] = [];
     try {
       // A cluster formed by 127.0.0.1:20001, which then died (first-seed left behind).
-      await seedLockOf(writer).writeFirstSeed(node(1), { service });
+      const held = await seedLockOf(writer).tryLock(node(1), { service });
+      expect(await held!.writeFirstSeed({ point: node(1), cluster: 'dead' }, undefined, { service })).toBe(true);
+      await held!.release();
       const logger = recordingLogger();
       nodes.push(await runLockNode(discovery(), service, node(5), { logger }));
       expect(nodes[0]!.outcome.result.formedNewCluster).toBe(true);
@@ -78,7 +80,7 @@ describe('lock strategy configuration', () => {
     await expect(
       runLockStrategy({
         config, provider, self: node(1), join: async () => {}, logger: silentLogger, clock: systemClock,
-        signal: new AbortController().signal, startedAt: Date.now(),
+        signal: new AbortController().signal, startedAt: Date.now(), onConflict: () => {},
       }),
     ).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('"static"') });
   });

@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js';
 import { parseFlags, oneOf, UsageError, type CliIO } from '../io.js';
 import { formatHocon, formatJavaOpts, jvmFlags, parseJvmFlags, type JvmSeedOptions } from '../jvm-format.js';
 import { resultEnv } from '../result-format.js';
-import { bootstrapFlags, loadBootstrapConfig, startCliNode } from './bootstrap.js';
+import { bootstrapFlags, EXIT_YIELDED, loadBootstrapConfig, startCliNode } from './bootstrap.js';
 
 const USAGE =
   'clusterseed run [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] [--timeout MS] [--format hocon|java-opts --system NAME [--protocol pekko|akka] [--remote-port P]] -- COMMAND [ARGS…]';
@@ -105,11 +105,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const format = oneOf(values.format, ['env', 'hocon', 'java-opts'] as const, 'format', 'env');
   const jvm = parseJvmFlags(values, format);
   const config = await loadBootstrapConfig(values, io);
-  const node = await startCliNode(config, io);
-  if (!node) {
+  const cliNode = await startCliNode(config, io);
+  if (!cliNode) {
     io.stderr.write('clusterseed: stopped by a signal before a decision; the command was not started\n');
     return 0;
   }
+  const { node } = cliNode;
   let env: Record<string, string>;
   try {
     env = childEnv(node, format, jvm);
@@ -148,9 +149,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const onExit = () => signalChild(child, ownGroup, 'SIGKILL');
   process.on('exit', onExit);
 
-  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (c, s) => resolve({ code: c, signal: s }));
   });
+  // A node that yields in a cluster conflict (DESIGN §4) stops its child and exits 3, so the
+  // orchestrator restarts it into the surviving cluster.
+  let yielded = false;
+  void cliNode.yielded.then((conflict) => {
+    yielded = true;
+    io.stderr.write(`clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}); stopping the command — restart to join the surviving cluster\n`);
+    signalChild(child, ownGroup, 'SIGTERM');
+  });
+  const { code, signal } = await exited;
   process.off('exit', onExit);
   watchdog.stop();
   const exitCode = exitCodeOf(code, signal);
@@ -161,5 +171,5 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     io.logger.warn({ error: err }, 'run: deregistration failed');
   }
   for (const off of handlers) off();
-  return exitCode;
+  return yielded ? EXIT_YIELDED : exitCode;
 }
