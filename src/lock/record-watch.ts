@@ -31,11 +31,13 @@ export function watchRecord({ context, lock, formation, members }: RecordWatchOp
 
   const conflictWith = (record: ClusterRecord & { firstSeed: FirstSeed }): ClusterConflict => {
     const theirs = record.firstSeed.point;
-    const others = canonicalize(record.members).filter((m) => !sameContactPoint(m, theirs));
+    // Our own member entry is not theirs (it is removed right after this report).
+    const members = canonicalize(record.members).filter((m) => !sameContactPoint(m, self));
+    const others = members.filter((m) => !sameContactPoint(m, theirs));
     return {
       strategy: 'lock',
       ours: { firstSeed: ours.point, members: ourMembers },
-      theirs: { firstSeed: theirs, seeds: [theirs, ...others].slice(0, MAX_SEEDS), members: Math.max(1, record.members.length) },
+      theirs: { firstSeed: theirs, seeds: [theirs, ...others].slice(0, MAX_SEEDS), members: Math.max(1, members.length) },
       yielding: true,
     };
   };

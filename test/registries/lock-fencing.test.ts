@@ -139,7 +139,7 @@ describe('lock strategy: a lease that may have expired forms nothing (DESIGN §5
     expect(conflicts).toEqual([{
       strategy: 'lock', yielding: true,
       ours: { firstSeed: self, members: 1 },
-      theirs: { firstSeed: other, seeds: [other, self], members: 2 },
+      theirs: { firstSeed: other, seeds: [other], members: 1 },
     }]);
     expect(reg.record.members).toEqual([other]);
     await outcome.close();
