@@ -137,6 +137,8 @@ export class FaultNode {
 
   /** The address this node advertises (host:port), from its 'bootstrapping' log line. */
   get self(): string | undefined {
+    const decided = this.result?.self;
+    if (decided) return hostPort(decided);
     this.#self ??= this.logLines('bootstrapping').map((l) => l['self']).find((s): s is string => typeof s === 'string');
     return this.#self;
   }
@@ -266,13 +268,32 @@ export interface OneClusterOptions {
 }
 
 /**
+ * The cluster that `seed` (host:port) stands for: a node joins the cluster of the node it joined, so a
+ * first seed that is itself a member of another node's cluster (a lock record repaired to a live
+ * member after its founder's lease expired) stands for that cluster. Follows seed → that node's first
+ * seed until a founder (or an unknown address).
+ */
+export function clusterOf(nodes: readonly FaultNode[], seed: string): string {
+  let current = seed;
+  for (let hops = 0; hops < nodes.length; hops++) {
+    const holder = nodes.find((n) => n.self === current && n.firstSeed !== undefined);
+    if (!holder || holder.firstSeed === current) return current;
+    current = holder.firstSeed!;
+  }
+  return current;
+}
+
+/**
  * The invariant of the fault suite, for any strategy: among the nodes that are still alive, decided and
- * did not yield, exactly one first seed (the survivor); every node that decided on another cluster and
- * was not killed reported a conflict that names the survivor (and exited 3 or is exiting); no node
- * failed or stayed undecided; late joiners joined the survivor. Returns the survivor (host:port).
+ * did not yield, exactly one cluster (the survivor, named by its founder: see clusterOf); every node
+ * that decided on another cluster and was not killed reported a conflict that names the survivor (and
+ * exited 3 or is exiting); no node failed or stayed undecided; late joiners joined the survivor.
+ * Returns the survivor (host:port).
  */
 export function assertOneCluster(nodes: readonly FaultNode[], options: OneClusterOptions = {}): string {
   const problems: string[] = [];
+  const everyone = [...new Set([...nodes, ...(options.lateJoiners ?? [])])];
+  const cluster = (seed: string | undefined) => (seed === undefined ? undefined : clusterOf(everyone, seed));
   const participants = nodes.filter((n) => !n.killed);
   const standing = participants.filter((n) => n.conflict === undefined);
   for (const n of standing) {
@@ -280,22 +301,27 @@ export function assertOneCluster(nodes: readonly FaultNode[], options: OneCluste
     else if (!n.alive) problems.push(`${n.name} exited ${JSON.stringify(n.exit)} without a conflict`);
     else if (n.result === undefined) problems.push(`${n.name} is alive but never decided`);
   }
-  const firstSeeds = [...new Set(standing.map((n) => n.firstSeed).filter((s): s is string => s !== undefined))];
-  if (firstSeeds.length !== 1) problems.push(`expected exactly one first seed among standing nodes, got [${firstSeeds.join(', ')}]`);
-  const survivor = firstSeeds[0];
-  if (survivor !== undefined && options.survivor !== undefined && survivor !== options.survivor) {
+  const clusters = [...new Set(standing.map((n) => cluster(n.firstSeed)).filter((s): s is string => s !== undefined))];
+  if (clusters.length !== 1) {
+    const seeds = standing.map((n) => `${n.name}→${n.firstSeed ?? '?'}`).join(', ');
+    problems.push(`expected exactly one cluster among standing nodes, got [${clusters.join(', ')}] (first seeds: ${seeds})`);
+  }
+  const survivor = clusters[0];
+  if (survivor !== undefined && options.survivor !== undefined && survivor !== cluster(options.survivor)) {
     problems.push(`the standing cluster is ${survivor}, expected ${options.survivor}`);
   }
   for (const n of participants.filter((x) => x.conflict !== undefined)) {
     const c = n.conflict!;
+    const theirs = cluster(hostPort(c.theirs.firstSeed));
     if (!c.yielding) problems.push(`${n.name} reported a conflict with yielding=false (onConflict is for the losing side)`);
-    if (survivor !== undefined && hostPort(c.theirs.firstSeed) !== survivor) problems.push(`${n.name} yielded to ${hostPort(c.theirs.firstSeed)}, not to the survivor ${survivor}`);
+    if (survivor !== undefined && theirs !== survivor) problems.push(`${n.name} yielded to ${hostPort(c.theirs.firstSeed)}, not to the survivor ${survivor}`);
     if (!n.alive && n.exit?.code !== 3) problems.push(`${n.name} yielded but exited ${JSON.stringify(n.exit)}, not 3`);
   }
   for (const n of options.lateJoiners ?? []) {
     if (n.killed || n.conflict !== undefined) problems.push(`late joiner ${n.name} was killed or yielded`);
-    else if (n.firstSeed !== survivor) problems.push(`late joiner ${n.name} joined ${n.firstSeed}, not the survivor ${survivor}`);
-    else if (n.result?.formedNewCluster) problems.push(`late joiner ${n.name} formed a cluster`);
+    else if (n.result === undefined) problems.push(`late joiner ${n.name} never decided`);
+    else if (cluster(n.firstSeed) !== survivor) problems.push(`late joiner ${n.name} joined ${n.firstSeed}, not the survivor ${survivor}`);
+    else if (n.result.formedNewCluster) problems.push(`late joiner ${n.name} formed a cluster`);
   }
   if (problems.length > 0) {
     throw new Error(`one-cluster invariant violated:\n- ${problems.join('\n- ')}\n${options.describe?.() ?? nodes.map((n) => n.describe()).join('\n')}`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertOneCluster, FaultFleet, waitUntil, type FaultAction, type FaultNode, type FaultStep } from './fleet.js';
+import { assertOneCluster, clusterOf, FaultFleet, waitUntil, type FaultAction, type FaultNode, type FaultStep } from './fleet.js';
 import { openRegistryView, type RegistryView } from './registry.js';
 
 /*
@@ -24,6 +24,8 @@ export interface LockBackend {
 }
 
 export interface LockScenario {
+  /** A name for reports (the issue's reproductions) [the step and action]. */
+  label?: string;
   step: Exclude<FaultStep, 'before-decision'>;
   action: FaultAction;
   /**
@@ -52,6 +54,7 @@ export const LOCK_FAULT_MATRIX: readonly LockScenario[] = [
 ];
 
 export function scenarioName(s: LockScenario): string {
+  if (s.label !== undefined) return s.label;
   return `${s.action === 'stop' ? 'SIGSTOP past the lease' : 'kill -9'} at ${s.step}`;
 }
 
@@ -89,7 +92,9 @@ export async function runLockScenario(backend: LockBackend, scenario: LockScenar
     if (scenario.action === 'stop') a.resume();
 
     // Every node decides or yields (and a yielding node exits 3) within SETTLE_MS of the resume.
+    const resumedAt = Date.now();
     await settle(formed, [a, ...others], context);
+    const settledMs = Date.now() - resumedAt;
     for (const n of others) if (n.conflict) throw new Error(`${n.name} yielded: someone wrote over the record of the cluster B, C, D formed\n${context()}`);
 
     const e = await fleet.start('E', { config });
@@ -97,11 +102,20 @@ export async function runLockScenario(backend: LockBackend, scenario: LockScenar
     assertOneCluster(fleet.nodes, { lateJoiners: [e], survivor: formed, describe: context });
 
     const record = await registry.record(service);
-    if (record.firstSeed !== formed) throw new Error(`the registry's first-seed is ${record.firstSeed}, not the survivor ${formed}\n${context()}`);
+    // A repair may have moved first-seed to a live member of the same cluster; never to another cluster.
+    if (record.firstSeed === undefined || clusterOf(fleet.nodes, record.firstSeed) !== formed) {
+      throw new Error(`the registry's first-seed is ${record.firstSeed}, not (a member of) the survivor ${formed}\n${context()}`);
+    }
     const standing = fleet.nodes.filter((n) => n.alive && n.conflict === undefined).map((n) => n.self!);
     await waitUntil(async () => { const m = (await registry.record(service)).members; return standing.every((s) => m.includes(s)); },
       20_000, `the record to list every standing node (${standing.join(', ')}) as a member`,
       () => `${context()}\nrecord: ${JSON.stringify(record)}`);
+    // FAULTS_REPORT=1 prints how each scenario ended (for docs/faults.md figures), =trace the nodes' logs too.
+    if (process.env['FAULTS_REPORT']) {
+      const aEnd = a.killed ? 'killed' : a.conflict ? `yielded (exit ${a.exit?.code})` : `joined ${a.firstSeed}`;
+      console.log(`[faults] ${backend.name} / ${scenarioName(scenario)}: survivor ${formed}, A ${aEnd}, one cluster ${settledMs} ms after the heal, E joined ${e.firstSeed}`);
+      if (process.env['FAULTS_REPORT'] === 'trace') console.log(context());
+    }
   } finally {
     await fleet.cleanup();
     await registry.close();
