@@ -1,21 +1,22 @@
 // Time from heal to one cluster (DESIGN §5.5), lowest-address strategy, real CLI processes
-// (`clusterseed bootstrap --format json`) on 127.0.0.x with the file provider. Default bootstrap
+// (`clusterseed bootstrap --format json`) on 127.0.x.y with the file provider. Default bootstrap
 // settings except a 1.5 s stable margin (formation only, not part of what is measured) and the file
 // provider's ttlMs 3000, so a pause past the ttl stays short. conflictCheckIntervalMs is the default.
+// A node that exits 3 (it yielded) is restarted at once with the same config, as an orchestrator
+// would; "one cluster" means every host has a live, decided node and all their endpoints
+// (GET /bootstrap/seed-nodes) name the same first seed.
 //
 // (i) pause: founder A forms alone (requiredContactPoints 1), is frozen with SIGSTOP until its entry
-//     is stale, B and C then form a second cluster (2 members). Measured from SIGCONT until A has
-//     yielded (its `{"conflict":…}` line; then its exit 3) and every live node's endpoint reports the
-//     same first seed.
+//     is stale, B and C then form a second cluster (2 members). t0 = SIGCONT.
 // (ii) partition of discovery, modelled without namespaces: side X (2 nodes) and side Y (3 nodes)
 //     read disjoint registry directories (`<dir>/svc/nodes` is a symlink to the side's own folder),
 //     expectedContactPoints 5 with an explicit requiredContactPoints 2 (so the minority forms too, as
 //     in reproduction 4 of issue 9). Probes between sides are never blocked: only discovery is split.
-//     Heal = both symlinks atomically re-pointed at one merged folder holding every entry. Measured
-//     from the heal until the last node of X yielded (exit 3), and until the yielded nodes, restarted
-//     as an orchestrator would, have joined and all 5 endpoints report the same first seed.
-// Figures only: no time is asserted. A run that does not heal within HEAL_LIMIT_MS is reported as
-// a failure (exit 1): that is a split brain, not a slow figure.
+//     t0 = both symlinks atomically re-pointed at one merged folder holding every entry.
+// Printed per scenario: t0 → first {"conflict":…} line, → last exit 3, → one cluster (restarts
+// included), and the outcome (did the larger cluster survive, how many of its nodes yielded too).
+// Figures only: no time is asserted. A run that does not reach one cluster within HEAL_LIMIT_MS is
+// reported as a failure (exit 1): that is a split brain, not a slow figure.
 import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -93,29 +94,80 @@ async function entryAge(dir, host) {
   return Date.now() - entry.updatedAt;
 }
 
+/**
+ * An orchestrator's view of a few CLI nodes: one live process per host, and a node that exits 3
+ * (it yielded) is restarted at once with the same config, as Kubernetes or systemd would.
+ */
+class Orchestra {
+  constructor(configDir) {
+    this.configDir = configDir;
+    this.current = new Map(); // host → node
+    this.all = [];
+    this.yields = []; // { host, at }
+  }
+
+  async start(host, dir, settings) {
+    const node = await startNode(this.configDir, dir, host, settings);
+    this.current.set(host, node);
+    this.all.push(node);
+    node.child.once('exit', (code) => {
+      if (code !== 3 || this.stopping) return;
+      this.yields.push({ host, at: now() });
+      void this.start(host, dir, settings);
+    });
+    return node;
+  }
+
+  /** Every host has a live, decided node and all of them report the same first seed. */
+  async oneCluster() {
+    const live = [...this.current.values()];
+    if (live.some((n) => n.exit || !n.result)) return false;
+    return oneFirstSeed(live);
+  }
+
+  firstSeed() {
+    return [...this.current.values()][0]?.result?.seeds[0].host;
+  }
+
+  async stop() {
+    this.stopping = true;
+    await stopAll(this.all);
+  }
+}
+
+/** After t0: first conflict line, last yield, and one cluster of every host again (restarts included). */
+async function healFigures(o, t0, what) {
+  await waitFor(what, () => o.oneCluster(), HEAL_LIMIT_MS, o.all);
+  const one = now() - t0;
+  const conflicts = o.all.map((n) => n.conflictAt).filter((t) => t !== undefined && t >= t0);
+  return {
+    firstConflict: conflicts.length ? Math.min(...conflicts) - t0 : undefined,
+    lastYield: o.yields.length ? Math.max(...o.yields.map((y) => y.at)) - t0 : undefined,
+    one,
+    yielded: o.yields.map((y) => y.host),
+    survivor: o.firstSeed(),
+  };
+}
+
 async function pauseRun(run) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-bench-pause-'));
   const h = (i) => `127.0.${60 + run}.${i}`;
-  const nodes = [];
+  const o = new Orchestra(dir);
   try {
     const settings = { expectedContactPoints: 3, requiredContactPoints: 1 };
-    const a = await startNode(dir, dir, h(1), settings);
-    nodes.push(a);
-    await waitFor('founder decided', () => a.result, 20_000, nodes);
+    const a = await o.start(h(1), dir, settings);
+    await waitFor('founder decided', () => a.result, 20_000, o.all);
     if (!a.result.formedNewCluster) throw new Error(`founder did not form: ${JSON.stringify(a.result)}`);
     a.child.kill('SIGSTOP');
-    await waitFor('founder entry stale', async () => (await entryAge(dir, h(1))) > TTL_MS + 200, 20_000, nodes);
-    const others = await Promise.all([startNode(dir, dir, h(2), settings), startNode(dir, dir, h(3), settings)]);
-    nodes.push(...others);
-    await waitFor('second cluster formed', () => others.every((n) => n.result), 30_000, nodes);
+    await waitFor('founder entry stale', async () => (await entryAge(dir, h(1))) > TTL_MS + 200, 20_000, o.all);
+    const others = await Promise.all([o.start(h(2), dir, settings), o.start(h(3), dir, settings)]);
+    await waitFor('second cluster formed', () => others.every((n) => n.result), 30_000, o.all);
     if (others.some((n) => n.result.seeds[0].host !== h(2))) throw new Error('B and C did not form one second cluster');
     const t0 = now();
     a.child.kill('SIGCONT');
-    await waitFor('founder yielded and one first seed', async () => a.exit && (await oneFirstSeed(nodes)), HEAL_LIMIT_MS, nodes);
-    if (a.exit.code !== 3 || a.conflictAt === undefined) throw new Error(`founder exit ${JSON.stringify(a.exit)}, conflict line ${a.conflictAt !== undefined}`);
-    return { yielded: a.conflictAt - t0, exited: a.exit.at - t0, one: now() - t0 };
+    return { ...(await healFigures(o, t0, 'one cluster after the resume')), expected: h(2), larger: [h(2), h(3)] };
   } finally {
-    await stopAll(nodes);
+    await o.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -130,7 +182,7 @@ async function repoint(link, target) {
 async function partitionRun(run) {
   const root = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-bench-partition-'));
   const h = (i) => `127.0.${70 + run}.${i}`;
-  const nodes = [];
+  const o = new Orchestra(root);
   try {
     const sides = { X: [h(1), h(2)], Y: [h(3), h(4), h(5)] };
     const discoveryDir = {};
@@ -142,10 +194,9 @@ async function partitionRun(run) {
       await symlink(real, path.join(discoveryDir[side], 'svc', 'nodes'));
     }
     const settings = { expectedContactPoints: 5, requiredContactPoints: 2 };
-    const start = async (side, host) => { const n = await startNode(root, discoveryDir[side], host, settings); n.side = side; nodes.push(n); return n; };
-    await Promise.all(Object.entries(sides).flatMap(([side, hosts]) => hosts.map((host) => start(side, host))));
-    await waitFor('both sides formed', () => nodes.every((n) => n.result), 30_000, nodes);
-    const firstSeeds = new Set(nodes.map((n) => n.result.seeds[0].host));
+    await Promise.all(Object.entries(sides).flatMap(([side, hosts]) => hosts.map((host) => o.start(host, discoveryDir[side], settings))));
+    await waitFor('both sides formed', () => o.all.every((n) => n.result), 30_000, o.all);
+    const firstSeeds = new Set(o.all.map((n) => n.result.seeds[0].host));
     if (firstSeeds.size !== 2) throw new Error(`expected two clusters before the heal, got first seeds ${[...firstSeeds]}`);
 
     const merged = path.join(root, 'entries-merged');
@@ -153,22 +204,15 @@ async function partitionRun(run) {
     for (const side of Object.keys(sides)) await cp(path.join(root, `entries-${side}`), merged, { recursive: true });
     const t0 = now();
     await Promise.all(Object.values(discoveryDir).map((d) => repoint(path.join(d, 'svc', 'nodes'), merged)));
-    const losers = nodes.filter((n) => n.side === 'X');
-    await waitFor('minority side yielded', () => losers.every((n) => n.exit), HEAL_LIMIT_MS, nodes);
-    if (losers.some((n) => n.exit.code !== 3)) throw new Error(`minority exits ${JSON.stringify(losers.map((n) => n.exit))}`);
-    const lastYield = Math.max(...losers.map((n) => n.exit.at)) - t0;
-    const restarted = await Promise.all(losers.map((n) => start('X', n.host)));
-    await waitFor('restarted nodes joined; one first seed', async () => restarted.every((n) => n.result) && (await oneFirstSeed(nodes)) && (await reportedFirstSeeds(nodes)).length === 5, HEAL_LIMIT_MS, nodes);
-    if (restarted.some((n) => n.result.formedNewCluster || n.result.seeds[0].host !== h(3))) throw new Error(`restarted nodes did not join ${h(3)}`);
-    return { lastYield, rejoined: now() - t0 };
+    return { ...(await healFigures(o, t0, 'one cluster of 5 after the heal')), expected: h(3), larger: sides.Y };
   } finally {
-    await stopAll(nodes);
+    await o.stop();
     await rm(root, { recursive: true, force: true });
   }
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-const figure = (label, xs) => console.log(`  ${label.padEnd(58)} median ${String(Math.round(median(xs))).padStart(5)} ms   spread ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms`);
+const figure = (label, xs) => console.log(xs.length === 0 ? `  ${label.padEnd(58)} (none in any run)` : `  ${label.padEnd(58)} median ${String(Math.round(median(xs))).padStart(5)} ms   spread ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms`);
 
 async function measure(name, fn) {
   const runs = [];
@@ -184,18 +228,35 @@ async function measure(name, fn) {
   return runs;
 }
 
-console.log(`time from heal to one cluster, lowest-address, CLI processes on 127.0.x.y, file provider ttlMs ${TTL_MS}, ${RUNS} runs each`);
+/** Figures plus the outcome: which side survived and how many nodes of the larger side yielded too. */
+function report(runs, labels) {
+  const defined = (xs) => xs.filter((x) => x !== undefined);
+  figure(labels.firstConflict, defined(runs.map((r) => r.firstConflict)));
+  figure(labels.lastYield, defined(runs.map((r) => r.lastYield)));
+  figure(labels.one, runs.map((r) => r.one));
+  const expectedSurvived = runs.filter((r) => r.survivor === r.expected).length;
+  const extra = runs.map((r) => r.yielded.filter((host) => r.larger.includes(host)).length);
+  console.log(`  survivor: the larger cluster (${runs[0].expected}) in ${expectedSurvived}/${runs.length} runs; nodes of the larger cluster that yielded too, per run: [${extra.join(', ')}]`);
+}
+
+console.log(`time from heal to one cluster, lowest-address, CLI processes on 127.0.x.y, file provider ttlMs ${TTL_MS}, ${RUNS} runs each;`);
+console.log('a node that exits 3 (yielded) is restarted at once with the same config, as an orchestrator would');
 console.log(`defaults: discoveryIntervalMs 1000, probeIntervalMs 1000, conflictCheckIntervalMs 5000; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`);
 console.log('(i) pause: founder (alone) frozen past its ttl, 2 others form, founder resumed (SIGCONT = t0)');
 const pauses = await measure('pause', pauseRun);
 if (pauses.length) {
-  figure('SIGCONT → founder prints {"conflict":…}', pauses.map((r) => r.yielded));
-  figure('SIGCONT → founder exited 3', pauses.map((r) => r.exited));
-  figure('SIGCONT → every live endpoint reports one first seed', pauses.map((r) => r.one));
+  report(pauses, {
+    firstConflict: 'SIGCONT → first {"conflict":…} line',
+    lastYield: 'SIGCONT → last exit 3',
+    one: 'SIGCONT → 3 nodes live on one first seed (restarts incl.)',
+  });
 }
 console.log('(ii) discovery partition 2 | 3 (disjoint directories, probes open), heal = directories merged (t0)');
 const partitions = await measure('partition', partitionRun);
 if (partitions.length) {
-  figure('heal → last minority node exited 3', partitions.map((r) => r.lastYield));
-  figure('heal → restarted minority joined, 5 endpoints on one first seed', partitions.map((r) => r.rejoined));
+  report(partitions, {
+    firstConflict: 'heal → first {"conflict":…} line',
+    lastYield: 'heal → last exit 3',
+    one: 'heal → 5 nodes live on one first seed (restarts incl.)',
+  });
 }
