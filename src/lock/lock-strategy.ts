@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { formatHostPort } from '../address.js';
+import { formatHostPort, sameContactPoint } from '../address.js';
 import { abortReason, backoffDelay, sleep } from '../backoff.js';
 import type { BootstrapResult, StrategyContext, StrategyOutcome } from '../bootstrap/strategy.js';
 import { wirePoint } from '../bootstrap/protocol.js';
@@ -123,7 +123,8 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
     return {
       result: { seeds, self: registration.self, formedNewCluster: founder !== undefined, strategy: 'lock', elapsedMs: clock.now() - context.startedAt },
       formation: current ? record.firstSeed! : formed,
-      members: Math.max(1, record.members.length + (current ? 1 : 0)),
+      // Counted from the record only while it is ours: another formation's members are not ours.
+      members: current ? Math.max(1, record.members.filter((m) => !sameContactPoint(m, self)).length + 1) : 1,
     };
   };
   /**
