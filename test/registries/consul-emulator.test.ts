@@ -149,6 +149,8 @@ describe('consul emulator: sessions and KV', () => {
     await consul.kv.set({ key: 'k/del', value: '1', acquire: del });
     await consul.kv.set({ key: 'k/rel', value: '2', acquire: rel });
     await eventually(async () => (await consul.kv.get('k/del')) === undefined); // 10s × 2 × SCALE = 1 s
+    // The second session was created a little later: on a loaded machine it may expire a tick later.
+    await eventually(async () => (await consul.kv.get('k/rel'))?.Session === undefined);
     const released = await consul.kv.get('k/rel');
     expect(released).toMatchObject({ Value: '2' });
     expect(released.Session).toBeUndefined();
