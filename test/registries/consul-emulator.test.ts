@@ -48,8 +48,9 @@ describe('consul emulator: agent services and health', () => {
   });
 
   it('filters by every tag given and by passing', async () => {
-    await consul.agent.service.register({ name: 'api', id: 'x', port: 1, tags: ['a', 'b'], check: { ttl: '10s', status: 'passing' } });
-    await consul.agent.service.register({ name: 'api', id: 'y', port: 2, tags: ['a'], check: { ttl: '10s' } }); // starts critical
+    // TTLs far longer than the test (scaled): no check may expire on a loaded machine.
+    await consul.agent.service.register({ name: 'api', id: 'x', port: 1, tags: ['a', 'b'], check: { ttl: '600s', status: 'passing' } });
+    await consul.agent.service.register({ name: 'api', id: 'y', port: 2, tags: ['a'], check: { ttl: '600s' } }); // starts critical
     const ids = async (q: string) => JSON.parse((await raw('GET', `/v1/health/service/api${q}`)).text).map((e: { Service: { ID: string } }) => e.Service.ID);
     expect(await ids('')).toEqual(['x', 'y']);
     expect(await ids('?tag=a')).toEqual(['x', 'y']);
