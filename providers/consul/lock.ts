@@ -230,24 +230,18 @@ function pointJson(p: ContactPoint): string {
 }
 
 /**
- * A stored {"host","port"} value (base64 in the KV response); undefined when it is not one. A
+ * A stored value (base64 in the KV response) decoded by `decode`; undefined when it is not one. A
  * malformed value under our prefix is ignored (and logged by the caller) rather than failing every
  * read: the next election overwrites first-seed, and a member entry dies with its writer's session.
  */
-export function decodeFirstSeedValue(value: string | null, key: string): FirstSeed | undefined {
+function decodeKv<T>(decode: (text: string, key: string) => T, value: string | null, key: string): T | undefined {
   if (value === null) return undefined;
   try {
-    return decodeFirstSeed(Buffer.from(value, 'base64').toString('utf8'), key);
+    return decode(Buffer.from(value, 'base64').toString('utf8'), key);
   } catch {
     return undefined;
   }
 }
 
-export function decodeValue(value: string | null, key: string): ContactPoint | undefined {
-  if (value === null) return undefined;
-  try {
-    return decodePoint(Buffer.from(value, 'base64').toString('utf8'), key);
-  } catch {
-    return undefined;
-  }
-}
+export const decodeFirstSeedValue = (value: string | null, key: string) => decodeKv(decodeFirstSeed, value, key);
+export const decodeValue = (value: string | null, key: string) => decodeKv(decodePoint, value, key);
