@@ -57,6 +57,7 @@ export class ConflictWatch {
   readonly #joinedKeys: Set<string>;
   #view: ContactPoint[] = [];
   #viewKeys: string[] = [];
+  #rawViewKey: string | undefined;
   /** pointKey → the first seed (pointKey) the peer named last, '' when it was not in a cluster. */
   readonly #lastFirstSeed = new Map<string, string>();
   #membersSeen: number | undefined;
@@ -148,6 +149,10 @@ export class ConflictWatch {
 
   #setView(points: readonly ContactPoint[]): void {
     const port = this.#o.self.port;
+    // Most lookups return the same set: recognise it without sorting.
+    const rawKey = points.map((p) => `${p.host}|${p.port ?? port ?? ''}`).sort().join(',');
+    if (rawKey === this.#rawViewKey) return;
+    this.#rawViewKey = rawKey;
     this.#view = canonicalize(points.map((p) => (p.port === undefined && port !== undefined ? { ...p, port } : p)));
     this.#viewKeys = this.#view.map(pointKey);
     this.#membersSeen = undefined;

@@ -76,6 +76,7 @@ export class Coordinator {
   /** The last report and the view it was built from (the undecided report only changes with the view). */
   #reportCache: SeedNodesResponse | undefined;
   #reportView: readonly ContactPoint[] | undefined;
+  #reportMembersKey: string | undefined;
   #discoveryFailures = 0;
   #discoveryTimer: TimerHandle | undefined;
   #discoveryInflight: AbortController | undefined;
@@ -146,8 +147,8 @@ export class Coordinator {
   async report(): Promise<SeedNodesResponse> {
     const watch = this.#watch;
     const view = watch?.view ?? this.#view;
-    const lowest = view[0] ? wirePoint(view[0]) : null;
-    if (watch?.yielded) return { self: wirePoint(this.#o.self), seedNodes: [], lowest, view: view.length, members: 0 };
+    const lowest = () => (view[0] ? wirePoint(view[0]) : null);
+    if (watch?.yielded) return { self: wirePoint(this.#o.self), seedNodes: [], lowest: lowest(), view: view.length, members: 0 };
     const appMembers = this.#decided ? this.#o.members : undefined;
     let members = watch ? watch.membersSeen() : 0;
     const cached = this.#reportCache;
@@ -156,14 +157,20 @@ export class Coordinator {
     let seedNodes = this.#seeds;
     if (appMembers && seedNodes.length > 0) {
       try {
-        const all = canonicalize(await appMembers());
-        members = all.length;
-        seedNodes = [seedNodes[0]!, ...all.filter((m) => !sameContactPoint(m, seedNodes[0]!))].slice(0, MAX_SEEDS);
+        const all = await appMembers();
+        const membersKey = all.map(pointKey).join(',');
+        // The same members as last time (the usual case): the same answer, without sorting again.
+        if (cached && this.#reportView === view && membersKey === this.#reportMembersKey) return cached;
+        this.#reportMembersKey = membersKey;
+        const sorted = canonicalize(all);
+        members = sorted.length;
+        seedNodes = [seedNodes[0]!, ...sorted.filter((m) => !sameContactPoint(m, seedNodes[0]!))].slice(0, MAX_SEEDS);
       } catch (err) {
+        this.#reportMembersKey = undefined;
         this.#o.logger.warn({ error: describeError(err) }, 'members() failed; reporting the joined seeds');
       }
     }
-    const report = { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest, view: view.length, members };
+    const report = { self: wirePoint(this.#o.self), seedNodes: seedNodes.map(wirePoint), lowest: lowest(), view: view.length, members };
     this.#reportCache = report;
     this.#reportView = view;
     return report;

@@ -7,7 +7,7 @@ import { BootstrapSettings } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import type { ContactPoint } from '../../src/types.js';
-import { NodeClock } from '../sim/node-clock.js';
+import { SimClock, type NodeClock } from '../sim/sim-clock.js';
 
 // DESIGN §5.5.3–5: after the decision each node re-resolves every conflictCheckIntervalMs and probes
 // at most 5 peers (the lowest always); a peer in another cluster is a conflict, and the side that
@@ -23,8 +23,8 @@ const undecided = (self: ContactPoint, lowest = A): SeedNodesResponse => ({ self
 const inCluster = (self: ContactPoint, seeds: ContactPoint[], members: number): SeedNodesResponse => ({ self, seedNodes: seeds, lowest: A, view: 2, members });
 
 /** A node A that forms a cluster with B in view, then meets whatever the test makes its peers answer. */
-function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: VirtualClock; nodeClock?: NodeClock; legacy?: boolean; stableMarginMs?: number } = {}) {
-  const clock = over.clock ?? new VirtualClock(0);
+function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: SimClock; nodeClock?: NodeClock; legacy?: boolean; stableMarginMs?: number } = {}) {
+  const clock = over.clock ?? new SimClock(1);
   const nodeClock = over.nodeClock ?? clock;
   const answers = new Map<string, () => SeedNodesResponse>();
   const probed: string[] = [];
@@ -55,7 +55,11 @@ function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: 
   return {
     clock, coordinator, answers, probed, conflicts,
     setView: (v: ContactPoint[]) => (view = v),
-    decide: async () => { expect(await clock.advanceUntil(() => decided, 5000)).toBe(true); probed.length = 0; },
+    decide: async () => {
+      await clock.run(() => decided, clock.now() + 5000);
+      expect(decided).toBe(true);
+      probed.length = 0;
+    },
   };
 }
 
@@ -125,8 +129,8 @@ describe('conflict checks after the decision (lowest-address)', () => {
     // 10 s, and meanwhile B forms a cluster. On resume that old answer must not pass for a fresh one:
     // it would open every gate (stable view, B agrees A is lowest) and A would form a second cluster.
     // A must re-probe instead, and join B's cluster.
-    const clock = new VirtualClock(0);
-    const nodeClock = new NodeClock(clock);
+    const clock = new SimClock(1);
+    const nodeClock = clock.node();
     const n = formedNode({ clock, nodeClock, stableMarginMs: 5000 });
     let bFormed = false;
     n.answers.set(B.host, () => (bFormed ? inCluster(B, [B], 1) : undecided(B)));
