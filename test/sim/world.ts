@@ -1,21 +1,38 @@
 import { formatHostPort } from '../../src/address.js';
+import type { ClusterConflict } from '../../src/bootstrap/conflict.js';
 import { Coordinator, type CoordinatorDecision } from '../../src/bootstrap/coordinator.js';
 import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import { DiscoveryError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import type { ContactPoint } from '../../src/types.js';
-import { makeScenario, mulberry32, type Scenario } from './scenario.js';
-import { SimClock } from './sim-clock.js';
+import { checkInvariants, settleBounds } from './invariants.js';
+import { SimNetwork } from './network.js';
+import { makeScenario, mulberry32, type Partition } from './scenario.js';
+import { SimClock, type NodeClock } from './sim-clock.js';
 
 const PORT = 7626;
 
-interface SimNode {
+/** One run of a node's process: a restart after yielding is a new incarnation with fresh state. */
+export interface Incarnation {
+  startedAt: number;
+  clock: NodeClock;
+  coordinator: Coordinator;
+  /** Host of the first seed passed to join(), once called; selfJoined when that was [self]. */
+  joinedFirstSeed?: string;
+  selfJoined: boolean;
+  decision?: CoordinatorDecision;
+  yieldedAt?: number;
+  /** Killed (kill -9) while this incarnation ran. */
+  crashed: boolean;
+}
+
+export interface SimNode {
   index: number;
   point: ContactPoint;
-  coordinator?: Coordinator;
-  started: boolean;
+  incarnations: Incarnation[];
+  /** The running incarnation (undefined before start, after a crash, and between a yield and the restart). */
+  current?: Incarnation;
   crashed: boolean;
-  decision?: CoordinatorDecision;
   /** Previous lookup's omitted entries: an omission never lasts two lookups in a row. */
   lastOmitted: Set<number>;
   lastLookupFailed: boolean;
@@ -30,55 +47,75 @@ export interface SimOutcome {
   trace: string[];
   virtualMs: number;
   nodes: number;
+  /** Nodes that yielded (over all incarnations) and when one cluster was reached after calmAt. */
+  yields: number;
+  settledAfterCalmMs?: number;
+  /** The bound the scenario states for settledAfterCalmMs. */
+  settleBoundMs: number;
+}
+
+export interface RunOptions {
+  trace?: boolean;
+  /** The negative control: coordinators without DESIGN §5.5 (no conflict checks, lowest-first-seed rule, requiredContactPoints 2 by default). */
+  legacy?: boolean;
 }
 
 /**
- * Runs one scenario: every node is a real Coordinator (the decider and loops that production runs)
- * on one SimClock; discovery and probes are scripted from the scenario, with lags, omissions,
- * failures, hangs and crashes. Then checks the invariants.
+ * Runs one scenario: every node is a real Coordinator (the decider, loops and conflict checks that
+ * production runs) on one SimClock, each behind a NodeClock that can freeze it; discovery and probes
+ * are scripted from the scenario (SimNetwork), with lags, omissions, failures, hangs, crashes,
+ * pauses, partitions, lease loss and restarts after yielding. Then checks the invariants.
  */
-export async function runScenario(seed: number, options: { trace?: boolean } = {}): Promise<SimOutcome> {
+export async function runScenario(seed: number, options: RunOptions = {}): Promise<SimOutcome> {
   const sc = makeScenario(seed);
+  if (options.legacy && sc.quorumDefault && sc.settings.expectedContactPoints !== undefined) sc.settings.requiredContactPoints = 2;
   const clock = new SimClock(10);
+  const net = new SimNetwork(sc);
   const random = mulberry32(seed ^ 0x5eed);
   const trace: string[] = [];
   const log = (msg: string) => { if (options.trace) trace.push(`${String(clock.now()).padStart(7)} ${msg}`); };
   const nodes: SimNode[] = sc.nodes.map((spec, index) => ({
-    index, point: { host: spec.host, port: PORT }, started: false, crashed: false,
+    index, point: { host: spec.host, port: PORT }, incarnations: [], crashed: false,
     lastOmitted: new Set(), lastLookupFailed: false, lastViewKey: '', lastViewChangeAt: 0,
   }));
   const name = (i: number) => `${sc.nodes[i]!.name}(${sc.nodes[i]!.host})`;
-  const selfJoins: number[] = [];
+  let pendingRestarts = 0;
+  let yields = 0;
+  // Faults whose time comes from a step: fired (or void after triggerDeadline) as the run goes.
+  const pendingTriggers = new Set<object>();
+  for (const spec of sc.nodes) if (spec.freeze && spec.freeze.step !== 'time') pendingTriggers.add(spec.freeze);
+  let calmAt = sc.fixedCalmAt;
+  const faultsPending = () => pendingTriggers.size > 0 && clock.now() <= sc.triggerDeadline;
+  const calmKnown = () => !faultsPending() && clock.now() >= calmAt;
 
   if (options.trace) {
-    trace.push(`seed ${seed}: ${nodes.length} nodes, settings ${JSON.stringify(sc.settings)}, convergeAt ${sc.convergeAt}, faults ${JSON.stringify(sc.faults)}`);
-    for (const s of sc.nodes) trace.push(`  ${s.name} ${s.host} start ${s.startAt}${s.crashAt !== undefined ? ` crash ${s.crashAt}` : ''}`);
+    const { nodes: specs, lagIn: _l, propOut: _p, ...rest } = sc;
+    trace.push(`seed ${seed}${options.legacy ? ' (LEGACY RULES: negative control)' : ''}: ${JSON.stringify(rest)}`);
+    for (const s of specs) {
+      const freeze = s.freeze ? ` freeze ${s.freeze.step === 'time' ? `at ${s.freeze.at}` : `${s.freeze.at} ms after '${s.freeze.step}'`} for ${s.freeze.ms} ms` : '';
+      trace.push(`  ${s.name} ${s.host} ${s.lateByMs !== undefined ? `late: starts ${s.lateByMs} ms after calm` : `start ${s.startAt}`}${s.crashAt !== undefined ? ` crash ${s.crashAt}` : ''}${freeze}`);
+    }
   }
 
-  const visibleTo = (i: number, j: number, now: number) => {
-    const s = sc.nodes[j]!;
-    if (!nodes[j]!.started && now < s.startAt) return false;
-    if (now < s.startAt + sc.lagIn[i]![j]!) return false;
-    return !(s.crashAt !== undefined && now >= s.crashAt + sc.lagOut[i]![j]!);
-  };
-
-  const discover = (i: number) => (): Promise<ContactPoint[]> =>
+  const discover = (i: number, nodeClock: NodeClock) => (): Promise<ContactPoint[]> =>
     new Promise((resolve, reject) => {
       const latency = 1 + Math.floor(random() * 30);
+      // The registry answers at once; the answer reaches the node through its clock (late if frozen).
       clock.setTimeout(() => {
         const now = clock.now();
         const node = nodes[i]!;
         const faulty = now < sc.convergeAt;
-        if (faulty && !node.lastLookupFailed && random() < sc.faults.lookupFail) {
+        if (net.lookupCut(i, now) || (faulty && !node.lastLookupFailed && random() < sc.faults.lookupFail)) {
           node.lastLookupFailed = true;
           log(`${name(i)} lookup fails`);
-          return reject(new DiscoveryError('scripted lookup failure'));
+          nodeClock.setTimeout(() => reject(new DiscoveryError('scripted lookup failure')), 0);
+          return;
         }
         node.lastLookupFailed = false;
         const omitted = new Set<number>();
         const points: ContactPoint[] = [];
         for (let j = 0; j < nodes.length; j++) {
-          if (!visibleTo(i, j, now)) continue;
+          if (j === i ? !net.registered(i, now) : !net.visible(i, j, now)) continue;
           if (faulty && j !== i && !node.lastOmitted.has(j) && random() < sc.faults.omit) { omitted.add(j); continue; }
           points.push(nodes[j]!.point);
         }
@@ -91,12 +128,12 @@ export async function runScenario(seed: number, options: { trace?: boolean } = {
           node.lastViewChangeAt = now;
           log(`${name(i)} view [${key}]`);
         }
-        resolve(points);
+        nodeClock.setTimeout(() => resolve(points), 0);
       }, latency);
     });
 
   const byHost = new Map(nodes.map((n) => [n.point.host, n]));
-  const transport = (i: number) => ({
+  const transport = (i: number, nodeClock: NodeClock) => ({
     close: async () => {},
     probe: (target: ContactPoint, { signal }: { signal: AbortSignal }) =>
       new Promise<SeedNodesResponse>((resolve, reject) => {
@@ -105,102 +142,158 @@ export async function runScenario(seed: number, options: { trace?: boolean } = {
         const now = clock.now();
         const faulty = now < sc.convergeAt;
         const half = 1 + Math.floor(random() * 20);
-        if (!peer || !peer.started) {
-          clock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
-          return;
+        if (!peer) return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
+        if (net.probeCut(i, peer.index, now)) return; // dropped by the partition: only the prober's timeout ends it
+        if (!peer.current) {
+          if (peer.crashed) return; // a killed host answers nothing
+          return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
         }
-        if (faulty && random() < sc.faults.probeHang) return; // only the prober's timeout ends it
-        if (faulty && random() < sc.faults.probeFail) {
-          clock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNRESET`)), half);
-          return;
-        }
+        if (faulty && random() < sc.faults.probeHang) return;
+        if (faulty && random() < sc.faults.probeFail) return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNRESET`)), half);
         clock.setTimeout(() => {
-          if (peer.crashed || !peer.coordinator) return; // a killed host answers nothing: timeout
-          void peer.coordinator.report().then((state) => clock.setTimeout(() => resolve(state), half));
+          const there = peer.current;
+          // A frozen, killed or restarting peer answers nothing; a cut may have come meanwhile.
+          if (!there || there.clock.frozen || net.probeCut(i, peer.index, clock.now())) return;
+          void there.coordinator.report().then((state) => nodeClock.setTimeout(() => resolve(state), half));
         }, half);
-        void i;
       }),
   });
 
   const start = (i: number) => {
     const node = nodes[i]!;
-    node.started = true;
-    log(`${name(i)} starts`);
+    if (node.crashed) return;
+    const nodeClock = clock.node();
     const logger: Logger = options.trace
       ? { ...silentLogger, info: (o, m) => log(`${name(i)} ${m ?? ''} ${typeof o === 'object' ? JSON.stringify(o) : String(o)}`), error: (o, m) => log(`${name(i)} ERROR ${m ?? ''} ${JSON.stringify(o)}`) }
       : silentLogger;
-    const coordinator = new Coordinator({
+    const inc: Incarnation = { startedAt: clock.now(), clock: nodeClock, selfJoined: false, crashed: false, coordinator: undefined as unknown as Coordinator };
+    const inCluster = (x: Incarnation | undefined, firstSeed: string) => x !== undefined && x.yieldedAt === undefined && x.joinedFirstSeed === firstSeed;
+    inc.coordinator = new Coordinator({
       self: node.point,
       settings: sc.settings,
-      discover: discover(i),
-      transport: transport(i),
+      discover: discover(i, nodeClock),
+      transport: transport(i, nodeClock),
       join: (seeds) => new Promise((r) => {
-        if (seeds.length === 1 && seeds[0]!.host === node.point.host) selfJoins.push(i);
-        clock.setTimeout(r, sc.nodes[i]!.joinMs);
+        inc.joinedFirstSeed = seeds[0]!.host;
+        inc.selfJoined = seeds.length === 1 && seeds[0]!.host === node.point.host;
+        onStep(i, 'join');
+        nodeClock.setTimeout(r, sc.nodes[i]!.joinMs);
       }),
-      clock,
+      // The application's cluster layer: every running node that joined the same first seed (frozen ones too).
+      members: sc.appMembers ? () => nodes.filter((n) => inCluster(n.current, inc.joinedFirstSeed!)).map((n) => n.point) : undefined,
+      onConflict: (c) => onConflict(i, inc, c),
+      clock: nodeClock,
       random,
       logger,
+      ...(options.legacy ? { unsafeLegacyRules: true } : {}),
     });
-    node.coordinator = coordinator;
-    coordinator.run().then(
+    node.incarnations.push(inc);
+    node.current = inc;
+    net.started(i, clock.now());
+    log(`${name(i)} starts${node.incarnations.length > 1 ? ` (incarnation ${node.incarnations.length})` : ''}`);
+    inc.coordinator.run().then(
       (d) => {
-        if (node.crashed) return;
-        node.decision = d;
+        inc.decision = d;
+        onStep(i, 'decided');
         log(`${name(i)} decided ${d.formedNewCluster ? 'SELF-JOIN' : 'join'} [${d.seeds.map((s) => formatHostPort(s)).join(', ')}]`);
       },
       (err: unknown) => log(`${name(i)} stopped: ${(err as Error).message}`),
     );
   };
 
+  // The CLI's behaviour on yielding (exit 3 after deregistering), then its orchestrator's restart.
+  const onConflict = (i: number, inc: Incarnation, c: ClusterConflict) => {
+    log(`${name(i)} CONFLICT ours ${c.ours.firstSeed.host}(${c.ours.members}) theirs ${c.theirs.firstSeed.host}(${c.theirs.members}) ${c.yielding ? 'YIELDS' : 'survives'}`);
+    if (!c.yielding) return;
+    const node = nodes[i]!;
+    yields++;
+    inc.yieldedAt = clock.now();
+    inc.coordinator.stop();
+    node.current = undefined;
+    net.yielded(i, clock.now());
+    pendingRestarts++;
+    clock.setTimeout(() => { pendingRestarts--; start(i); }, sc.restartMs);
+  };
+
+  function activate(p: Partition, from: number): void {
+    const active = net.partition(p, from);
+    calmAt = Math.max(calmAt, active.healAt);
+    log(`PARTITION ${p.kind} from ${active.from} to ${active.healAt}: ${JSON.stringify(p)}`);
+  }
+  function freeze(i: number): void {
+    const { ms } = sc.nodes[i]!.freeze!;
+    const frozen = nodes[i]!.current;
+    if (!frozen) return;
+    frozen.clock.freeze();
+    net.froze(i, clock.now(), clock.now() + ms);
+    calmAt = Math.max(calmAt, clock.now() + ms);
+    log(`${name(i)} FREEZES for ${ms} ms`);
+    clock.setTimeout(() => {
+      if (frozen.crashed) return;
+      frozen.clock.resume();
+      log(`${name(i)} RESUMES`);
+    }, ms);
+  }
+  // A step of node i's protocol: fires the faults waiting for it (once, and only before triggerDeadline).
+  function onStep(i: number, step: 'join' | 'decided'): void {
+    const now = clock.now();
+    const f = sc.nodes[i]!.freeze;
+    if (f && f.step === step && pendingTriggers.delete(f) && now <= sc.triggerDeadline) clock.setTimeout(() => freeze(i), f.at);
+    if (step !== 'join') return;
+    for (const p of sc.partitions) if (p.trigger === 'first-join' && pendingTriggers.delete(p) && now <= sc.triggerDeadline) activate(p, now + p.at);
+  }
+
   sc.nodes.forEach((spec, i) => {
-    clock.setTimeout(() => start(i), spec.startAt);
+    if (spec.lateByMs === undefined) clock.setTimeout(() => start(i), spec.startAt);
     if (spec.crashAt !== undefined) {
       clock.setTimeout(() => {
         const node = nodes[i]!;
         node.crashed = true;
-        node.coordinator?.stop();
+        if (node.current) { node.current.crashed = true; node.current.coordinator.stop(); }
+        node.current = undefined;
         log(`${name(i)} CRASHES (kill -9)`);
       }, spec.crashAt);
     }
+    if (spec.freeze?.step === 'time') clock.setTimeout(() => freeze(i), spec.freeze.at);
   });
+  for (const p of sc.partitions) {
+    if (p.trigger === 'time') activate(p, p.at);
+    else pendingTriggers.add(p);
+  }
+  // Late joiners start once every fault has healed.
+  const startLateJoiners = () => {
+    if (!calmKnown()) return void clock.setTimeout(startLateJoiners, 250);
+    sc.nodes.forEach((spec, i) => { if (spec.lateByMs !== undefined) clock.setTimeout(() => start(i), spec.lateByMs); });
+  };
+  startLateJoiners();
 
-  const survivors = nodes.filter((_, i) => sc.nodes[i]!.crashAt === undefined);
-  const lastEvent = Math.max(...sc.nodes.map((s) => Math.max(s.startAt, s.crashAt ?? 0)), sc.convergeAt);
-  const limit = lastEvent + 40_000;
-  await clock.run(() => survivors.every((n) => n.decision !== undefined), limit);
-  for (const n of nodes) n.coordinator?.stop();
+  const bounds = settleBounds(sc);
+  const limit = () => (faultsPending() ? sc.triggerDeadline : calmAt) + bounds.settleMs;
+  let settledAt: number | undefined;
+  const settled = () => {
+    // All started, decided and in one cluster, nobody restarting: from here nothing can change (no
+    // undecided node is left to form a cluster, and conflicts need two), whatever faults are to come.
+    if (pendingRestarts > 0 || faultsPending()) return false;
+    let first: string | undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      if (n.crashed) continue;
+      const d = n.current?.decision;
+      if (!d) return false;
+      const f = d.seeds[0]!.host;
+      if (first !== undefined && f !== first) return false;
+      first = f;
+    }
+    settledAt ??= clock.now();
+    return true;
+  };
+  await clock.run(settled, limit);
+  for (const n of nodes) n.current?.coordinator.stop();
 
-  const failure = checkInvariants(sc, nodes, survivors, selfJoins, clock.now(), limit);
+  const failure = checkInvariants({ sc, nodes, now: clock.now(), calmAt, limit: limit(), bounds, yields });
   if (failure) log(`FAILED: ${failure}`);
-  return { seed, ok: failure === undefined, ...(failure ? { failure } : {}), trace, virtualMs: clock.now(), nodes: nodes.length };
+  return {
+    seed, ok: failure === undefined, ...(failure ? { failure } : {}), trace, virtualMs: clock.now(), nodes: nodes.length, yields, settleBoundMs: bounds.settleMs,
+    ...(settledAt !== undefined ? { settledAfterCalmMs: settledAt - calmAt } : {}),
+  };
 }
-
-function checkInvariants(sc: Scenario, nodes: SimNode[], survivors: SimNode[], selfJoins: number[], now: number, limit: number): string | undefined {
-  const host = (n: SimNode) => n.point.host;
-  const survivorJoins = selfJoins.filter((i) => sc.nodes[i]!.crashAt === undefined);
-  if (survivorJoins.length > 1) return `two clusters: ${survivorJoins.map((i) => nodes[i]!.point.host).join(' and ')} both self-joined`;
-  const decided = survivors.filter((n) => n.decision);
-  const firstSeeds = new Set(decided.map((n) => n.decision!.seeds[0]!.host));
-  if (firstSeeds.size > 1) return `survivors disagree on the first seed: ${[...firstSeeds].join(', ')}`;
-  if (survivorJoins.length === 1 && decided.length > 0 && !firstSeeds.has(host(nodes[survivorJoins[0]!]!))) {
-    return `${host(nodes[survivorJoins[0]!]!)} formed a cluster but survivors joined ${[...firstSeeds][0]}`;
-  }
-  for (const n of decided) {
-    if (n.decision!.seeds.length > 5) return `${host(n)} got ${n.decision!.seeds.length} seeds (at most 5)`;
-  }
-  // Liveness: with no crashes, every node decides within the stable margin plus a few probe rounds
-  // of the last view change anywhere.
-  const crashes = sc.nodes.some((s) => s.crashAt !== undefined);
-  if (!crashes) {
-    const undecided = survivors.filter((n) => !n.decision);
-    if (undecided.length > 0) return `${undecided.length} node(s) never decided by ${Math.min(now, limit)} ms (e.g. ${host(undecided[0]!)}: ${undecided[0]!.coordinator?.waitingOn?.gate} — ${undecided[0]!.coordinator?.waitingOn?.detail})`;
-    const s = sc.settings;
-    const lastChange = Math.max(...nodes.map((n) => n.lastViewChangeAt), sc.convergeAt);
-    const bound = lastChange + s.stableMarginMs + 3 * (1.2 * s.probeIntervalMs + s.probeTimeoutMs) + 2 * s.discoveryIntervalMs + 200;
-    const late = survivors.filter((n) => n.decision!.decidedAt > bound);
-    if (late.length > 0) return `${host(late[0]!)} decided at ${late[0]!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (last view change ${lastChange} ms)`;
-  }
-  return undefined;
-}
-
