@@ -265,7 +265,7 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     if (!calmKnown()) return void clock.setTimeout(startLateJoiners, 250);
     sc.nodes.forEach((spec, i) => { if (spec.lateByMs !== undefined) clock.setTimeout(() => start(i), spec.lateByMs); });
   };
-  startLateJoiners();
+  if (sc.nodes.some((spec) => spec.lateByMs !== undefined)) startLateJoiners();
 
   const bounds = settleBounds(sc);
   const limit = () => (faultsPending() ? sc.triggerDeadline : calmAt) + bounds.settleMs;
