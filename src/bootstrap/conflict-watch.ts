@@ -125,7 +125,12 @@ export class ConflictWatch {
 
   #schedule(): void {
     if (this.#stopped) return;
-    this.#timer = this.#o.clock.setTimeout(() => void this.#round(), this.#o.intervalMs);
+    this.#timer = this.#o.clock.setTimeout(() => {
+      // Whatever a round runs into (a throwing onConflict, a bug), the checks go on until stop().
+      this.#round()
+        .catch((err: unknown) => this.#o.logger.warn({ error: describeError(err) }, 'conflict check failed; trying again next round'))
+        .finally(() => this.#schedule());
+    }, this.#o.intervalMs);
   }
 
   async #round(): Promise<void> {
@@ -144,7 +149,6 @@ export class ConflictWatch {
     }
     if (this.#stopped) return;
     await Promise.all(this.#sample().map((p) => this.#check(p)));
-    this.#schedule();
   }
 
   #setView(points: readonly ContactPoint[]): void {

@@ -155,7 +155,26 @@ describe('conflict checks after the decision (lowest-address)', () => {
   });
 });
 
-describe('ConflictWatch sample', () => {
+describe('ConflictWatch', () => {
+  it('keeps checking every round after onConflict throws (the checks end only with stop())', async () => {
+    const clock = new VirtualClock(0);
+    let lookups = 0;
+    const watch = new ConflictWatch({
+      self: A, seeds: [A], intervalMs: 1000, probeTimeoutMs: 100, clock, random: () => 0, logger: silentLogger,
+      discover: async () => { lookups++; return [A, B]; },
+      transport: { probe: async () => inCluster(B, [X], 1), close: async () => {} },
+      onConflict: () => { throw new Error('application bug'); },
+      ourMembers: async () => 3, initialView: [], initialObservations: new Map(),
+    });
+    watch.start();
+    await clock.advance(3 * 1000 + 50);
+    expect(lookups).toBe(3);
+    expect(watch.yielded).toBe(false);
+    watch.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+
   it('probes at most 5 peers a round, the lowest every time, and every peer within ⌈(n−2)/4⌉ rounds', async () => {
     const clock = new VirtualClock(0);
     const self = cp('10.0.0.7');
