@@ -78,8 +78,12 @@ export class EtcdProvider implements LockCapableProvider {
       const lease = this.client.lease(this.#options.leaseTtlSeconds, { autoKeepAlive: true });
       const id = bounded('etcd: granting a lease', CALL_TIMEOUT_MS, undefined, () => lease.grant());
       lease.on('lost', (err: Error) => this.#onLeaseLost(lease, err));
-      // A failed grant is forgotten so the next caller tries again.
-      id.catch(() => { if (this.#lease?.lease === lease) this.#lease = undefined; });
+      // A failed grant is forgotten so the next caller tries again. One that timed out may still be
+      // granted later: revoke it, or its keepalive timer holds the process open after close().
+      id.catch(() => {
+        if (this.#lease?.lease === lease) this.#lease = undefined;
+        void lease.revoke().catch(() => {});
+      });
       this.#lease = { lease, id };
     }
     return bounded('etcd: granting a lease', CALL_TIMEOUT_MS, signal, () => this.#lease!.id).catch((err) => {

@@ -1,4 +1,5 @@
 import { formatHostPort, normalizeHost } from '../address.js';
+import { retry } from '../backoff.js';
 import { systemClock, type Clock } from '../clock.js';
 import { parseConfig } from '../config/load.js';
 import { partitionRisk, type Config, type ConfigInput } from '../config/schema.js';
@@ -97,7 +98,11 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     report = () => ({ self: wirePoint(self), seedNodes: [], lowest: null, view: 0, members: 0 });
 
     if (isRegistryProvider(provider)) {
-      const registration = await provider.register(self, { service: config.service, signal: deadline.signal });
+      // A registry electing a leader refuses writes for a few seconds: retry until the deadline.
+      const registration = await retry(() => provider.register(self, { service: config.service, signal: deadline.signal }), {
+        attempts: Number.POSITIVE_INFINITY, maxMs: config.bootstrap.discoveryMaxBackoffMs, signal: deadline.signal, clock,
+        onRetry: (err, _attempt, delayMs) => logger.warn({ error: describeError(err), retryInMs: delayMs }, 'registering failed; retrying'),
+      });
       cleanups.push(() => registration.close());
     }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { formatHostPort, sameContactPoint } from '../address.js';
-import { abortReason, backoffDelay, sleep } from '../backoff.js';
+import { abortReason, backoffDelay, retry, sleep } from '../backoff.js';
 import type { BootstrapResult, StrategyContext, StrategyOutcome } from '../bootstrap/strategy.js';
 import { wirePoint } from '../bootstrap/protocol.js';
 import { monotonicNow } from '../clock.js';
@@ -41,7 +41,10 @@ export async function runLockStrategy(context: StrategyContext): Promise<Strateg
   }
   // bootstrap() registers too; providers make a second registration of the same point a no-op, and
   // this one keeps the strategy usable (and testable) on its own.
-  const registration = await provider.register(self, { service: config.service, signal });
+  const registration = await retry(() => provider.register(self, { service: config.service, signal }), {
+    attempts: Number.POSITIVE_INFINITY, maxMs: config.bootstrap.discoveryMaxBackoffMs, signal, clock: context.clock,
+    onRetry: (err, _attempt, delayMs) => logger.warn({ error: (err as Error).message, retryInMs: delayMs }, 'lock: registering failed; retrying'),
+  });
   logger.info({ self: formatHostPort(self), method: provider.method }, 'lock: registered');
   const progress: Progress = { waitingOn: 'reading the cluster record' };
   try {
