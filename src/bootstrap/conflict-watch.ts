@@ -5,12 +5,12 @@ import type { BootstrapSettings } from '../config/schema.js';
 import { describeError, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { compareClusters, type ClusterConflict } from './conflict.js';
+import { survivingCluster, type ClusterConflict } from './conflict.js';
 import { pointKey, type PeerObservation } from './decider.js';
 import type { ProbeTransport } from './prober.js';
 import { wirePoint, type SeedNodesResponse } from './protocol.js';
 
-/** DESIGN §5.5.3: at most this many peers are probed per round, the lowest of the view among them. */
+/** DESIGN §5.5.3: at most this many peers are probed in a round without conflict, the lowest of the view among them. */
 export const CONFLICT_SAMPLE_SIZE = 5;
 
 /** Default of bootstrap.conflictCheckIntervalMs (DESIGN §5.5.3). */
@@ -29,8 +29,6 @@ export interface ConflictWatchOptions {
   probeTimeoutMs: number;
   discover: (signal: AbortSignal) => Promise<ContactPoint[]>;
   transport: ProbeTransport;
-  /** Our cluster's size as we report it (members().length, or membersSeen() without members()). */
-  ourMembers: () => Promise<number>;
   /** Called once per distinct conflicting first seed when ours survives, and once when ours yields. */
   onConflict?: ((c: ClusterConflict) => void) | undefined;
   clock: Clock;
@@ -45,10 +43,14 @@ export interface ConflictWatchOptions {
  * The lowest-address side of DESIGN §5.5 after the decision: every `intervalMs` it re-resolves and
  * probes a bounded sample of peers (the lowest of the view, which every node probes so a cluster not
  * founded by it finds out in one round, plus a rotating window so every peer is covered within
- * ⌈(n−2)/4⌉ rounds). A peer naming another first seed is a conflict; both sides compute the survivor
- * from the same two reports (compareClusters), so exactly one side yields. After yielding it stops:
- * the node is leaving. It also counts our members from what the peers answer, for nodes whose
- * application gives no members().
+ * ⌈(n−2)/4⌉ rounds). A peer naming another first seed is a conflict. Then, in the same round, it asks
+ * every other discovered peer too (a census) and applies the survivor rule to the tallies: each
+ * cluster's members are the peers that named its first seed in this round (self counted for ours).
+ * Nodes of both clusters that discover the same set count the same answers, so they agree on the
+ * survivor (more members, ties to the lower first seed) and only the losing side yields; the counts
+ * each responder reports (`members`) are what it has seen so far and differ from node to node (right
+ * after a formation they still count 1), so they are not what is compared. After yielding it stops:
+ * the node is leaving.
  */
 export class ConflictWatch {
   readonly #o: ConflictWatchOptions;
@@ -123,6 +125,7 @@ export class ConflictWatch {
     this.#inflight.clear();
   }
 
+  /** The next round, one interval after this one ended (so a slow round never overlaps the next). */
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = this.#o.clock.setTimeout(() => {
@@ -148,7 +151,70 @@ export class ConflictWatch {
       this.#inflight.delete(lookup);
     }
     if (this.#stopped) return;
-    await Promise.all(this.#sample().map((p) => this.#check(p)));
+    const answers = new Map<string, SeedNodesResponse>();
+    const sample = this.#sample();
+    await this.#probeAll(sample, answers);
+    const conflicting = [...answers.values()].some((a) => a.seedNodes[0] !== undefined && pointKey(a.seedNodes[0]) !== this.#firstSeedKey);
+    if (conflicting && !this.#stopped) {
+      // Before anyone yields, every discovered peer is asked: both sides must count from the same
+      // evidence (the peers naming each first seed), not from what each side happened to sample.
+      const sampled = new Set(sample.map(pointKey));
+      await this.#probeAll(this.#view.filter((_, i) => this.#viewKeys[i] !== this.#selfKey && !sampled.has(this.#viewKeys[i]!)), answers);
+      if (!this.#stopped) this.#judge(answers);
+    }
+  }
+
+  async #probeAll(peers: readonly ContactPoint[], answers: Map<string, SeedNodesResponse>): Promise<void> {
+    await Promise.all(peers.map(async (peer) => {
+      const answer = await this.#probe(peer);
+      if (!answer || this.#stopped) return;
+      const k = pointKey(peer);
+      answers.set(k, answer);
+      const named = answer.seedNodes[0] ? pointKey(answer.seedNodes[0]) : '';
+      if (this.#lastFirstSeed.get(k) !== named) {
+        this.#lastFirstSeed.set(k, named);
+        this.#membersSeen = undefined;
+      }
+    }));
+  }
+
+  /**
+   * DESIGN §5.5.4 on a census: each cluster's size is the number of discovered peers that named its
+   * first seed in this round (self counted for ours). Nodes of both clusters that discover the same
+   * set compute the same tallies, so they agree on the survivor (more members, ties to the lower first
+   * seed); only the losing side yields, which only shrinks the loser's tally.
+   */
+  #judge(answers: ReadonlyMap<string, SeedNodesResponse>): void {
+    const clusters = new Map<string, { firstSeed: ContactPoint; seeds: ContactPoint[]; members: number }>();
+    clusters.set(this.#firstSeedKey, { firstSeed: wirePoint(this.#o.seeds[0]!), seeds: [...this.#o.seeds], members: 1 });
+    for (const answer of answers.values()) {
+      const first = answer.seedNodes[0];
+      if (!first) continue;
+      const k = pointKey(first);
+      const c = clusters.get(k);
+      if (c) c.members++;
+      else clusters.set(k, { firstSeed: first, seeds: answer.seedNodes, members: 1 });
+    }
+    const ours = clusters.get(this.#firstSeedKey)!;
+    const winner = survivingCluster([...clusters.values()]);
+    const report = { firstSeed: ours.firstSeed, members: ours.members };
+    if (winner !== ours) {
+      this.#yielded = true;
+      this.stop();
+      this.#notify(report, winner, true);
+      return;
+    }
+    for (const [k, theirs] of clusters) {
+      if (theirs === ours || this.#notified.has(k)) continue;
+      this.#notified.add(k);
+      this.#notify(report, theirs, false);
+    }
+  }
+
+  #notify(ours: { firstSeed: ContactPoint; members: number }, theirs: { firstSeed: ContactPoint; seeds: ContactPoint[]; members: number }, yielding: boolean): void {
+    this.#o.logger.debug({ ours: { firstSeed: formatHostPort(ours.firstSeed), members: ours.members }, theirs: { firstSeed: formatHostPort(theirs.firstSeed), members: theirs.members }, yielding },
+      'conflict check: another cluster answers');
+    this.#o.onConflict?.({ strategy: 'lowest-address', ours, theirs: { firstSeed: theirs.firstSeed, seeds: theirs.seeds, members: theirs.members }, yielding });
   }
 
   #setView(points: readonly ContactPoint[]): void {
@@ -173,29 +239,6 @@ export class ConflictWatch {
     this.#cursor = start + take;
     const window = Array.from({ length: take }, (_, i) => rest[(start + i) % rest.length]!);
     return [peers[0]!, ...window];
-  }
-
-  async #check(peer: ContactPoint): Promise<void> {
-    const answer = await this.#probe(peer);
-    if (!answer || this.#stopped) return;
-    const k = pointKey(peer);
-    const named = answer.seedNodes[0] ? pointKey(answer.seedNodes[0]) : '';
-    if (this.#lastFirstSeed.get(k) !== named) {
-      this.#lastFirstSeed.set(k, named);
-      this.#membersSeen = undefined;
-    }
-    if (named === '' || named === this.#firstSeedKey) return;
-    const ours = { firstSeed: wirePoint(this.#o.seeds[0]!), members: await this.#o.ourMembers() };
-    if (this.#stopped) return;
-    const theirs = { firstSeed: answer.seedNodes[0]!, seeds: answer.seedNodes, members: answer.members };
-    const yielding = compareClusters(ours, theirs) > 0;
-    if (yielding) {
-      this.#yielded = true;
-      this.stop();
-    } else if (this.#notified.has(named)) return;
-    this.#notified.add(named);
-    this.#o.logger.debug({ peer: formatHostPort(peer), ours, theirs: { firstSeed: formatHostPort(theirs.firstSeed), members: theirs.members }, yielding }, 'conflict check: a peer is in another cluster');
-    this.#o.onConflict?.({ strategy: 'lowest-address', ours, theirs, yielding });
   }
 
   /** One probe bounded by probeTimeoutMs; an answer that comes later (after a pause) is dropped as stale. */

@@ -405,7 +405,6 @@ export class Coordinator {
       self, seeds: this.#seeds, clock, random: this.#random, logger, discover, transport, onConflict,
       intervalMs: conflictCheckIntervalMs(settings), probeTimeoutMs: settings.probeTimeoutMs,
       initialView: this.#view, initialObservations: this.#observations,
-      ourMembers: async () => (await this.report()).members,
     });
   }
 }

@@ -51,7 +51,7 @@ export type Decision =
       seeds: ContactPoint[];
       /** Other first seeds peers reported (a split brain; logged loudly), canonical order. */
       conflictingFirstSeeds: ContactPoint[];
-      /** Members of the joined cluster as its responders report it (the largest report; 0 = unknown). */
+      /** Members of the joined cluster: the responders that named its first seed. */
       members: number;
     }
   | { kind: 'self-join' }
@@ -85,9 +85,17 @@ export function decide(input: DeciderInput): Decision {
     else unconfirmed.push(point);
   }
 
-  // 1. Someone is already in a cluster: join it, whatever the gates say.
+  // 1. Someone is already in a cluster: join it, whatever the gates say — once every discovered peer
+  // has answered (or had a failure window to), so that two clusters, should they exist, are both
+  // seen and the survivor rule picks the one that stays (DESIGN §5.5.4), not the first to answer.
   const inCluster = fresh.filter((f) => f.response.seedNodes.length > 0);
-  if (inCluster.length > 0) return joinDecision(inCluster, input.lowestFirstSeedRule === true);
+  if (inCluster.length > 0) {
+    const heardFor = input.viewSince === undefined ? 0 : now - input.viewSince;
+    if (unconfirmed.length > 0 && heardFor < settings.probeFailureWindowMs && input.lowestFirstSeedRule !== true) {
+      return { kind: 'wait', gate: 'unconfirmed-contact-points', detail: `joining once ${list(unconfirmed)} answered or counts as failed (peers may be in different clusters)` };
+    }
+    return joinDecision(inCluster, input.lowestFirstSeedRule === true);
+  }
 
   // 2. Otherwise form one only when every gate is open.
   if (!settings.newClusterEnabled) {
@@ -142,8 +150,9 @@ export function decide(input: DeciderInput): Decision {
  * Joins the cluster the responders name. When they disagree on the first seed, more than one cluster
  * exists: join the one that survives by the rule every node applies (DESIGN §5.5.4, compareClusters:
  * more members, ties to the lower first seed), so joiners never feed the cluster that is going to yield.
- * Each cluster is credited with the largest `members` any of its responders reports (each responder
- * counts what it has seen, so the largest is the closest to the truth).
+ * A cluster's members are the responders that name its first seed: the same evidence the clusters'
+ * own conflict checks count (ConflictWatch's census), so a joiner picks the cluster they keep. (The
+ * `members` each responder reports is what it has seen so far, and differs from node to node.)
  */
 function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesResponse }[], lowestFirstSeedRule: boolean): Decision {
   const clusters = new Map<string, { firstSeed: ContactPoint; members: number }>();
@@ -151,8 +160,8 @@ function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesRespo
     const firstSeed = f.response.seedNodes[0]!;
     const k = pointKey(firstSeed);
     const c = clusters.get(k);
-    if (!c) clusters.set(k, { firstSeed, members: f.response.members });
-    else c.members = Math.max(c.members, f.response.members);
+    if (!c) clusters.set(k, { firstSeed, members: 1 });
+    else c.members++;
   }
   const reports = [...clusters.values()];
   const winner = lowestFirstSeedRule

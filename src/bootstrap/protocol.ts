@@ -10,8 +10,9 @@ export const SEED_NODES_PATH = '/bootstrap/seed-nodes';
  * Body of `GET /bootstrap/seed-nodes`. `seedNodes` empty means "not in a cluster"; otherwise the
  * responder's seeds, first seed first. `lowest` is the lowest point of the responder's own view and
  * `view` its size, so a prober can tell whether the responder agrees on who forms the cluster.
- * `members` is how many members the responder's cluster has as far as it knows (0 when undecided):
- * the survivor rule of DESIGN §5.5.4 compares it when two clusters meet.
+ * `members` is how many members the responder's cluster has as far as it knows (0 when undecided),
+ * for operators and tools; the survivor rule of DESIGN §5.5.4 counts answers instead (every node of
+ * both clusters counts the same answers, while each responder's own count is what it has seen).
  */
 export interface SeedNodesResponse {
   self: ContactPoint;
@@ -48,8 +49,7 @@ export function parseSeedNodesResponse(body: unknown, where: string): SeedNodesR
   if (typeof view !== 'number' || !Number.isInteger(view) || view < 0) {
     throw new ProtocolError(`${where}: "view" must be a non-negative integer`);
   }
-  // Peers from before DESIGN §5.5 do not send `members`: unknown counts as 0, so in a conflict such a
-  // cluster loses to any cluster that reports its size, and two unknown sizes fall to the lower first seed.
+  // Peers from before DESIGN §5.5 do not send `members`: unknown, read as 0.
   const rawMembers = body['members'];
   const members = rawMembers === undefined ? 0 : rawMembers;
   if (typeof members !== 'number' || !Number.isInteger(members) || members < 0) {

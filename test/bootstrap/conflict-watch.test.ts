@@ -10,9 +10,10 @@ import type { ContactPoint } from '../../src/types.js';
 import { SimClock, type NodeClock } from '../sim/sim-clock.js';
 
 // DESIGN §5.5.3–5: after the decision each node re-resolves every conflictCheckIntervalMs and probes
-// at most 5 peers (the lowest always); a peer in another cluster is a conflict, and the side that
-// loses by compareClusters (more members, ties to the lower first seed) yields through onConflict.
-// All on virtual time: every bound below is in virtual milliseconds.
+// at most 5 peers (the lowest always); a peer in another cluster is a conflict: the node then asks
+// every discovered peer (a census) and the side that loses by compareClusters on the tallies (more
+// members, ties to the lower first seed) yields through onConflict. All on virtual time: every bound
+// below is in virtual milliseconds.
 
 const cp = (host: string): ContactPoint => ({ host, port: 7626 });
 const A = cp('10.0.0.1'), B = cp('10.0.0.2'), C = cp('10.0.0.3'), D = cp('10.0.0.4');
@@ -65,12 +66,13 @@ function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: 
 
 describe('conflict checks after the decision (lowest-address)', () => {
   it('yields to a larger cluster within one round, once, then stops checking and reports no seeds', async () => {
-    const n = formedNode();
+    const n = formedNode({ view: [A, B, C] });
     await n.decide();
     expect((await n.coordinator.report()).members).toBe(1);
     n.answers.set(B.host, () => inCluster(B, [X, B], 3));
+    n.answers.set(C.host, () => inCluster(C, [X, C], 3));
     await n.clock.advance(INTERVAL + 600);
-    expect(n.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: A, members: 1 }, theirs: { firstSeed: X, seeds: [X, B], members: 3 }, yielding: true }]);
+    expect(n.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: A, members: 1 }, theirs: { firstSeed: X, seeds: [X, B], members: 2 }, yielding: true }]);
     expect(n.coordinator.yielded).toBe(true);
     expect(n.clock.pending).toBe(0); // no more rounds: the node is leaving
     const probes = n.probed.length;
@@ -109,6 +111,38 @@ describe('conflict checks after the decision (lowest-address)', () => {
     high.answers.set('10.0.0.60', () => inCluster(cp('10.0.0.60'), [A], 1));
     await high.clock.advance(INTERVAL + 600);
     expect(high.conflicts.map((c) => c.yielding)).toEqual([true]);
+  });
+
+  it('counts members from a census of every peer, not from the sample nor from what peers report', async () => {
+    // The case the fault suite found: a split heals right after both sides formed, before any check
+    // ran, so every node still reports members 1 or 2. Cluster X (x1 < every y, 3 nodes) meets cluster
+    // Y (4 nodes). A round samples 5 of the 6 peers; the census asks the sixth too, and both sides
+    // count Y 4, X 3: Y survives and X yields, whatever each node reported.
+    const xs = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map(cp), ys = ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'].map(cp);
+    const everyone = [...xs, ...ys];
+    const answerAs = (n: ReturnType<typeof formedNode>) => {
+      for (const x of xs) n.answers.set(x.host, () => inCluster(x, x === xs[0] ? [x] : [xs[0]!, x], 2));
+      for (const y of ys) n.answers.set(y.host, () => inCluster(y, y === ys[0] ? [y] : [ys[0]!, y], 1));
+    };
+    const y1 = formedNode({ self: ys[0]!, view: ys });
+    for (const y of ys.slice(1)) y1.answers.set(y.host, () => undecided(y, ys[0]!));
+    await y1.decide();
+    y1.setView(everyone);
+    answerAs(y1);
+    await y1.clock.advance(INTERVAL + 600);
+    expect(y1.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: ys[0], members: 4 }, theirs: { firstSeed: xs[0], seeds: [xs[0]], members: 3 }, yielding: false }]);
+    expect(new Set(y1.probed)).toEqual(new Set(everyone.filter((p) => p !== ys[0]).map((p) => p.host)));
+    expect((await y1.coordinator.report()).members).toBe(4);
+    y1.coordinator.stop();
+
+    const x2 = formedNode({ self: xs[1]!, view: xs });
+    x2.answers.set(xs[0]!.host, () => inCluster(xs[0]!, [xs[0]!], 1));
+    x2.answers.set(xs[2]!.host, () => undecided(xs[2]!));
+    await x2.decide();
+    x2.setView(everyone);
+    answerAs(x2);
+    await x2.clock.advance(INTERVAL + 600);
+    expect(x2.conflicts).toMatchObject([{ ours: { firstSeed: xs[0], members: 3 }, theirs: { firstSeed: ys[0], members: 4 }, yielding: true }]);
   });
 
   it('members count only discovered peers: a member whose lease lapsed stops counting', async () => {
@@ -164,7 +198,7 @@ describe('ConflictWatch', () => {
       discover: async () => { lookups++; return [A, B]; },
       transport: { probe: async () => inCluster(B, [X], 1), close: async () => {} },
       onConflict: () => { throw new Error('application bug'); },
-      ourMembers: async () => 3, initialView: [], initialObservations: new Map(),
+      initialView: [], initialObservations: new Map(),
     });
     watch.start();
     await clock.advance(3 * 1000 + 50);
@@ -175,7 +209,7 @@ describe('ConflictWatch', () => {
   });
 
 
-  it('probes at most 5 peers a round, the lowest every time, and every peer within ⌈(n−2)/4⌉ rounds', async () => {
+  it('without a conflict, probes at most 5 peers a round, the lowest every time, and every peer within ⌈(n−2)/4⌉ rounds', async () => {
     const clock = new VirtualClock(0);
     const self = cp('10.0.0.7');
     const peers = Array.from({ length: 12 }, (_, i) => cp(`10.0.0.${i + 1}`)).filter((p) => p.host !== self.host);
@@ -185,7 +219,7 @@ describe('ConflictWatch', () => {
       self, seeds: [self], intervalMs: 1000, probeTimeoutMs: 100, clock, random: () => 0.37, logger: silentLogger,
       discover: async () => { current = []; rounds.push(current); return [self, ...peers]; },
       transport: { probe: async (p) => { current.push(p.host); return undecided(p); }, close: async () => {} },
-      ourMembers: async () => 1, initialView: [], initialObservations: new Map(),
+      initialView: [], initialObservations: new Map(),
     });
     watch.start();
     await clock.advance(3 * 1000 + 50); // ⌈(12 − 2) / 4⌉ = 3 rounds

@@ -38,7 +38,9 @@ describe('decide', () => {
     expect(d).toEqual({ kind: 'join', seeds: [A, B, cp('10.0.0.9')], conflictingFirstSeeds: [], members: 2 });
   });
 
-  // DESIGN §5.5.4: joiners that see two clusters join the one that survives, as its nodes compute it.
+  // DESIGN §5.5.4: joiners that see two clusters join the one that survives, as its nodes compute it:
+  // a cluster's members are the responders that name its first seed (the clusters' census counts the
+  // same answers), not the `members` each responder reports (what it has seen so far).
   describe('when peers disagree on the first seed', () => {
     const X = cp('10.0.0.50'), Y = cp('10.0.0.60');
     const D = cp('10.0.0.4'), E = cp('10.0.0.5');
@@ -46,41 +48,47 @@ describe('decide', () => {
     const joining = (entries: [ContactPoint, SeedNodesResponse][], over: Partial<DeciderInput> = {}) =>
       decide(input({ self: E, view, observations: obs(entries.map(([p, r]) => [p, r, 9000])), ...over }));
 
-    it('joins the cluster with more members, even with the higher first seed, and reports the other', () => {
+    it('joins the cluster more responders name, even with the higher first seed, and reports the other', () => {
       const d = joining([
-        [A, response(A, { seedNodes: [X, A], members: 3 })],
+        [A, response(A, { seedNodes: [X, A], members: 2 })],
         [B, response(B, { seedNodes: [B], members: 2 })],
+        [C, response(C, { seedNodes: [X, C], members: 2 })],
+        [D, response(D, { seedNodes: [X], members: 1 })],
       ]);
-      expect(d).toEqual({ kind: 'join', seeds: [X, A], conflictingFirstSeeds: [B], members: 3 });
+      expect(d).toEqual({ kind: 'join', seeds: [X, A, C, D], conflictingFirstSeeds: [B], members: 3 });
     });
 
-    it('credits each cluster with the largest count any of its responders reports', () => {
-      // B's responders say 1 and 4; X's say 3 and 3: B's cluster is the larger one.
+    it('does not compare the members responders report: right after forming they still count 1', () => {
+      // X's only responder claims 9; B's two responders (B itself, C) still report 1 each: B has 2.
       const d = joining([
-        [A, response(A, { seedNodes: [X], members: 3 })],
+        [A, response(A, { seedNodes: [X], members: 9 })],
         [B, response(B, { seedNodes: [B], members: 1 })],
-        [C, response(C, { seedNodes: [B, C], members: 4 })],
-        [D, response(D, { seedNodes: [X, D], members: 3 })],
+        [C, response(C, { seedNodes: [B, C], members: 1 })],
+        [D, response(D, { seedNodes: [] })],
       ]);
-      expect(d).toMatchObject({ kind: 'join', seeds: [B, C], conflictingFirstSeeds: [X], members: 4 });
+      expect(d).toMatchObject({ kind: 'join', seeds: [B, C], conflictingFirstSeeds: [X], members: 2 });
     });
 
-    it('breaks a tie in members by the lower first seed, whatever the responders\' order', () => {
-      const a = joining([[A, response(A, { seedNodes: [Y], members: 2 })], [B, response(B, { seedNodes: [X], members: 2 })]]);
-      const b = joining([[B, response(B, { seedNodes: [X], members: 2 })], [A, response(A, { seedNodes: [Y], members: 2 })]]);
+    it('breaks a tie by the lower first seed, whatever the responders\' order', () => {
+      const a = joining([[A, response(A, { seedNodes: [Y] })], [B, response(B, { seedNodes: [X] })], [C, response(C)], [D, response(D)]]);
+      const b = joining([[D, response(D)], [C, response(C)], [B, response(B, { seedNodes: [X] })], [A, response(A, { seedNodes: [Y] })]]);
       expect(a).toMatchObject({ seeds: [X, B], conflictingFirstSeeds: [Y] });
       expect(b).toEqual(a);
     });
 
-    it('an older peer without members (0, unknown) loses to a cluster that reports its size', () => {
-      const d = joining([[A, response(A, { seedNodes: [A], members: 0 })], [B, response(B, { seedNodes: [X], members: 1 })]]);
-      expect(d).toMatchObject({ seeds: [X, B], conflictingFirstSeeds: [A] });
+    it('waits for the peers that have not answered yet (they may be in the other cluster), at most probeFailureWindowMs after the view changed', () => {
+      const entries = obs([[A, response(A, { seedNodes: [A] }), 9000]]);
+      // B, C and D have not answered: the view changed 1 s ago, within the 3 s failure window.
+      expect(decide(input({ self: E, view, viewSince: 9000, observations: entries }))).toMatchObject({ kind: 'wait', gate: 'unconfirmed-contact-points' });
+      // 3 s after the view changed they count as failed: join what answered.
+      expect(decide(input({ self: E, view, viewSince: 7000, observations: entries }))).toMatchObject({ kind: 'join', seeds: [A] });
     });
 
-    it('the legacy rule (negative control only) picks the lowest first seed regardless of size', () => {
-      const entries: [ContactPoint, SeedNodesResponse][] = [[A, response(A, { seedNodes: [X], members: 9 })], [B, response(B, { seedNodes: [B], members: 1 })]];
-      expect(joining(entries)).toMatchObject({ seeds: [X, A] });
-      expect(joining(entries, { lowestFirstSeedRule: true })).toMatchObject({ seeds: [B], conflictingFirstSeeds: [X] });
+    it('the legacy rule (negative control only) joins the lowest first seed at once', () => {
+      const entries: [ContactPoint, SeedNodesResponse][] = [[A, response(A, { seedNodes: [X] })], [C, response(C, { seedNodes: [X] })], [B, response(B, { seedNodes: [B] })]];
+      expect(joining(entries, { viewSince: 10_000 })).toMatchObject({ kind: 'wait' }); // D has not answered
+      expect(joining(entries)).toMatchObject({ seeds: [X, A, C] });
+      expect(joining(entries, { viewSince: 10_000, lowestFirstSeedRule: true })).toMatchObject({ seeds: [B], conflictingFirstSeeds: [X] });
     });
   });
 
