@@ -1,4 +1,4 @@
-import type { Scenario } from './scenario.js';
+import { compareHosts, type Scenario } from './scenario.js';
 import type { SimNode } from './world.js';
 
 /** The time bounds a scenario states (virtual ms), derived from its settings; see README in this folder. */
@@ -27,6 +27,20 @@ export function settleBounds(sc: Scenario): SettleBounds {
   return { decideMs, settleMs: 5000 + viewMs + decideMs + detectMs + sc.restartMs + decideMs };
 }
 
+/** The clusters when a partition healed: running nodes per first seed, and the nodes not in one (undecided or frozen). */
+export interface HealSnapshot {
+  at: number;
+  clusters: Record<string, number>;
+  undecided: number;
+}
+
+/** The heal of a split between decided clusters, with nothing else going on (no kill, pause or transient fault). */
+export function healedSplit(sc: Scenario, heals: readonly HealSnapshot[]): HealSnapshot | undefined {
+  const heal = heals.at(-1);
+  const kills = sc.nodes.some((s) => s.crashAt !== undefined);
+  return sc.kind === 'split' && !kills && heal && heal.at >= sc.convergeAt && heal.undecided === 0 && Object.keys(heal.clusters).length > 1 ? heal : undefined;
+}
+
 export interface CheckInput {
   sc: Scenario;
   nodes: SimNode[];
@@ -36,6 +50,7 @@ export interface CheckInput {
   limit: number;
   bounds: SettleBounds;
   yields: number;
+  heals: HealSnapshot[];
 }
 
 /**
@@ -48,7 +63,7 @@ export interface CheckInput {
  *    stronger pre-§5.5 invariant: nobody ever yields and at most one node that is never killed
  *    self-joins; every node decides within the stable margin + 3 probe rounds of the last view change.
  */
-export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields }: CheckInput): string | undefined {
+export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields, heals }: CheckInput): string | undefined {
   const host = (n: SimNode) => n.point.host;
   const running = nodes.filter((n) => !n.crashed && n.current);
   const kills = sc.nodes.some((s) => s.crashAt !== undefined);
@@ -77,6 +92,14 @@ export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields 
       }
     }
     if (!nodes.some((n) => n.point.host === survivor && n.incarnations.some((i) => i.selfJoined))) return `the surviving cluster ${survivor} was never formed by ${survivor}`;
+    // DESIGN §5.5.4: when a split heals with every node decided on one side or the other (and
+    // nothing else going on: no pause, kill or flaky probe), the larger side survives, ties to the
+    // lower first seed; the nodes of both sides count the same answers.
+    const heal = healedSplit(sc, heals);
+    if (heal) {
+      const expected = Object.entries(heal.clusters).sort(([a, x], [b, y]) => y - x || compareHosts(a, b))[0]![0];
+      if (survivor !== expected) return `the split healed at ${heal.at} ms with clusters ${JSON.stringify(heal.clusters)}: ${expected} should survive, ${survivor} did`;
+    }
   }
 
   // 2. Liveness, within the stated bound.

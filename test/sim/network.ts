@@ -34,7 +34,7 @@ export class SimNetwork {
   }
 
   partition(p: Partition, from: number): ActivePartition {
-    const active = { ...p, from, healAt: from + p.durationMs };
+    const active: ActivePartition = { ...p, from, healAt: from + p.durationMs };
     this.#partitions.push(active);
     return active;
   }

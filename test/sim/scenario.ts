@@ -44,9 +44,11 @@ export type Partition = PartitionTiming & (
 
 /**
  * A fault starts at `at` ('time'), or `at` ms after the first join() anywhere ('first-join': the
- * founder has just formed and nobody has joined it yet, the window where a split brain is born).
+ * founder has just formed and nobody has joined it yet, the window where a split brain is born). It
+ * lasts `durationMs`, or, with `healAfterDecidedMs`, heals that long after every running node has
+ * decided (a heal right after formation, before a conflict check had a round to count anything).
  */
-export interface PartitionTiming { trigger: 'time' | 'first-join'; at: number; durationMs: number }
+export interface PartitionTiming { trigger: 'time' | 'first-join'; at: number; durationMs: number; healAfterDecidedMs?: number }
 
 export type FreezeStep = 'time' | 'join' | 'decided';
 
@@ -85,7 +87,7 @@ export interface Scenario {
   /** lagIn[i][j]: how long after j (re)appears in the registry it shows up in i's lookups; propOut: after it is gone. */
   lagIn: number[][];
   propOut: number[][];
-  /** When the last fault with a fixed time ends (crashes, transient faults, timed pauses and partitions). */
+  /** When the last fault with a fixed time ends (crashes, transient faults, timed pauses); partitions are added as they start. */
   fixedCalmAt: number;
   /** A fault triggered by a step that has not come by then never happens (so the calm phase always comes). */
   triggerDeadline: number;
@@ -159,6 +161,10 @@ export function makeScenario(seed: number): Scenario {
   const addPartition = (k: 'split' | 'pairs' | 'registry') => {
     const trigger = r() < 0.5 ? 'first-join' : 'time';
     const timing: PartitionTiming = { trigger, at: trigger === 'time' ? Math.floor(r() * window) : soon(), durationMs: duration() };
+    if (k === 'split' && r() < 0.4) {
+      timing.durationMs = 30_000; // at the latest
+      timing.healAfterDecidedMs = int(r, 0, 1000);
+    }
     if (k === 'split') {
       const p = 0.2 + 0.6 * r();
       const sideA = nodes.map(() => r() < p);
@@ -191,7 +197,6 @@ export function makeScenario(seed: number): Scenario {
   const fixedCalmAt = Math.max(
     convergeAt,
     ...nodes.map((x) => Math.max(x.crashAt ?? 0, x.freeze?.step === 'time' ? x.freeze.at + x.freeze.ms : 0)),
-    ...partitions.map((p) => (p.trigger === 'time' ? p.at + p.durationMs : 0)),
   );
   return {
     seed, kind, nodes, settings, quorumDefault, ttlMs, partitions, convergeAt, lagIn, propOut, fixedCalmAt,

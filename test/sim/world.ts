@@ -5,8 +5,8 @@ import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import { DiscoveryError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import type { ContactPoint } from '../../src/types.js';
-import { checkInvariants, settleBounds } from './invariants.js';
-import { SimNetwork } from './network.js';
+import { checkInvariants, healedSplit, settleBounds, type HealSnapshot } from './invariants.js';
+import { SimNetwork, type ActivePartition } from './network.js';
 import { makeScenario, mulberry32, type Partition } from './scenario.js';
 import { SimClock, type NodeClock } from './sim-clock.js';
 
@@ -52,6 +52,8 @@ export interface SimOutcome {
   settledAfterCalmMs?: number;
   /** The bound the scenario states for settledAfterCalmMs. */
   settleBoundMs: number;
+  /** A split healed between decided clusters: the larger had to survive (checked). */
+  healedSplit: boolean;
 }
 
 export interface RunOptions {
@@ -81,12 +83,16 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   const name = (i: number) => `${sc.nodes[i]!.name}(${sc.nodes[i]!.host})`;
   let pendingRestarts = 0;
   let yields = 0;
+  const heals: (HealSnapshot & { of: ActivePartition })[] = [];
+  const healOnDecided: ActivePartition[] = [];
   // Faults whose time comes from a step: fired (or void after triggerDeadline) as the run goes.
   const pendingTriggers = new Set<object>();
   for (const spec of sc.nodes) if (spec.freeze && spec.freeze.step !== 'time') pendingTriggers.add(spec.freeze);
-  let calmAt = sc.fixedCalmAt;
+  // The calm phase starts when the last fault ends: the fixed ones, the pauses and the partitions so far.
+  let freezesEnd = 0;
+  const calm = () => Math.max(sc.fixedCalmAt, freezesEnd, ...net.partitions.map((p) => p.healAt));
   const faultsPending = () => pendingTriggers.size > 0 && clock.now() <= sc.triggerDeadline;
-  const calmKnown = () => !faultsPending() && clock.now() >= calmAt;
+  const calmKnown = () => !faultsPending() && clock.now() >= calm();
 
   if (options.trace) {
     const { nodes: specs, lagIn: _l, propOut: _p, ...rest } = sc;
@@ -217,8 +223,30 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
 
   function activate(p: Partition, from: number): void {
     const active = net.partition(p, from);
-    calmAt = Math.max(calmAt, active.healAt);
-    log(`PARTITION ${p.kind} from ${active.from} to ${active.healAt}: ${JSON.stringify(p)}`);
+    log(`PARTITION ${p.kind} from ${active.from} until ${p.healAfterDecidedMs !== undefined ? `${p.healAfterDecidedMs} ms after all decided, at the latest ` : ''}${active.healAt}: ${JSON.stringify(p)}`);
+    if (p.healAfterDecidedMs !== undefined) healOnDecided.push(active);
+    healAt(active, active.healAt);
+  }
+  function healAt(active: ActivePartition, at: number): void {
+    active.healAt = at;
+    clock.setTimeout(() => {
+      if (active.healAt !== at || heals.some((h) => h.of === active)) return; // moved earlier, or done
+      heals.push({ ...snapshot(), of: active });
+      log(`HEAL of the ${active.kind}: ${JSON.stringify({ ...heals.at(-1), of: undefined })}`);
+    }, at - clock.now());
+  }
+  // The clusters as they stand (running nodes, by first seed), and how many nodes are undecided or frozen.
+  function snapshot(): HealSnapshot {
+    const clusters: Record<string, number> = {};
+    let undecided = 0;
+    for (const n of nodes) {
+      const inc = n.current;
+      if (!inc || n.crashed) continue;
+      if (!inc.decision || inc.clock.frozen) { undecided++; continue; }
+      const f = inc.decision.seeds[0]!.host;
+      clusters[f] = (clusters[f] ?? 0) + 1;
+    }
+    return { at: clock.now(), clusters, undecided };
   }
   function freeze(i: number): void {
     const { ms } = sc.nodes[i]!.freeze!;
@@ -226,7 +254,7 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     if (!frozen) return;
     frozen.clock.freeze();
     net.froze(i, clock.now(), clock.now() + ms);
-    calmAt = Math.max(calmAt, clock.now() + ms);
+    freezesEnd = Math.max(freezesEnd, clock.now() + ms);
     log(`${name(i)} FREEZES for ${ms} ms`);
     clock.setTimeout(() => {
       if (frozen.crashed) return;
@@ -239,6 +267,9 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     const now = clock.now();
     const f = sc.nodes[i]!.freeze;
     if (f && f.step === step && pendingTriggers.delete(f) && now <= sc.triggerDeadline) clock.setTimeout(() => freeze(i), f.at);
+    if (step === 'decided' && healOnDecided.length > 0 && nodes.every((n) => n.crashed || (n.current !== undefined && n.current.decision !== undefined) || (n.current === undefined && sc.nodes[n.index]!.lateByMs !== undefined))) {
+      for (const p of healOnDecided.splice(0)) if (now + p.healAfterDecidedMs! < p.healAt) healAt(p, now + p.healAfterDecidedMs!);
+    }
     if (step !== 'join') return;
     for (const p of sc.partitions) if (p.trigger === 'first-join' && pendingTriggers.delete(p) && now <= sc.triggerDeadline) activate(p, now + p.at);
   }
@@ -268,7 +299,7 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   if (sc.nodes.some((spec) => spec.lateByMs !== undefined)) startLateJoiners();
 
   const bounds = settleBounds(sc);
-  const limit = () => (faultsPending() ? sc.triggerDeadline : calmAt) + bounds.settleMs;
+  const limit = () => (faultsPending() ? sc.triggerDeadline : calm()) + bounds.settleMs;
   let settledAt: number | undefined;
   const settled = () => {
     // All started, decided and in one cluster, nobody restarting: from here nothing can change (no
@@ -290,10 +321,12 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   await clock.run(settled, limit);
   for (const n of nodes) n.current?.coordinator.stop();
 
-  const failure = checkInvariants({ sc, nodes, now: clock.now(), calmAt, limit: limit(), bounds, yields });
+  const calmAt = calm();
+  const failure = checkInvariants({ sc, nodes, now: clock.now(), calmAt, limit: limit(), bounds, yields, heals });
   if (failure) log(`FAILED: ${failure}`);
   return {
     seed, ok: failure === undefined, ...(failure ? { failure } : {}), trace, virtualMs: clock.now(), nodes: nodes.length, yields, settleBoundMs: bounds.settleMs,
+    healedSplit: healedSplit(sc, heals) !== undefined,
     ...(settledAt !== undefined ? { settledAfterCalmMs: settledAt - calmAt } : {}),
   };
 }
