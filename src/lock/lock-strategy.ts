@@ -160,18 +160,11 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
     }
   };
   // After a join the member entry must be written; retry transient failures until the caller gives up.
-  const persist = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await call();
-      } catch (err) {
-        if (signal.aborted || !(err instanceof ClusterseedError && err.retriable)) throw err;
-        const delay = backoffDelay(attempt, { maxMs: 2000 });
-        logger.warn({ error: err.message, retryInMs: delay }, `lock: ${what} failed; retrying`);
-        await sleep(delay, signal, clock);
-      }
-    }
-  };
+  const persist = <T>(what: string, call: () => Promise<T>): Promise<T> =>
+    retry(call, {
+      attempts: Number.POSITIVE_INFINITY, maxMs: 2000, signal, clock,
+      onRetry: (err, _attempt, delayMs) => logger.warn({ error: (err as Error).message, retryInMs: delayMs }, `lock: ${what} failed; retrying`),
+    });
 
   for (let attempt = 0; ; ) {
     if (signal.aborted) throw abortReason(signal);
