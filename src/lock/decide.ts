@@ -14,8 +14,11 @@ export type RecordDecision =
    * none, the stale first-seed is removed so a new election runs.
    */
   | { kind: 'repair'; stale?: FirstSeed; replacement?: FirstSeed }
-  /** The live holder of the lock is forming a cluster right now: wait for it to finish. */
-  | { kind: 'wait-for-founder'; founder: ContactPoint }
+  /**
+   * A live node marked first-seed `forming`: it is inside its join([self]) and holds the lock — or it
+   * gave the lock up (an error with an unknown outcome), which whoever gets the lock can tell.
+   */
+  | { kind: 'wait-for-founder'; founder: ContactPoint; forming: FirstSeed }
   /** No cluster: whoever holds the lock forms one. */
   | { kind: 'elect' };
 
@@ -30,7 +33,7 @@ export function decideFromRecord(record: ClusterRecord, live: readonly ContactPo
   const firstSeed = record.firstSeed;
   if (firstSeed?.forming) {
     // A founder inside its join([self]): not a cluster yet, so it has no members to hand over to.
-    return isLive(firstSeed.point) ? { kind: 'wait-for-founder', founder: firstSeed.point } : { kind: 'repair', stale: firstSeed };
+    return isLive(firstSeed.point) ? { kind: 'wait-for-founder', founder: firstSeed.point, forming: firstSeed } : { kind: 'repair', stale: firstSeed };
   }
   if (firstSeed && isLive(firstSeed.point)) {
     const others = liveMembers.filter((m) => !sameContactPoint(m, firstSeed.point));

@@ -174,9 +174,9 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
         logger.info({ seeds: decision.seeds.map(formatHostPort) }, 'lock: joining the existing cluster');
         return await finish(decision.seeds, decision.formation);
       }
-      if (decision.kind === 'wait-for-founder') {
-        waitingOn(progress, `waiting for ${formatHostPort(decision.founder)} to finish forming the cluster`, 'a founder that dies inside its join releases the lock when its session/lease expires');
-      } else if (decision.kind === 'repair' || config.bootstrap.newClusterEnabled) {
+      // A forming founder holds the lock while it joins: the lock attempt fails and we wait for it.
+      // If it gave the lock up, holding the lock ourselves is how we find out (underLock clears it).
+      if (decision.kind === 'repair' || decision.kind === 'wait-for-founder' || config.bootstrap.newClusterEnabled) {
         const held = await lock.tryLock(self, options);
         if (held) {
           try {
@@ -185,6 +185,8 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
           } finally {
             await held.release();
           }
+        } else if (decision.kind === 'wait-for-founder') {
+          waitingOn(progress, `waiting for ${formatHostPort(decision.founder)} to finish forming the cluster`, 'a founder that dies inside its join releases the lock when its session/lease expires');
         } else {
           waitingOn(progress, 'waiting for the lock holder to record a cluster', 'a lock holder that crashed releases the lock when its session/lease expires');
         }
@@ -211,7 +213,14 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
         logger.info({ seeds: decision.seeds.map(formatHostPort) }, 'lock: a cluster formed meanwhile; joining it');
         return finish(decision.seeds, decision.formation);
       }
-      if (decision.kind === 'wait-for-founder') return undefined;
+      if (decision.kind === 'wait-for-founder') {
+        // We hold the lock, so the founder does not: it abandoned its formation (its forming write
+        // failed with an unknown outcome) or lost the lock inside join() — then it finishes only
+        // while the record is still its own, and yields otherwise.
+        logger.warn({ founder: formatHostPort(decision.founder) }, 'lock: first-seed is marked forming by a node that does not hold the lock; clearing it');
+        if (!(await held.writeFirstSeed(undefined, decision.forming, options))) return lostTheRecord('clearing an abandoned first-seed');
+        continue;
+      }
       if (decision.kind === 'repair') {
         if (decision.replacement) {
           logger.warn({ stale: decision.stale && formatHostPort(decision.stale.point), replacement: formatHostPort(decision.replacement.point) },

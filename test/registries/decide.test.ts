@@ -49,7 +49,7 @@ describe('decideFromRecord (lock strategy reading of the cluster record)', () =>
 
   it('waits for a live founder that is still forming, and clears a dead one (no members to hand over)', () => {
     const forming = { point: p(2), cluster: 'c1', forming: true as const };
-    expect(decideFromRecord({ firstSeed: forming, members: [p(9)] }, [p(2), p(9), self], self)).toEqual({ kind: 'wait-for-founder', founder: p(2) });
+    expect(decideFromRecord({ firstSeed: forming, members: [p(9)] }, [p(2), p(9), self], self)).toEqual({ kind: 'wait-for-founder', founder: p(2), forming });
     expect(decideFromRecord({ firstSeed: forming, members: [p(9)] }, [p(9), self], self)).toEqual({ kind: 'repair', stale: forming });
   });
 });
