@@ -12,7 +12,8 @@ import { CliNodes, type CliNode } from './registry-cli-nodes.js';
  * registries in parallel).
  *
  * The invariant of every scenario: exactly one cluster remains — the standing nodes (decided, not
- * yielded) all name one first seed, and at most one of them formed a cluster; a node that yielded
+ * yielded) are all in one cluster (clusterOf: a repair may hand first-seed to a live member of the
+ * same formation), and at most one of them formed a cluster; a node that yielded
  * printed its `{"conflict"}` line naming the survivor and exited 3 (a founder whose lease lapsed while
  * the registry had no leader is indistinguishable from a dead one, so the others may form and it
  * yields: DESIGN §5.5, docs/faults.md); nobody crashed or exited otherwise. Every node decides within
@@ -48,13 +49,28 @@ const yielded = (n: CliNode) => n.conflicts.length > 0;
 /** The nodes still in a cluster: decided and not yielded. */
 export const standing = (nodes: CliNode[]) => nodes.filter((n) => n.result && !yielded(n));
 
+/**
+ * The cluster a node is in, named by its founder: the node it joined, followed until a node that
+ * joined itself. A repair hands first-seed to a live member of the same formation, so a later joiner's
+ * seeds[0] can be that member rather than the founder — the same cluster.
+ */
+export function clusterOf(nodes: CliNode[], n: CliNode): string {
+  let at = hostPort(n.result!.seeds[0]!);
+  for (let hops = 0; hops < nodes.length; hops++) {
+    const next = nodes.find((m) => m.result && hostPort(m.result.self) === at);
+    if (!next || hostPort(next.result!.seeds[0]!) === at) return at;
+    at = hostPort(next.result!.seeds[0]!);
+  }
+  return at;
+}
+
 /** What breaks the invariant above, one line each (empty: it holds). */
 export function oneClusterViolations(nodes: CliNode[]): string[] {
   const violations: string[] = [];
   const up = standing(nodes);
   const formers = up.filter((n) => n.result!.formedNewCluster);
   if (formers.length > 1) violations.push(`${formers.length} standing nodes formed a cluster: ${formers.map((n) => n.host).join(', ')}`);
-  const firstSeeds = new Set(up.map((n) => hostPort(n.result!.seeds[0]!)));
+  const firstSeeds = new Set(up.map((n) => clusterOf(nodes, n)));
   if (firstSeeds.size !== 1) violations.push(`standing nodes name ${firstSeeds.size} first seeds: ${[...firstSeeds].join(', ') || 'none'}`);
   const survivor = [...firstSeeds][0];
   for (const n of nodes) {
@@ -62,7 +78,8 @@ export function oneClusterViolations(nodes: CliNode[]): string[] {
     if (!n.result) violations.push(`${n.host} did not decide${n.exit ? ` (exit ${n.exit.code ?? n.exit.signal}: ${lastLine})` : ''}`);
     if (yielded(n)) {
       const theirs = (n.conflicts[0] as { theirs?: { firstSeed?: { host: string; port: number } } }).theirs?.firstSeed;
-      if (!theirs || hostPort(theirs) !== survivor) violations.push(`${n.host} yielded to ${theirs ? hostPort(theirs) : '?'}, not to the survivor ${survivor}`);
+      const theirsCluster = theirs && (() => { const m = nodes.find((x) => x.result && hostPort(x.result.self) === hostPort(theirs)); return m ? clusterOf(nodes, m) : hostPort(theirs); })();
+      if (!theirs || theirsCluster !== survivor) violations.push(`${n.host} yielded to ${theirs ? hostPort(theirs) : '?'}, not to the survivor ${survivor}`);
       if (n.exit && n.exit.code !== 3) violations.push(`${n.host} yielded but exited ${n.exit.code ?? n.exit.signal}, not 3`);
     } else if (n.result && n.exit) violations.push(`${n.host} exited after deciding (exit ${n.exit.code ?? n.exit.signal})`);
     if (n.unexpected.length > 0) violations.push(`${n.host} printed ${JSON.stringify(n.unexpected)}`);
@@ -122,7 +139,7 @@ export function describeLeaderFaults(registry: RegistryUnderTest): void {
       const late = await f.start(`${registry.hostPrefix}9`, config);
       await waitFor(() => Boolean(late.result || late.exit), LATE_BOUND_MS, describeAll);
       expect(late.result, `the late node did not join\n${describeAll()}`).toMatchObject({ formedNewCluster: false });
-      expect(hostPort(late.result!.seeds[0]!), describeAll()).toBe(hostPort(founder.result!.seeds[0]!));
+      expect(clusterOf([...nodes, late], late), describeAll()).toBe(clusterOf(nodes, founder));
       // Still one cluster with the late node in it, and nobody yielded meanwhile (a conflict line and exit 3 would show here).
       expect(oneClusterViolations([...nodes, late]), describeAll()).toEqual([]);
 
