@@ -26,6 +26,12 @@ export interface DiscoveryProvider {
   readonly method: string;
   /** Contact points in canonical order, de-duplicated by (host, port). Empty is a valid answer. */
   resolve(lookup: Lookup, options?: ResolveOptions): Promise<ContactPoint[]>;
+  /**
+   * Methods that learn of changes as they happen (a Kubernetes watch) call `onChange` for each; the
+   * caller then resolves again at once instead of at its next interval. Runs until `signal` aborts and
+   * never throws: a broken watch costs speed, never correctness (the interval lookups go on).
+   */
+  watch?(lookup: Lookup, onChange: () => void, signal: AbortSignal): void;
   close(): Promise<void>;
 }
 

@@ -80,6 +80,7 @@ export class Coordinator {
   #discoveryFailures = 0;
   #discoveryTimer: TimerHandle | undefined;
   #discoveryInflight: AbortController | undefined;
+  #rediscoverPending = false;
   #marginTimer: TimerHandle | undefined;
   #deadlineTimer: TimerHandle | undefined;
   readonly #peers = new Map<string, Peer>();
@@ -202,8 +203,24 @@ export class Coordinator {
     return !this.#stopped && !this.#decided;
   }
 
+  /**
+   * The provider saw a change (DiscoveryProvider.watch): look up now instead of at the next interval.
+   * Only the timing changes: the view goes through the same gates. Not while lookups fail (their
+   * back-off stands).
+   */
+  rediscover(): void {
+    if (!this.#active() || this.#settle === undefined || this.#discoveryFailures > 0) return;
+    if (this.#discoveryInflight) {
+      this.#rediscoverPending = true;
+      return;
+    }
+    this.#discoveryTimer?.cancel();
+    this.#discover();
+  }
+
   #discover(): void {
     if (!this.#active()) return;
+    this.#rediscoverPending = false;
     const controller = new AbortController();
     this.#discoveryInflight = controller;
     const { settings, logger } = this.#o;
@@ -212,7 +229,7 @@ export class Coordinator {
         if (!this.#active()) return;
         this.#discoveryFailures = 0;
         this.#applyView(points);
-        this.#scheduleDiscovery(settings.discoveryIntervalMs);
+        this.#scheduleDiscovery(this.#rediscoverPending ? 0 : settings.discoveryIntervalMs);
       },
       (err: unknown) => {
         if (!this.#active()) return;

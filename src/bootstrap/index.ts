@@ -130,7 +130,11 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       });
       cleanups.push(async () => coordinator.stop());
       report = () => coordinator.report();
-      outcome = await coordinator.run(hooks.signal);
+      // Changes the provider sees as they happen make the coordinator look again at once.
+      const watching = new AbortController();
+      cleanups.push(async () => watching.abort());
+      provider.watch?.({ service: config.service }, () => coordinator.rediscover(), watching.signal);
+      outcome = await coordinator.run(hooks.signal).finally(() => watching.abort());
     }
     const result: BootstrapResult = {
       seeds: outcome.seeds, self, formedNewCluster: outcome.formedNewCluster, strategy: config.bootstrap.strategy, elapsedMs: clock.now() - startedAt,

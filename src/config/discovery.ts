@@ -6,6 +6,7 @@ import * as consul from '../../providers/consul/options.js';
 import * as dns from '../../providers/dns/options.js';
 import * as etcd from '../../providers/etcd/options.js';
 import * as file from '../../providers/file/options.js';
+import * as kubernetes from '../../providers/kubernetes-api/options.js';
 import * as staticList from '../../providers/static/options.js';
 import * as zookeeper from '../../providers/zookeeper/options.js';
 
@@ -35,10 +36,11 @@ const members = [
   consul.ConsulOptions,
   zookeeper.ZookeeperOptions,
   etcd.EtcdOptions,
+  kubernetes.KubernetesApiOptions,
   AggregateOptions,
 ] as const;
 
-const modules = [staticList, file, dns, ec2, ecs, ecsTaskSet, consul, zookeeper, etcd, { method, aliases }];
+const modules = [staticList, file, dns, ec2, ecs, ecsTaskSet, consul, zookeeper, etcd, kubernetes, { method, aliases }];
 
 /** Canonical method name for every accepted name (Pekko/Akka aliases included). */
 export const METHOD_NAMES: ReadonlyMap<string, string> = new Map(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BindPort, Bool, intRange, Millis, NonEmptyString, Port, PositiveMillis } from './fields.js';
 import { DiscoveryConfig } from './discovery.js';
+import { SELF_ADDRESS_MODES } from '../self-address/modes.js';
 
 export const BootstrapSettings = z.strictObject({
   strategy: z.enum(['lowest-address', 'lock']).default('lowest-address'),
@@ -60,7 +61,7 @@ export type ManagementSettings = z.output<typeof ManagementSettings>;
 export const SelfSettings = z
   .strictObject({
     /** How the advertised address is found when `host` is not given. */
-    mode: z.enum(['auto', 'ecs', 'ec2', 'interface']).optional(),
+    mode: z.enum(SELF_ADDRESS_MODES).optional(),
     /** Advertised address (explicit). */
     host: NonEmptyString.optional(),
     /** Advertised port [the bound management port]. */
@@ -86,6 +87,14 @@ export const Config = z.strictObject({
   bootstrap: BootstrapSettings.prefault({}),
   management: ManagementSettings.prefault({}),
   self: SelfSettings.prefault({}),
+}).superRefine((config, ctx) => {
+  // The lock strategy tells live members by (pod IP, port): a pod's port must come from its spec.
+  if (config.bootstrap.strategy === 'lock' && config.discovery.method === 'kubernetes-api' && config.discovery.portName === undefined) {
+    ctx.addIssue({
+      code: 'custom', path: ['discovery', 'portName'],
+      message: 'bootstrap.strategy "lock" on kubernetes-api needs the name of the container port peers probe (e.g. "management"), so a pod can be matched to its record',
+    });
+  }
 });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;

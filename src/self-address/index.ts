@@ -3,8 +3,11 @@ import { imdsDisabled, resolveEc2SelfAddress } from './ec2.js';
 import { resolveEcsSelfAddress } from './ecs.js';
 import { ECS_METADATA_ENV } from './ecs-metadata.js';
 import { resolveInterfaceAddress } from './interface.js';
+import { KUBERNETES_ENV, POD_IP_ENV, resolveKubernetesSelfAddress } from './kubernetes.js';
 
-export type SelfAddressMode = 'auto' | 'ecs' | 'ec2' | 'interface';
+import { SELF_ADDRESS_MODES, type SelfAddressMode } from './modes.js';
+
+export { SELF_ADDRESS_MODES, type SelfAddressMode };
 
 export interface ResolveSelfAddressOptions {
   mode?: SelfAddressMode;
@@ -24,13 +27,13 @@ export interface SelfAddress {
   host: string;
   /** Known in ECS bridge/host mode (the mapped host port of containerPort). */
   port?: number;
-  /** Which source answered: 'ecs-awsvpc' | 'ecs-bridge' | 'ec2' | 'interface'. */
+  /** Which source answered: 'ecs-awsvpc' | 'ecs-bridge' | 'kubernetes-pod-ip' | 'kubernetes-interface' | 'ec2' | 'interface'. */
   source: string;
 }
 
 /**
  * The address this node advertises (DESIGN §5.4). `auto` tries ECS metadata when
- * ECS_CONTAINER_METADATA_URI_V4 is set, then EC2 IMDSv2 when AWS_EC2_METADATA_SERVICE_ENDPOINT is set
+ * ECS_CONTAINER_METADATA_URI_V4 is set, then Kubernetes (POD_IP or KUBERNETES_SERVICE_HOST), then EC2 IMDSv2 when AWS_EC2_METADATA_SERVICE_ENDPOINT is set
  * or on EC2, then the single non-internal interface.
  */
 export async function resolveSelfAddress(options: ResolveSelfAddressOptions = {}): Promise<SelfAddress> {
@@ -38,6 +41,8 @@ export async function resolveSelfAddress(options: ResolveSelfAddressOptions = {}
   switch (mode) {
     case 'ecs':
       return resolveEcsSelfAddress(options);
+    case 'kubernetes':
+      return resolveKubernetesSelfAddress(options);
     case 'ec2':
       return resolveEc2SelfAddress(options);
     case 'interface':
@@ -45,7 +50,7 @@ export async function resolveSelfAddress(options: ResolveSelfAddressOptions = {}
     case 'auto':
       return resolveAuto(options);
     default:
-      throw new ConfigError(`self.mode: expected one of auto, ecs, ec2, interface, got ${JSON.stringify(mode)}`);
+      throw new ConfigError(`self.mode: expected one of ${SELF_ADDRESS_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
   }
 }
 
@@ -54,13 +59,15 @@ const IMDS_PROBE_MS = 1000;
 
 /**
  * `auto`, by environment: ECS metadata when ECS_CONTAINER_METADATA_URI_V4 is set (the ECS agent sets
- * it in every task); EC2 IMDSv2 when AWS_EC2_METADATA_SERVICE_ENDPOINT is set or IMDS answers within
+ * it in every task); Kubernetes when POD_IP or KUBERNETES_SERVICE_HOST is set (a pod on EC2 must
+ * advertise its pod IP, not the node's, so it comes before IMDS); EC2 IMDSv2 when AWS_EC2_METADATA_SERVICE_ENDPOINT is set or IMDS answers within
  * a second; else the single non-internal interface. Once a source is chosen its errors are final:
  * falling back from ECS to the interface would advertise the container's bridge address.
  */
 async function resolveAuto(options: ResolveSelfAddressOptions): Promise<SelfAddress> {
   const env = options.env ?? process.env;
   if (env[ECS_METADATA_ENV]?.trim()) return resolveEcsSelfAddress(options);
+  if (env[POD_IP_ENV]?.trim() || env[KUBERNETES_ENV]?.trim()) return resolveKubernetesSelfAddress(options);
   if (env['AWS_EC2_METADATA_SERVICE_ENDPOINT']?.trim()) return resolveEc2SelfAddress(options);
   if (!imdsDisabled(env)) {
     try {
