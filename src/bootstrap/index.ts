@@ -111,7 +111,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     if (config.bootstrap.strategy === 'lock') {
       if (!isLockCapable(provider)) {
         throw new ConfigError(`bootstrap.strategy: "lock" needs a lock-capable discovery method, and "${provider.method}" is not one`, {
-          hint: 'use discovery method zookeeper, etcd, consul or file, or bootstrap.strategy "lowest-address"',
+          hint: 'use discovery method zookeeper, etcd, consul, kubernetes-api or file, or bootstrap.strategy "lowest-address"',
         });
       }
       const context: StrategyContext = { config, provider, self, join: hooks.join, logger, clock, signal: deadline.signal, startedAt, onConflict };

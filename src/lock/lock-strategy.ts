@@ -36,7 +36,7 @@ export async function runLockStrategy(context: StrategyContext): Promise<Strateg
   const { provider, config, self, logger, signal } = context;
   if (!isLockCapable(provider)) {
     throw new ConfigError(`bootstrap.strategy "lock" needs a registry with a lock; discovery method "${provider.method}" has none`, {
-      hint: 'use discovery method zookeeper, etcd, consul or file, or bootstrap.strategy "lowest-address"',
+      hint: 'use discovery method zookeeper, etcd, consul, kubernetes-api or file, or bootstrap.strategy "lowest-address"',
     });
   }
   // bootstrap() registers too; providers make a second registration of the same point a no-op, and
