@@ -335,3 +335,31 @@ describe('waitForChange (polling GETs)', () => {
     await expect(waiter.waitForChange({ service, maxWaitMs: 10_000, signal: ac.signal })).rejects.toThrow();
   });
 });
+
+describe('through the provider’s KubernetesClient (providers/kubernetes-api/client.ts)', () => {
+  it('locks, fences, records members, and names the RBAC rule when leases update is denied', async () => {
+    const { createKubernetesClient } = await import('../../providers/kubernetes-api/client.js');
+    const client = await createKubernetesClient({ apiServer: emu.url, caFile: emu.caFile, tokenFile: emu.tokenFile, namespace: 'default' }, { env: {} });
+    try {
+      const service = freshService();
+      const a = lockFor(client, {}, { livePods: async () => [point(1)] }), b = lockFor(client);
+      const held = (await a.tryLock(point(1), { service }))!;
+      expect(await b.tryLock(point(2), { service })).toBeUndefined();
+      expect(await held.writeFirstSeed(fs(1), undefined, { service })).toBe(true);
+      await a.addMember(point(1), { service });
+      expect(await b.readRecord({ service })).toEqual({ firstSeed: fs(1), members: [point(1)] });
+      await held.release();
+      emu.deny({ verb: 'update', resource: 'leases' });
+      try {
+        const err = await b.tryLock(point(2), { service }).catch((e: unknown) => e);
+        expect((err as { code?: string }).code).toBe('CLUSTERSEED_E_AUTH');
+        expect(`${(err as Error).message} ${(err as { hint?: string }).hint}`).toMatch(/update/);
+        expect(`${(err as Error).message} ${(err as { hint?: string }).hint}`).toMatch(/leases/);
+      } finally {
+        emu.allowAll();
+      }
+    } finally {
+      client.close();
+    }
+  });
+});
