@@ -26,6 +26,7 @@ const loaders: Record<string, () => Promise<ProviderModule>> = {
   consul: () => import('../providers/consul/index.js'),
   zookeeper: () => import('../providers/zookeeper/index.js'),
   etcd: () => import('../providers/etcd/index.js'),
+  'kubernetes-api': () => import('../providers/kubernetes-api/index.js'),
 };
 
 export async function loadProviderDefinition(name: string): Promise<ProviderModule["definition"]> {
