@@ -1,9 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { KubernetesClient, KubernetesStatusError } from '../../providers/kubernetes-api/client.js';
 import { ServiceAccountToken } from '../../providers/kubernetes-api/token.js';
 import { AbortedError, AuthError, DiscoveryError, ProtocolError, ThrottledError, TimeoutError } from '../../src/errors.js';
+import { makeCertificates } from '../emulators/kubernetes/certs.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from '../emulators/kubernetes/index.js';
 import { clientFor, errorText, LIST_PODS, manualClock, podsPath } from './provider-helpers.js';
 
@@ -264,5 +269,122 @@ describe('kubernetes client: close and secrets', () => {
       const text = errorText(err);
       for (const t of tokens) expect(text).not.toContain(t);
     }
+  });
+});
+
+describe('kubernetes client: stream() on a hand-written server', () => {
+  let server: https.Server;
+  let url: string;
+  let ca: string;
+  let handler: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => {};
+  const sockets = new Set<{ destroy(): void }>();
+  beforeAll(async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-k8s-stream-'));
+    const certs = await makeCertificates(dir, '127.0.0.1');
+    ca = certs.caPem;
+    server = https.createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => handler(req, res));
+    server.on('connection', (s: import('node:net').Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  });
+  const make = () => new KubernetesClient({ apiServer: url, namespace: 'default', ca, token: tokenSource });
+  let tokenSource: ServiceAccountToken;
+  beforeAll(async () => {
+    tokenSource = new ServiceAccountToken(emu.tokenFile);
+    await tokenSource.load();
+  });
+  const watchCall = (signal?: AbortSignal) => ({ method: 'GET' as const, path: podsPath(), query: { watch: 1 }, signal, rbac: { verb: 'watch', resource: 'pods', apiGroup: '' } });
+
+  it('splits newline-delimited JSON across any chunk boundary (inside a UTF-8 character too)', async () => {
+    const lines = [{ type: 'ADDED', object: { name: 'één' } }, { type: 'MODIFIED', object: { name: '日本' } }, { type: 'DELETED', object: { n: 3 } }];
+    const bytes = Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n\n' + JSON.stringify({ type: 'BOOKMARK' }));
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let i = 0;
+      const step = () => {
+        if (i >= bytes.length) return res.end();
+        res.write(bytes.subarray(i, i + 3));
+        i += 3;
+        setImmediate(step);
+      };
+      step();
+    };
+    const c = make();
+    const got: unknown[] = [];
+    await c.stream(watchCall(), (e) => got.push(e));
+    c.close();
+    expect(got).toEqual([...lines, { type: 'BOOKMARK' }]);
+  });
+
+  it('a malformed line is a ProtocolError and ends the stream', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"type":"ADDED","object":{}}\n{"type":\n');
+    };
+    const c = make();
+    const got: unknown[] = [];
+    const err = await failure(c.stream(watchCall(), (e) => got.push(e)));
+    c.close();
+    expect(err).toBeInstanceOf(ProtocolError);
+    expect(got).toHaveLength(1);
+  });
+
+  it('abort ends the stream at once and destroys the socket', async () => {
+    let closed = false;
+    handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"type":"ADDED","object":{}}\n');
+      req.socket.on('close', () => { closed = true; });
+    };
+    const c = make();
+    const ac = new AbortController();
+    const p = failure(c.stream(watchCall(ac.signal), () => ac.abort()));
+    expect(await p).toBeInstanceOf(AbortedError);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(true);
+    c.close();
+  });
+
+  it('idleTimeoutMs ends a silent stream with a TimeoutError', async () => {
+    handler = (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('\n'); };
+    const c = make();
+    const err = await failure(c.stream({ ...watchCall(), idleTimeoutMs: 200 }, () => {}));
+    c.close();
+    expect(err).toBeInstanceOf(TimeoutError);
+  });
+
+  it('Retry-After as an HTTP date is honoured', async () => {
+    let n = 0;
+    handler = (_req, res) => {
+      if (n++ === 0) {
+        res.writeHead(429, { 'retry-after': new Date(Date.now() + 2000).toUTCString(), 'content-type': 'application/json' });
+        return res.end('{"kind":"Status","code":429,"reason":"TooManyRequests"}');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"kind":"PodList","metadata":{"resourceVersion":"1"},"items":[]}');
+    };
+    const c = make();
+    const t0 = performance.now();
+    expect((await c.request(listCall())).status).toBe(200);
+    c.close();
+    expect(performance.now() - t0).toBeGreaterThan(900); // HTTP dates have 1 s resolution
+    expect(n).toBe(2);
+  });
+
+  it('a 5xx is a retriable KubernetesStatusError; a body echoing the token is scrubbed', async () => {
+    handler = (req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end(`upstream failed for ${req.headers.authorization}`);
+    };
+    const c = make();
+    const err = await failure(c.request(listCall()));
+    c.close();
+    expect(err).toMatchObject({ status: 503, retriable: true });
+    expect((err as Error).message).toContain('[redacted]');
   });
 });
