@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,16 +12,28 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const repo = path.resolve(import.meta.dirname, '../..');
 let sandbox: string;
 
-function run(code: string) {
-  return spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: sandbox, encoding: 'utf8', timeout: 30_000 });
+let withoutKubernetes: string;
+
+function run(code: string, cwd = sandbox) {
+  return spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd, encoding: 'utf8', timeout: 30_000 });
+}
+
+function makeSandbox(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-import-'));
+  cpSync(path.join(repo, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+  mkdirSync(path.join(dir, 'node_modules'));
+  symlinkSync(path.join(repo, 'node_modules', 'zod'), path.join(dir, 'node_modules', 'zod'));
+  return dir;
 }
 
 beforeAll(() => {
-  sandbox = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-import-'));
-  cpSync(path.join(repo, 'dist'), path.join(sandbox, 'dist'), { recursive: true });
-  writeFileSync(path.join(sandbox, 'package.json'), JSON.stringify({ type: 'module' }));
-  mkdirSync(path.join(sandbox, 'node_modules'));
-  symlinkSync(path.join(repo, 'node_modules', 'zod'), path.join(sandbox, 'node_modules', 'zod'));
+  sandbox = makeSandbox();
+  // The Kubernetes provider needs no client library, so "not loaded" is shown by its code being
+  // absent: only its options schema (config validation) stays.
+  withoutKubernetes = makeSandbox();
+  const k8s = path.join(withoutKubernetes, 'dist/providers/kubernetes-api');
+  for (const f of readdirSync(k8s)) if (!f.startsWith('options.')) rmSync(path.join(k8s, f));
 });
 
 describe('import weight', () => {
@@ -36,6 +48,28 @@ describe('import weight', () => {
       const p = await createDiscovery({ method: 'static', contactPoints: ['a:1'] });
       console.log(JSON.stringify(await p.resolve({ service: 's' })));`);
     expect(r.stdout.trim()).toBe('[{"host":"a","port":1}]');
+  });
+
+  it('importing the core loads no Kubernetes client code (the sandbox without it still validates and resolves)', () => {
+    const r = run(`const { createDiscovery, parseConfig } = await import('./dist/src/index.js');
+      parseConfig({ service: 's', discovery: { method: 'kubernetes-api', portName: 'management' } });
+      const p = await createDiscovery({ method: 'static', contactPoints: ['a:1'] });
+      console.log((await p.resolve({ service: 's' })).length);`, withoutKubernetes);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('1');
+    // Control: that sandbox really lacks it, so a load would have failed.
+    const control = run(`const { createDiscovery } = await import('./dist/src/index.js');
+      await createDiscovery({ method: 'kubernetes-api', apiServer: 'https://127.0.0.1:1', caFile: '/nonexistent', tokenFile: '/nonexistent' });`, withoutKubernetes);
+    expect(control.stderr).toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
+  });
+
+  it('the kubernetes-api provider needs no client library at all (zod only)', () => {
+    const r = run(`const { createDiscovery } = await import('./dist/src/index.js');
+      try { await createDiscovery({ method: 'kubernetes-api', apiServer: 'https://127.0.0.1:1', caFile: '/nonexistent/ca.crt', tokenFile: '/nonexistent/token' }); }
+      catch (err) { console.log(err.code); }`);
+    expect(r.stderr).toBe('');
+    // It loaded and validated its files: a ConfigError about the CA, not a missing module.
+    expect(r.stdout.trim()).toBe('CLUSTERSEED_E_CONFIG');
   });
 
   // Controls: the sandbox really lacks the client libraries, so the first test can fail.
