@@ -278,7 +278,7 @@ export class KubernetesClient {
         // From here the reader listens to the signal; keep req tracked until the socket closes.
         resolve(res);
       });
-      req.once('error', (err) => {
+      req.on('error', (err) => {
         done();
         if (signal.aborted) return reject(abortReason(signal));
         if (err instanceof ClusterseedError) return reject(err);
@@ -319,7 +319,7 @@ export class KubernetesClient {
         chunks.push(c);
       });
       res.once('end', () => finish(undefined, Buffer.concat(chunks).toString('utf8')));
-      res.once('error', (err) => finish(err instanceof ClusterseedError ? err : this.#lostError(call, err)));
+      res.on('error', (err) => finish(err instanceof ClusterseedError ? err : this.#lostError(call, err)));
       res.once('close', () => {
         if (!res.complete) finish(this.#lostError(call));
       });
@@ -390,7 +390,7 @@ export class KubernetesClient {
           finish(err);
         }
       });
-      res.once('error', (err) => finish(err instanceof ClusterseedError ? err : this.#lostError(call, err)));
+      res.on('error', (err) => finish(err instanceof ClusterseedError ? err : this.#lostError(call, err)));
       res.once('close', () => {
         if (!res.complete) finish(this.#lostError(call));
       });

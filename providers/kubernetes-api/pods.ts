@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { canonicalize } from '../../src/address.js';
 import { withDeadline } from '../../src/signal.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
-import { ProtocolError } from '../../src/errors.js';
+import { ConfigError, ProtocolError } from '../../src/errors.js';
 import type { ContactPoint } from '../../src/types.js';
 import { formatPath, KubernetesStatusError, type KubernetesClient } from './client.js';
 
@@ -122,6 +122,13 @@ export async function listPods(client: KubernetesClient, options: ListPodsOption
           if (token === undefined) return { pods, resourceVersion: page.metadata.resourceVersion, requests };
         }
       } catch (err) {
+        if (err instanceof KubernetesStatusError && err.status === 400 && options.labelSelector) {
+          // The API server parses the selector (kubectl's -l syntax); its 400 names what is wrong.
+          throw new ConfigError(`discovery.labelSelector: the API server rejected ${JSON.stringify(options.labelSelector)}: ${err.message.replace(/^.*?HTTP 400( BadRequest)?: /, '')}`, {
+            cause: err,
+            hint: 'use kubectl -l syntax: app=orders, tier!=canary, env in (prod,staging), !legacy (without discovery.labelSelector it is app=<service>)',
+          });
+        }
         const expired = err instanceof KubernetesStatusError && err.status === 410 && token !== undefined;
         if (!expired || restarts >= 1) throw err;
       }

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KubernetesClient } from '../../providers/kubernetes-api/client.js';
 import { KubernetesStatusError } from '../../providers/kubernetes-api/client.js';
 import { listPods, podsToContactPoints, type Pod } from '../../providers/kubernetes-api/pods.js';
-import { ProtocolError } from '../../src/errors.js';
+import { ConfigError, ProtocolError } from '../../src/errors.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from '../emulators/kubernetes/index.js';
 import { clientFor, runningPod } from './provider-helpers.js';
 
@@ -113,6 +113,12 @@ describe('which pods count', () => {
     const err = await listPods(client, { namespace: 'shop', labelSelector: 'app=badport' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toContain('items[0].spec.containers[0].ports[0].containerPort');
+  });
+
+  it('a selector the API server rejects is a ConfigError naming discovery.labelSelector', async () => {
+    const err = await listPods(client, { namespace: 'shop', labelSelector: 'app in orders' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/^discovery\.labelSelector: the API server rejected "app in orders": /);
   });
 
   it('unknown fields are ignored; a selector with set-based terms goes to the server as given', async () => {
