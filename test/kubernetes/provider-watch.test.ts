@@ -161,6 +161,6 @@ describe('watchPods', () => {
     const t0 = performance.now();
     w.stop();
     await w.promise;
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });
