@@ -37,8 +37,12 @@ import {
  */
 
 export const LEASE_API = '/apis/coordination.k8s.io/v1';
-/** How often waitForChange re-reads the two Leases: 2 GETs a second per waiting node. */
-export const DEFAULT_POLL_INTERVAL_MS = 1000;
+/**
+ * waitForChange re-reads the two Leases after FIRST_POLL_MS, then at doubling intervals up to this
+ * cap while nothing changes: 2 GETs per 5 s for a decided node watching its record.
+ */
+export const DEFAULT_POLL_INTERVAL_MS = 5000;
+const FIRST_POLL_MS = 250;
 /** Member CAS attempts before giving up (each conflict means another node's write landed). */
 const MEMBER_CAS_ATTEMPTS = 30;
 
@@ -63,7 +67,7 @@ export interface LeaseLockSettings {
   leaseDurationSeconds: number;
   /** holderIdentity; default `<host:port>/<random>`, unique per process incarnation. */
   identity?: string;
-  /** waitForChange poll interval [1000 ms]. */
+  /** waitForChange's longest poll interval [5000 ms]; the first poll comes after 250 ms. */
   pollIntervalMs?: number;
   /** Background renewal interval [leaseDuration / 3]. */
   renewIntervalMs?: number;
@@ -222,11 +226,20 @@ export class KubernetesLeaseLock implements SeedLock {
     const base = st.seen ?? (await this.#fingerprint(st, signal));
     const expiredAtStart = this.#expiredForeign(st);
     const deadline = monotonicNow(clock) + maxWaitMs;
-    const poll = this.#settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    // Changes come in bursts (a lock taken, first-seed written, members added), and quiet records
+    // stay quiet: the interval starts short and doubles while nothing changes, up to the cap, so a
+    // decided node costs the API server 2 GETs per cap, not 2 a second. The one change a waiter can
+    // predict, the holder's expiry in our observation, gets a poll right when it is due.
+    const cap = this.#settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    let poll = Math.min(FIRST_POLL_MS, cap);
     for (;;) {
-      const remaining = deadline - monotonicNow(clock);
+      const at = monotonicNow(clock);
+      const remaining = deadline - at;
       if (remaining <= 0) return;
-      await sleep(Math.min(poll, remaining), signal, clock);
+      const o = st.observed;
+      const untilExpiry = !expiredAtStart && o !== undefined && o.holder !== '' && o.holder !== this.#identity ? Math.max(0, o.at + o.durationMs - at) : Infinity;
+      await sleep(Math.min(poll, remaining, untilExpiry), signal, clock);
+      poll = Math.min(poll * 2, cap);
       const now = await this.#fingerprint(st, signal);
       if (now.lock !== base.lock || now.members !== base.members) return;
       if (!expiredAtStart && this.#expiredForeign(st)) return;
