@@ -234,7 +234,9 @@ export class KubeApiServer {
     const { labels, fields } = this.#selectors(resource, query);
     const timeout = query['timeoutSeconds'] !== undefined ? Number(query['timeoutSeconds']) : undefined;
     entry.status = 200;
-    const w = startWatch(
+    // A watch can end inside startWatch (an ERROR 410 event at once): `w` is not assigned yet then.
+    let w: OpenWatch | undefined;
+    w = startWatch(
       this.state,
       {
         resource, namespace, labels, fields,
@@ -244,7 +246,9 @@ export class KubeApiServer {
         bookmarkIntervalMs: this.config.bookmarkIntervalMs,
       },
       res,
-      () => this.#watches.delete(w),
+      () => {
+        if (w) this.#watches.delete(w);
+      },
     );
     if (!res.writableEnded) this.#watches.add(w);
   }
