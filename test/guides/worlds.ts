@@ -30,7 +30,7 @@ export interface World {
 
 export const NODE_COUNT = 3;
 
-async function baseDirs(name: string): Promise<{ dir: string; bin: string; roots: string[] }> {
+export async function baseDirs(name: string): Promise<{ dir: string; bin: string; roots: string[] }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `clusterseed-guide-${name}-`));
   const bin = await makeBin(dir);
   const roots: string[] = [];
@@ -43,7 +43,7 @@ async function baseDirs(name: string): Promise<{ dir: string; bin: string; roots
   return { dir, bin, roots };
 }
 
-const baseEnv = (bin: string, root: string): Env => ({
+export const baseEnv = (bin: string, root: string): Env => ({
   PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
   HOME: root,
   NODE_NO_WARNINGS: '1',
