@@ -79,7 +79,15 @@ export class KubernetesApiProvider implements LockCapableProvider {
     } catch (err) {
       logger.debug({ error: describeError(err) }, 'kubernetes-api: could not check the advertised address against the pods');
     }
-    return { self, close: async () => {} };
+    // Graceful close leaves the cluster record too (DESIGN §5.3.4); a killed pod's entry is pruned by
+    // the next members write, once its pod is no longer Running.
+    const leave = async () => {
+      await this.#lock?.removeMember(self, { service: options.service, signal: AbortSignal.timeout(5000) }).catch((err: unknown) => {
+        logger.warn({ error: describeError(err) }, 'kubernetes-api: could not remove this node from the members Lease; the next write prunes it');
+      });
+    };
+    let closing: Promise<void> | undefined;
+    return { self, close: () => (closing ??= leave()) };
   }
 
   seedLock(): SeedLock {
