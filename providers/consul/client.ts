@@ -3,6 +3,7 @@ import { parseHostPort, formatHostPort } from '../../src/address.js';
 import { abortReason } from '../../src/backoff.js';
 import { AuthError, ConfigError, DiscoveryError, ProtocolError, ThrottledError } from '../../src/errors.js';
 import { withDeadline } from '../../src/signal.js';
+import { checkWireShape } from '../../src/wire.js';
 
 /*
  * A thin typed Consul HTTP client on node's fetch. The npm `consul` client (v2, on papi) was not used
@@ -143,19 +144,7 @@ export function parseBody<S extends z.ZodType>(schema: S, text: string, what: st
   } catch {
     throw new ProtocolError(`${what}: response is not valid JSON`, { hint: 'is CONSUL_HTTP_ADDR pointing at a Consul agent (and not a proxy or another service)?' });
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ProtocolError(`${what}: unexpected response: ${formatPath(issue.path)}: ${issue.message}`, {
-      hint: 'the agent answered in an unexpected format; check that it is a Consul agent (1.x)',
-    });
-  }
-  return parsed.data;
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(body)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+  return checkWireShape(schema, raw, what, 'the agent answered in an unexpected format; check that it is a Consul agent (1.x)');
 }
 
 /** Encodes each segment of a KV key, keeping the slashes. */

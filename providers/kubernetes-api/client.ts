@@ -10,6 +10,7 @@ import {
 } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { withDeadline } from '../../src/signal.js';
+import { checkWireShape } from '../../src/wire.js';
 import { resolveInClusterConfig, type Env } from './in-cluster.js';
 import type { KubernetesApiOptions } from './options.js';
 import { ServiceAccountToken } from './token.js';
@@ -521,19 +522,7 @@ export function queryString(query: KubeCall['query']): string {
 }
 
 export function checkShape<S extends z.ZodType>(schema: S, body: unknown, what: string): z.output<S> {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ProtocolError(`${what}: unexpected response: ${formatPath(issue.path)}: ${issue.message}`, {
-      hint: 'the API server answered in an unexpected format; check that discovery.apiServer is a Kubernetes API server',
-    });
-  }
-  return parsed.data;
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(body)';
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+  return checkWireShape(schema, body, what, 'the API server answered in an unexpected format; check that discovery.apiServer is a Kubernetes API server');
 }
 
 export interface KubernetesClientDeps {

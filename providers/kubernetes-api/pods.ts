@@ -5,7 +5,8 @@ import { withDeadline } from '../../src/signal.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import type { ContactPoint } from '../../src/types.js';
-import { formatPath, KubernetesStatusError, type KubernetesClient } from './client.js';
+import { KubernetesStatusError, type KubernetesClient } from './client.js';
+import { fieldPath } from '../../src/wire.js';
 
 /*
  * Pods as contact points (DESIGN §3 kubernetes-api).
@@ -148,7 +149,7 @@ export function parsePodList(body: unknown, what: string): z.output<typeof PodLi
     const name = (body as { items?: { metadata?: { name?: unknown } }[] }).items?.[issue.path[1]]?.metadata?.name;
     if (typeof name === 'string') pod = ` (pod ${JSON.stringify(name.slice(0, 80))})`;
   }
-  throw new ProtocolError(`${what}: unexpected response: ${formatPath(issue.path)}${pod}: ${issue.message}`, {
+  throw new ProtocolError(`${what}: unexpected response: ${fieldPath(issue.path)}${pod}: ${issue.message}`, {
     hint: 'the API server answered with a PodList in an unexpected format; check that discovery.apiServer is a Kubernetes API server',
   });
 }

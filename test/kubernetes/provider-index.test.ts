@@ -18,7 +18,7 @@ afterAll(async () => {
 
 const discovery = (extra: Record<string, unknown> = {}) => ({
   method: 'kubernetes-api', apiServer: emu.url, caFile: emu.caFile, tokenFile: emu.tokenFile, namespaceFile: emu.namespaceFile, portName: 'management', ...extra,
-});
+}) as Parameters<typeof createDiscovery>[0];
 
 function recordingLogger() {
   const lines: { level: string; msg: string }[] = [];
