@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessSync, constants, statSync } from 'node:fs';
 import { parseHostPort } from '../address.js';
 
 /** Shared field schemas, so every key of the same kind validates and reports the same way. */
@@ -58,3 +59,20 @@ export const Url = z.string().refine(
 );
 
 export const KeyValue = z.strictObject({ key: NonEmptyString, value: z.string() });
+
+/**
+ * A file the process must read at start-up (TLS certificates and keys, CA bundles): it must exist
+ * and be readable when the config is checked, so `config check` rejects what start-up would.
+ */
+export const ReadableFile = NonEmptyString.superRefine((file, ctx) => {
+  try {
+    accessSync(file, constants.R_OK);
+    if (!statSync(file).isFile()) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(file)} is not a regular file` });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    ctx.addIssue({
+      code: 'custom',
+      message: code === 'ENOENT' ? `file ${JSON.stringify(file)} does not exist` : `file ${JSON.stringify(file)} cannot be read (${code ?? (err as Error).message})`,
+    });
+  }
+});
