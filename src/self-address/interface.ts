@@ -17,7 +17,8 @@ function inCidr(ip: string, cidr: string): boolean {
 
 /**
  * The single non-internal IPv4 of this machine; `select` (an interface name or a CIDR) picks one
- * when there are several. Ambiguity is an error that lists the candidates, never a guess.
+ * when there are several. Ambiguity is a ConfigError naming `self.interface` that lists the candidates,
+ * never a guess: its fix is configuration.
  */
 export function resolveInterfaceAddress(select?: string, interfaces: Interfaces = os.networkInterfaces()): string {
   const candidates: { name: string; address: string }[] = [];
@@ -32,14 +33,23 @@ export function resolveInterfaceAddress(select?: string, interfaces: Interfaces 
   }
   const list = candidates.map((c) => `${c.name}=${c.address}`).join(', ') || 'none';
   if (chosen.length === 1) return chosen[0]!.address;
-  if (chosen.length === 0) {
-    throw new DiscoveryError(
-      select ? `self-address: no non-internal IPv4 address matches "${select}" (candidates: ${list})` : 'self-address: this machine has no non-internal IPv4 address',
-      { retriable: false, hint: 'set self.host explicitly, or self.interface to an interface name or CIDR' },
-    );
+  // What is wrong here is the configuration (self.interface or self.host), not a backend: ConfigError.
+  if (chosen.length === 0 && select !== undefined) {
+    throw new ConfigError(`self.interface: no non-internal IPv4 address matches "${select}" (candidates: ${list})`, {
+      hint: 'set self.interface to one of the candidates\' interface names or a CIDR that contains one, or set self.host',
+    });
   }
-  throw new DiscoveryError(`self-address: several non-internal IPv4 addresses (${list})`, {
-    retriable: false,
-    hint: 'choose one with self.interface (an interface name such as "eth1" or a CIDR such as "10.0.0.0/16"), or set self.host',
-  });
+  if (chosen.length === 0) {
+    throw new DiscoveryError('self-address: this machine has no non-internal IPv4 address', {
+      retriable: false,
+      hint: 'set self.host explicitly, or self.interface to an interface name or CIDR',
+    });
+  }
+  const several = chosen.map((c) => `${c.name}=${c.address}`).join(', ');
+  throw new ConfigError(
+    select === undefined
+      ? `self.interface: several non-internal IPv4 addresses, choose one (candidates: ${several})`
+      : `self.interface: "${select}" matches several non-internal IPv4 addresses, choose one (candidates: ${several})`,
+    { hint: 'set self.interface to an interface name such as "eth1" or a narrower CIDR such as "10.0.0.0/16", or set self.host' },
+  );
 }
