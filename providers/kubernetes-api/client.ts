@@ -5,14 +5,15 @@ import net from 'node:net';
 import type { z } from 'zod';
 import { abortReason, backoffDelay, sleep } from '../../src/backoff.js';
 import { systemClock, type Clock } from '../../src/clock.js';
-import {
-  AbortedError, AuthError, ClusterseedError, ConfigError, DiscoveryError, ProtocolError, ThrottledError, TimeoutError, type ClusterseedErrorOptions,
-} from '../../src/errors.js';
+import { AbortedError, ClusterseedError, ConfigError, DiscoveryError, ProtocolError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { withDeadline } from '../../src/signal.js';
 import { checkWireShape } from '../../src/wire.js';
+import { describe, queryString, type KubeCall, type KubeResponse } from './call.js';
+import { MAX_THROTTLE_RETRIES, networkError, retryAfterMs, statusError } from './errors.js';
 import { resolveInClusterConfig, type Env } from './in-cluster.js';
 import type { KubernetesApiOptions } from './options.js';
+import { readAll, readLines } from './stream.js';
 import { ServiceAccountToken } from './token.js';
 
 /*
@@ -35,67 +36,6 @@ import { ServiceAccountToken } from './token.js';
  */
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
-/** 429 retries inside one call (the call's deadline bounds them too). */
-export const MAX_THROTTLE_RETRIES = 3;
-/** A response larger than this is refused (a list page of 500 pods is a few MB). */
-const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
-const DOCS = 'docs/providers/kubernetes-api.md';
-
-export interface KubeCall {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** Segments already encoded, e.g. /apis/coordination.k8s.io/v1/namespaces/default/leases/x */
-  path: string;
-  query?: Record<string, string | number | boolean | undefined>;
-  /** Sent as JSON. */
-  body?: unknown;
-  signal?: AbortSignal;
-  /** [10 000] For stream(): the time until the response headers arrive. */
-  timeoutMs?: number;
-  /** Named in AuthError hints ('' = the core group). */
-  rbac: { verb: string; resource: string; apiGroup: string };
-  /** Statuses returned instead of thrown (e.g. [404, 409]). */
-  accept?: readonly number[];
-  /** stream() only: end with a TimeoutError when no byte arrived for this long [none]. */
-  idleTimeoutMs?: number;
-}
-
-export interface KubeResponse {
-  status: number;
-  /** Parsed JSON; for an accepted non-2xx status whose body is not JSON, the text. */
-  body: unknown;
-  headers: http.IncomingHttpHeaders;
-}
-
-/** A Kubernetes `Status` object's useful fields. */
-export interface KubeStatus {
-  code?: number;
-  reason?: string;
-  message?: string;
-}
-
-/** `body` as a metav1.Status, or undefined when it is not one. */
-export function parseKubeStatus(body: unknown): KubeStatus | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const b = body as Record<string, unknown>;
-  if (b['kind'] !== 'Status') return undefined;
-  const out: KubeStatus = {};
-  if (typeof b['code'] === 'number') out.code = b['code'];
-  if (typeof b['reason'] === 'string') out.reason = b['reason'];
-  if (typeof b['message'] === 'string') out.message = b['message'];
-  return out;
-}
-
-/** A status the caller did not accept, other than 401/403/429. */
-export class KubernetesStatusError extends DiscoveryError {
-  readonly status: number;
-  /** The Status reason (NotFound, Conflict, AlreadyExists, Expired, Gone…), when the body had one. */
-  readonly reason: string | undefined;
-  constructor(message: string, status: number, reason: string | undefined, options: ClusterseedErrorOptions = {}) {
-    super(message, { retriable: status >= 500 || status === 408, ...options });
-    this.status = status;
-    this.reason = reason;
-  }
-}
 
 export interface KubernetesClientConfig {
   apiServer: string;
@@ -147,7 +87,7 @@ export class KubernetesClient {
   /** One call; 2xx and `accept`ed statuses resolve, everything else throws a typed error. */
   async request(call: KubeCall): Promise<KubeResponse> {
     return this.#perform(call, async (res, signal) => {
-      const text = await this.#readAll(res, signal, call);
+      const text = await readAll(res, signal, call, this.#lost);
       const status = res.statusCode ?? 0;
       if (status >= 200 && status < 300) return { status, body: this.#parseJson(text, call), headers: res.headers };
       let body: unknown = text;
@@ -169,7 +109,7 @@ export class KubernetesClient {
    * the stream is ended with that error.
    */
   async stream(call: KubeCall, onEvent: (event: unknown) => void): Promise<void> {
-    await this.#perform(call, (res, signal) => this.#readLines(res, signal, call, onEvent), false);
+    await this.#perform(call, (res, signal) => readLines(res, signal, call, onEvent, { lost: this.#lost, scrub: (text) => this.#token.scrub(text) }), false);
   }
 
   /** Destroys the keep-alive sockets and ends in-flight calls (they reject with AbortedError). */
@@ -213,7 +153,7 @@ export class KubernetesClient {
           deadline.dispose();
           return await onResponse(res, streamSignal ?? new AbortController().signal);
         }
-        const text = await this.#readAll(res, deadline.signal, call);
+        const text = await readAll(res, deadline.signal, call, this.#lost);
         if (status === 401 && !reauthenticated) {
           reauthenticated = true;
           const fresh = await this.#token.refresh();
@@ -231,7 +171,7 @@ export class KubernetesClient {
             continue;
           }
         }
-        throw this.#statusError(call, what, status, text, res.headers);
+        throw statusError(call, status, text, res.headers, this.#token);
       }
     } catch (err) {
       if (!headersIn && deadline.signal.aborted) throw abortReason(deadline.signal);
@@ -283,118 +223,12 @@ export class KubernetesClient {
         done();
         if (signal.aborted) return reject(abortReason(signal));
         if (err instanceof ClusterseedError) return reject(err);
-        const mapped = this.#networkError(what, err);
+        const mapped = networkError(this.apiServer, what, err);
         const code = (err as { code?: string }).code;
         if (req.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE')) STALE.add(mapped);
         reject(mapped);
       });
       req.end(body);
-    });
-  }
-
-  #readAll(res: http.IncomingMessage, signal: AbortSignal, call: KubeCall): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let settled = false;
-      const finish = (err?: unknown, text?: string) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err !== undefined) reject(err);
-        else resolve(text!);
-      };
-      const onAbort = () => {
-        res.destroy();
-        finish(abortReason(signal));
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_RESPONSE_BYTES) {
-          res.destroy();
-          finish(new ProtocolError(`${describe(call)}: response larger than ${MAX_RESPONSE_BYTES} bytes`, { retriable: false }));
-          return;
-        }
-        chunks.push(c);
-      });
-      res.once('end', () => finish(undefined, Buffer.concat(chunks).toString('utf8')));
-      res.on('error', (err) => finish(err instanceof ClusterseedError ? err : this.#lostError(call, err)));
-      res.once('close', () => {
-        if (!res.complete) finish(this.#lostError(call));
-      });
-    });
-  }
-
-  #readLines(res: http.IncomingMessage, signal: AbortSignal, call: KubeCall, onEvent: (event: unknown) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      let pending = '';
-      let idle: NodeJS.Timeout | undefined;
-      const decoder = new TextDecoder('utf-8');
-      const finish = (err?: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(idle);
-        signal.removeEventListener('abort', onAbort);
-        if (err !== undefined) {
-          res.destroy();
-          reject(err);
-        } else resolve();
-      };
-      const onAbort = () => finish(abortReason(signal));
-      const armIdle = () => {
-        if (call.idleTimeoutMs === undefined) return;
-        clearTimeout(idle);
-        idle = setTimeout(() => finish(new TimeoutError(`${describe(call)}: no data for ${call.idleTimeoutMs} ms`)), call.idleTimeoutMs);
-        idle.unref();
-      };
-      const line = (text: string) => {
-        const trimmed = text.trim();
-        if (trimmed === '') return;
-        let event: unknown;
-        try {
-          event = JSON.parse(trimmed);
-        } catch {
-          throw new ProtocolError(`${describe(call)}: a watch event is not valid JSON: ${JSON.stringify(this.#token.scrub(trimmed.slice(0, 120)))}`, {
-            hint: 'is discovery.apiServer a Kubernetes API server (and not a proxy that rewrites streams)?',
-          });
-        }
-        onEvent(event);
-      };
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      armIdle();
-      res.on('data', (c: Buffer) => {
-        if (settled) return;
-        armIdle();
-        pending += decoder.decode(c, { stream: true });
-        if (pending.length > MAX_RESPONSE_BYTES) return finish(new ProtocolError(`${describe(call)}: a watch event is larger than ${MAX_RESPONSE_BYTES} bytes`));
-        let nl: number;
-        try {
-          while (!settled && (nl = pending.indexOf('\n')) >= 0) {
-            const text = pending.slice(0, nl);
-            pending = pending.slice(nl + 1);
-            line(text);
-          }
-        } catch (err) {
-          finish(err);
-        }
-      });
-      res.once('end', () => {
-        try {
-          pending += decoder.decode();
-          line(pending);
-          finish();
-        } catch (err) {
-          finish(err);
-        }
-      });
-      res.on('error', (err) => finish(err instanceof ClusterseedError ? err : this.#lostError(call, err)));
-      res.once('close', () => {
-        if (!res.complete) finish(this.#lostError(call));
-      });
     });
   }
 
@@ -409,117 +243,15 @@ export class KubernetesClient {
     }
   }
 
-  #statusError(call: KubeCall, what: string, status: number, text: string, headers: http.IncomingHttpHeaders): Error {
-    let parsed: unknown;
-    try { parsed = JSON.parse(text); } catch { /* not a Status */ }
-    const st = parseKubeStatus(parsed);
-    const detail = this.#token.scrub((st?.message ?? text).trim().replace(/\s+/g, ' ').slice(0, 300)) || `HTTP ${status}`;
-    const namespace = namespaceOf(call.path);
-    const rule = rbacRule(call.rbac, namespace);
-    if (status === 401) {
-      return new AuthError(`${what}: the API server rejected the service-account token (HTTP 401 ${st?.reason ?? 'Unauthorized'}), also after re-reading ${this.#token.file}`, {
-        hint: `the token is invalid, expired or revoked: check the pod's serviceAccountName and that its token is mounted (discovery.tokenFile); ${rule}`,
-      });
-    }
-    if (status === 403) {
-      return new AuthError(`${what}: forbidden (HTTP 403): the service account may not "${call.rbac.verb}" "${call.rbac.resource}" in ${namespace === undefined ? 'the cluster scope' : `namespace "${namespace}"`}: ${detail}`, {
-        hint: rule,
-      });
-    }
-    if (status === 429) {
-      const after = headers['retry-after'];
-      return new ThrottledError(`${what}: the API server is throttling (HTTP 429${after ? `, Retry-After ${after}` : ''}) after ${MAX_THROTTLE_RETRIES} retries or the call's deadline`, {
-        hint: 'the API server\'s priority and fairness limits are reached; the lookup is retried with back-off',
-      });
-    }
-    const reason = st?.reason;
-    return new KubernetesStatusError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${detail}`, status, reason, {
-      hint: status >= 500 ? 'the API server failed; retried with back-off' : status === 404 ? 'check discovery.namespace and discovery.apiServer' : undefined,
-    });
-  }
-
-  #networkError(what: string, err: Error): Error {
-    const code = (err as { code?: string }).code;
-    const tls = code === undefined ? undefined : TLS_REASONS[code];
-    if (tls !== undefined || /certificate|self[- ]signed|altnames/i.test(err.message)) {
-      return new DiscoveryError(`${what}: TLS verification of ${this.apiServer} failed: ${tls ?? err.message}${code ? ` (${code})` : ''}`, {
-        cause: err,
-        retriable: false,
-        hint: 'the API server is always verified against discovery.caFile (in a pod: the service account\'s ca.crt); check that the file holds the cluster CA and that discovery.apiServer names a host in the server certificate. There is no insecure mode.',
-      });
-    }
-    return new DiscoveryError(`${what}: cannot reach the API server ${this.apiServer}: ${code ?? err.message}`, {
-      cause: err,
-      hint: 'check discovery.apiServer (or KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT) and that the pod can reach the API server',
-    });
-  }
-
-  #lostError(call: KubeCall, err?: Error): Error {
+  /** Also the readers' (stream.ts) error for a connection lost mid-body. */
+  readonly #lost = (call: KubeCall, err?: Error): Error => {
     if (this.#closed) return new AbortedError('kubernetes client closed');
     return new DiscoveryError(`${describe(call)}: the connection to ${this.apiServer} was lost while reading the response${err ? `: ${(err as { code?: string }).code ?? err.message}` : ''}`, { cause: err });
-  }
+  };
 }
 
 /** Errors from a reused keep-alive socket that the server had closed. */
 const STALE = new WeakSet<object>();
-
-const TLS_REASONS: Record<string, string> = {
-  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server certificate is self-signed and not the configured CA',
-  SELF_SIGNED_CERT_IN_CHAIN: 'the server certificate chains to a self-signed CA other than the configured one',
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server certificate is not signed by the configured CA (unknown CA)',
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the server certificate is issued by a CA that is not the configured one (unknown CA)',
-  UNABLE_TO_GET_ISSUER_CERT: 'the server certificate is issued by an unknown CA',
-  CERT_SIGNATURE_FAILURE: 'the server certificate has a bad signature',
-  CERT_HAS_EXPIRED: 'the server certificate has expired',
-  CERT_NOT_YET_VALID: 'the server certificate is not valid yet (check the clock)',
-  CERT_REVOKED: 'the server certificate is revoked',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'hostname mismatch: the server certificate does not name this host',
-  HOSTNAME_MISMATCH: 'hostname mismatch: the server certificate does not name this host',
-  ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS there (wrong port, or plain http?)',
-  EPROTO: 'the TLS handshake failed',
-};
-
-/** The sentence an AuthError's hint carries: the Role rule clusterseed needs for this call. */
-export function rbacRule(rbac: KubeCall['rbac'], namespace: string | undefined): string {
-  const verbs = ROLE_VERBS[`${rbac.apiGroup}/${rbac.resource}`] ?? [rbac.verb];
-  const all = verbs.includes(rbac.verb) ? verbs : [...verbs, rbac.verb];
-  const where = namespace === undefined ? 'cluster-wide (a ClusterRole)' : `in namespace "${namespace}"`;
-  return `the service account needs "${rbac.verb}" on "${rbac.resource}" ${where} (a Role with apiGroups [${JSON.stringify(rbac.apiGroup)}], resources [${JSON.stringify(rbac.resource)}], verbs [${all.map((v) => JSON.stringify(v)).join(',')}], and a RoleBinding to the pod's service account; see ${DOCS})`;
-}
-
-/** Everything clusterseed needs of each resource, so one fix grants the whole rule. */
-const ROLE_VERBS: Record<string, string[]> = {
-  '/pods': ['list', 'watch'],
-  'coordination.k8s.io/leases': ['get', 'create', 'update'],
-};
-
-function namespaceOf(path: string): string | undefined {
-  const m = /\/namespaces\/([^/?]+)\//.exec(path);
-  return m ? decodeURIComponent(m[1]!) : undefined;
-}
-
-function describe(call: KubeCall): string {
-  return `kubernetes ${call.method} ${call.path}`;
-}
-
-/** Retry-After as delta-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | string[] | undefined, now: number): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-export function queryString(query: KubeCall['query']): string {
-  if (!query) return '';
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(query)) {
-    if (v === undefined) continue;
-    parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
-  }
-  return parts.length === 0 ? '' : `?${parts.join('&')}`;
-}
 
 export function checkShape<S extends z.ZodType>(schema: S, body: unknown, what: string): z.output<S> {
   return checkWireShape(schema, body, what, 'the API server answered in an unexpected format; check that discovery.apiServer is a Kubernetes API server');

@@ -1,29 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import { formatHostPort, sameContactPoint } from '../../src/address.js';
-import { backoffDelay, retry, sleep } from '../../src/backoff.js';
-import { monotonicNow, type Clock, type TimerHandle } from '../../src/clock.js';
+import { retry } from '../../src/backoff.js';
+import type { TimerHandle } from '../../src/clock.js';
 import { DiscoveryError, describeError } from '../../src/errors.js';
-import type { Logger } from '../../src/logger.js';
 import { encodeFirstSeed } from '../../src/lock/codec.js';
 import { sameStoredFirstSeed } from '../../src/lock/record.js';
 import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint } from '../../src/types.js';
+import { Leases, type LeaseApi } from './lease-api.js';
+import { changeMembers, type MembersDeps } from './lease-members.js';
 import { leaseNames, type LeaseNames } from './lease-names.js';
+import { expired, fingerprint, observe, type Fingerprint, type Observation } from './lease-observation.js';
+import { pollForChange } from './lease-wait.js';
 import {
-  annotation, encodeMembers, FIRST_SEED_ANNOTATION, firstSeedOf, holderOf, MEMBERS_ANNOTATION, membersOf, microTime, newLease,
-  parseLease, replaced, type LeaseSpec, type LeaseWire,
+  annotation, FIRST_SEED_ANNOTATION, firstSeedOf, holderOf, membersOf, microTime, newLease, parseLease, replaced, specOf, type LeaseSpec, type LeaseWire,
 } from './lease-record.js';
 
 /*
  * SeedLock on coordination.k8s.io/v1 Leases (DESIGN §3 kubernetes-api, §5.3, §5.5). RBAC: leases get,
- * create, update — no list, watch or delete (waitForChange polls).
+ * create, update — no list, watch or delete (waitForChange polls: lease-wait.ts).
  *
  * Lock: Lease `clusterseed-<service>-lock`, client-go's fields. Acquire = POST (409 AlreadyExists →
  * read it) or PUT with the resourceVersion read, when the holder is empty, is us, or has expired.
- * Expiry is judged as client-go's leaderelection does (observedRecord/observedTime): a record held by
- * someone else expires leaseDurationSeconds after the moment, on OUR monotonic clock, at which we
- * last saw its resourceVersion change. renewTime is written for people and tools, never compared:
- * it comes from another node's wall clock.
+ * Expiry is judged as client-go's leaderelection does (lease-observation.ts): renewTime is written
+ * for people and tools, never compared.
  *
  * First-seed lives in an annotation of the same Lease, so the fenced write (§5.5.1) is one PUT
  * carrying the resourceVersion of our own last write of that Lease: it succeeds only if nobody wrote
@@ -31,34 +31,9 @@ import {
  * is checked against the copy that resourceVersion names. A frozen former holder's PUT carries an old
  * resourceVersion and gets 409; it never writes.
  *
- * Members: Lease `clusterseed-<service>-members`, a JSON array in an annotation, changed by
- * read-modify-PUT (409 → re-read, retry). On Kubernetes the pod is the node's registration, so an
- * entry cannot die with a session: every write drops entries that are not live pods (deps.livePods).
+ * Members: Lease `clusterseed-<service>-members`, changed by read-modify-PUT and pruned of pods that
+ * are gone (lease-members.ts).
  */
-
-export const LEASE_API = '/apis/coordination.k8s.io/v1';
-/**
- * waitForChange re-reads the two Leases after FIRST_POLL_MS, then at doubling intervals up to this
- * cap while nothing changes: 2 GETs per 5 s for a decided node watching its record.
- */
-export const DEFAULT_POLL_INTERVAL_MS = 5000;
-const FIRST_POLL_MS = 250;
-/** Member CAS attempts before giving up (each conflict means another node's write landed). */
-const MEMBER_CAS_ATTEMPTS = 30;
-
-/** What the lock needs of the Kubernetes client (providers/kubernetes-api/client.ts KubernetesClient). */
-export interface LeaseApiCall {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  path: string;
-  body?: unknown;
-  signal?: AbortSignal;
-  timeoutMs?: number;
-  rbac: { verb: string; resource: string; apiGroup: string };
-  accept?: readonly number[];
-}
-export interface LeaseApi {
-  request(call: LeaseApiCall): Promise<{ status: number; body: unknown }>;
-}
 
 export interface LeaseLockSettings {
   /** The service of the lock strategy (each call's options.service picks the Leases; this is informational). */
@@ -67,18 +42,14 @@ export interface LeaseLockSettings {
   leaseDurationSeconds: number;
   /** holderIdentity; default `<host:port>/<random>`, unique per process incarnation. */
   identity?: string;
-  /** waitForChange's longest poll interval [5000 ms]; the first poll comes after 250 ms. */
+  /** waitForChange's longest poll interval [5000 ms, lease-wait.ts]; the first poll comes after 250 ms. */
   pollIntervalMs?: number;
   /** Background renewal interval [leaseDuration / 3]. */
   renewIntervalMs?: number;
 }
 
-export interface LeaseLockDeps {
-  clock: Clock;
-  logger: Logger;
-  /** Running, non-deleting pods as contact points (what provider.resolve answers): members pruning. */
-  livePods: (signal?: AbortSignal) => Promise<ContactPoint[]>;
-}
+/** clock and logger for the lock; livePods for pruning the members. */
+export type LeaseLockDeps = MembersDeps;
 
 /** The lock as this process holds it: the Lease as our own last write left it. */
 interface Hold {
@@ -93,7 +64,7 @@ interface ServiceState {
   service: string;
   names: LeaseNames;
   /** client-go's observedRecord/observedTime for the lock Lease. */
-  observed?: { resourceVersion: string; holder: string; at: number; durationMs: number };
+  observed?: Observation;
   /** What readRecord saw (waitForChange compares to it). */
   seen?: Fingerprint;
   hold?: Hold;
@@ -102,16 +73,11 @@ interface ServiceState {
   queue: Promise<unknown>;
 }
 
-interface Fingerprint {
-  lock: string;
-  members: string;
-}
-
 /** The lock was lost: someone else wrote the lock Lease (it expired in their view and they took it). */
 class LeaseLostError extends DiscoveryError {}
 
 export class KubernetesLeaseLock implements SeedLock {
-  readonly #api: LeaseApi;
+  readonly #leases: Leases;
   readonly #settings: LeaseLockSettings;
   readonly #deps: LeaseLockDeps;
   readonly #states = new Map<string, ServiceState>();
@@ -120,7 +86,7 @@ export class KubernetesLeaseLock implements SeedLock {
   #closed = false;
 
   constructor(api: LeaseApi, settings: LeaseLockSettings, deps: LeaseLockDeps) {
-    this.#api = api;
+    this.#leases = new Leases(api, settings.namespace, () => this.#callTimeoutMs());
     this.#settings = settings;
     this.#deps = deps;
     if (settings.identity !== undefined) this.#identity = settings.identity;
@@ -180,7 +146,7 @@ export class KubernetesLeaseLock implements SeedLock {
       if (!lease) {
         const now = microTime(this.#deps.clock.now());
         const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: this.#settings.leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 };
-        const res = await this.#call('create', { method: 'POST', path: this.#collection(), body: newLease(st.names.lock, this.#settings.namespace, service, spec), signal, accept: [409] });
+        const res = await this.#leases.call('create', { method: 'POST', path: this.#leases.collection(), body: newLease(st.names.lock, this.#settings.namespace, service, spec), signal, accept: [409] });
         if (res.status !== 409) return this.#acquired(st, this.#observe(st, parseLease(res.body, st.names.lock)));
         // AlreadyExists: someone created it between our GET and POST. Judge it like any other.
         lease = await this.#get(st, 'lock', signal);
@@ -188,7 +154,7 @@ export class KubernetesLeaseLock implements SeedLock {
       }
       const holder = holderOf(lease);
       const mine = holder === identity;
-      if (!mine && holder !== '' && !this.#expired(st)) return undefined;
+      if (!mine && holder !== '' && !expired(st.observed, this.#deps.clock)) return undefined;
       if (!mine && holder !== '') {
         this.#deps.logger.warn({ lease: st.names.lock, holder }, 'kubernetes: the lock holder has not renewed for leaseDurationSeconds (observed on this node); taking the lock over');
       }
@@ -215,35 +181,14 @@ export class KubernetesLeaseLock implements SeedLock {
   }
 
   /**
-   * Polls the two Leases (no watch permission needed) and resolves when the lock's holder or
-   * first-seed, or the members, differ from what readRecord saw, when the lock held by someone else
-   * expires in our observation (a waiter can take it now), or after maxWaitMs. Renewals alone
-   * (renewTime, resourceVersion) are no change: waiters would wake every leaseDuration/3 for nothing.
+   * Resolves when the lock's holder or first-seed, or the members, differ from what readRecord saw,
+   * when the lock held by someone else expires in our observation, or after maxWaitMs (lease-wait.ts).
    */
   async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {
     const st = this.#state(service);
-    const { clock } = this.#deps;
     const base = st.seen ?? (await this.#fingerprint(st, signal));
-    const expiredAtStart = this.#expiredForeign(st);
-    const deadline = monotonicNow(clock) + maxWaitMs;
-    // Changes come in bursts (a lock taken, first-seed written, members added), and quiet records
-    // stay quiet: the interval starts short and doubles while nothing changes, up to the cap, so a
-    // decided node costs the API server 2 GETs per cap, not 2 a second. The one change a waiter can
-    // predict, the holder's expiry in our observation, gets a poll right when it is due.
-    const cap = this.#settings.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    let poll = Math.min(FIRST_POLL_MS, cap);
-    for (;;) {
-      const at = monotonicNow(clock);
-      const remaining = deadline - at;
-      if (remaining <= 0) return;
-      const o = st.observed;
-      const untilExpiry = !expiredAtStart && o !== undefined && o.holder !== '' && o.holder !== this.#identity ? Math.max(0, o.at + o.durationMs - at) : Infinity;
-      await sleep(Math.min(poll, remaining, untilExpiry), signal, clock);
-      poll = Math.min(poll * 2, cap);
-      const now = await this.#fingerprint(st, signal);
-      if (now.lock !== base.lock || now.members !== base.members) return;
-      if (!expiredAtStart && this.#expiredForeign(st)) return;
-    }
+    const target = { read: (s?: AbortSignal) => this.#fingerprint(st, s), observed: () => st.observed, identity: () => this.#identity };
+    await pollForChange(base, target, { clock: this.#deps.clock, maxWaitMs, pollIntervalMs: this.#settings.pollIntervalMs, signal });
   }
 
   /** Stops renewing and releases every lock this process holds (the provider's close()). */
@@ -379,61 +324,14 @@ export class KubernetesLeaseLock implements SeedLock {
     delete hold.timer;
   }
 
-  /** Held by someone else and not seen to change for its leaseDurationSeconds on our monotonic clock. */
-  #expired(st: ServiceState): boolean {
-    const o = st.observed;
-    return o !== undefined && monotonicNow(this.#deps.clock) - o.at >= o.durationMs;
-  }
-
-  #expiredForeign(st: ServiceState): boolean {
-    const o = st.observed;
-    return o !== undefined && o.holder !== '' && o.holder !== this.#identity && this.#expired(st);
-  }
-
-  /** client-go's setObservedRecord: the clock restarts only when the record changed. */
   #observe(st: ServiceState, lease: LeaseWire): LeaseWire {
-    if (st.observed?.resourceVersion !== lease.metadata.resourceVersion) {
-      const seconds = lease.spec?.leaseDurationSeconds ?? this.#settings.leaseDurationSeconds;
-      st.observed = {
-        resourceVersion: lease.metadata.resourceVersion,
-        holder: holderOf(lease),
-        at: monotonicNow(this.#deps.clock),
-        durationMs: Math.max(1, seconds) * 1000,
-      };
-    }
+    st.observed = observe(st.observed, lease, this.#settings.leaseDurationSeconds, this.#deps.clock);
     return lease;
   }
 
-  // ---- members ----
-
-  async #changeMembers({ service, signal }: SeedLockOptions, change: (list: ContactPoint[]) => ContactPoint[], keep: ContactPoint | undefined): Promise<void> {
+  #changeMembers({ service, signal }: SeedLockOptions, change: (list: ContactPoint[]) => ContactPoint[], keep: ContactPoint | undefined): Promise<void> {
     const st = this.#state(service);
-    const { logger, clock } = this.#deps;
-    // Looked up once: pods that are not live now are not members (the pod is the registration).
-    const live = await this.#deps.livePods(signal).catch((err: unknown) => {
-      logger.debug({ error: describeError(err) }, 'kubernetes: listing live pods failed; members are written without pruning');
-      return undefined;
-    });
-    for (let attempt = 0; ; attempt++) {
-      const lease = await this.#get(st, 'members', signal);
-      const current = membersOf(lease, st.names.members, logger);
-      const pruned = live ? current.filter((m) => live.some((p) => sameContactPoint(p, m)) || (keep !== undefined && sameContactPoint(m, keep))) : current;
-      const next = change(pruned);
-      const text = encodeMembers(next);
-      if (text === annotation(lease, MEMBERS_ANNOTATION) || (!lease && next.length === 0)) return;
-      if (pruned.length < current.length) logger.debug({ lease: st.names.members, pruned: current.length - pruned.length }, 'kubernetes: dropping member entries of pods that are gone');
-      const res = lease
-        ? await this.#call('update', { method: 'PUT', path: this.#path(st.names.members), body: replaced(lease, undefined, { [MEMBERS_ANNOTATION]: text }), signal, accept: [409, 404] })
-        : await this.#call('create', { method: 'POST', path: this.#collection(), body: newLease(st.names.members, this.#settings.namespace, service, {}, { [MEMBERS_ANNOTATION]: text }), signal, accept: [409] });
-      if (res.status < 300) return;
-      if (attempt + 1 >= MEMBER_CAS_ATTEMPTS) {
-        throw new DiscoveryError(`kubernetes: updating Lease ${st.names.members} kept conflicting (${MEMBER_CAS_ATTEMPTS} attempts)`, {
-          hint: 'many nodes wrote members at once; the strategy retries',
-        });
-      }
-      // Another node's write landed first: re-read and apply ours on top, after a short jittered pause.
-      await sleep(backoffDelay(attempt, { initialMs: 20, maxMs: 500 }), signal, clock);
-    }
+    return changeMembers(this.#leases, { service, name: st.names.members }, change, keep, this.#deps, signal);
   }
 
   // ---- wire ----
@@ -445,9 +343,7 @@ export class KubernetesLeaseLock implements SeedLock {
 
   /** GET one of the two Leases; undefined on 404. Lock reads update the expiry observation. */
   async #get(st: ServiceState, which: keyof LeaseNames, signal?: AbortSignal): Promise<LeaseWire | undefined> {
-    const name = st.names[which];
-    const res = await this.#call('get', { method: 'GET', path: this.#path(name), signal, accept: [404] });
-    const lease = res.status === 404 ? undefined : parseLease(res.body, name);
+    const lease = await this.#leases.get(st.names[which], signal);
     if (which !== 'lock') return lease;
     if (lease) return this.#observe(st, lease);
     delete st.observed;
@@ -460,7 +356,7 @@ export class KubernetesLeaseLock implements SeedLock {
    * whatever we thought we held is gone, so that counts as lost too.
    */
   async #put(st: ServiceState, lease: LeaseWire, spec: LeaseSpec, annotations: Record<string, string | undefined>, signal?: AbortSignal): Promise<LeaseWire | undefined> {
-    const res = await this.#call('update', { method: 'PUT', path: this.#path(st.names.lock), body: replaced(lease, spec, annotations), signal, accept: [409, 404] });
+    const res = await this.#leases.call('update', { method: 'PUT', path: this.#leases.path(st.names.lock), body: replaced(lease, spec, annotations), signal, accept: [409, 404] });
     if (res.status === 409 || res.status === 404) return undefined;
     const written = this.#observe(st, parseLease(res.body, st.names.lock));
     if (res.status === 201) {
@@ -470,21 +366,9 @@ export class KubernetesLeaseLock implements SeedLock {
     return written;
   }
 
-  #call(verb: string, call: Omit<LeaseApiCall, 'rbac' | 'timeoutMs'>) {
-    return this.#api.request({ ...call, timeoutMs: this.#callTimeoutMs(), rbac: { verb, resource: 'leases', apiGroup: 'coordination.k8s.io' } });
-  }
-
   /** A renewal that takes longer than half the lease is no use to anyone. */
   #callTimeoutMs(): number {
     return Math.min(10_000, Math.max(1000, Math.round(this.leaseTtlMs / 2)));
-  }
-
-  #collection(): string {
-    return `${LEASE_API}/namespaces/${encodeURIComponent(this.#settings.namespace)}/leases`;
-  }
-
-  #path(name: string): string {
-    return `${this.#collection()}/${encodeURIComponent(name)}`;
   }
 
   #serial<T>(st: ServiceState, fn: () => Promise<T>): Promise<T> {
@@ -498,23 +382,4 @@ export class KubernetesLeaseLock implements SeedLock {
     if (!st) this.#states.set(service, (st = { service, names: leaseNames(service), gen: 0, queue: Promise.resolve() }));
     return st;
   }
-}
-
-function specOf(lease: LeaseWire): LeaseSpec {
-  const s = lease.spec ?? {};
-  return {
-    holderIdentity: s.holderIdentity ?? undefined,
-    leaseDurationSeconds: s.leaseDurationSeconds ?? undefined,
-    acquireTime: s.acquireTime ?? undefined,
-    renewTime: s.renewTime ?? undefined,
-    leaseTransitions: s.leaseTransitions ?? undefined,
-  };
-}
-
-/** What counts as a change for waiters: holder, acquisition, first-seed; members' text. Not renewals. */
-function fingerprint(lock: LeaseWire | undefined, members: LeaseWire | undefined): Fingerprint {
-  const l = lock
-    ? JSON.stringify([holderOf(lock), lock.spec?.acquireTime ?? '', lock.spec?.leaseTransitions ?? 0, annotation(lock, FIRST_SEED_ANNOTATION) ?? null])
-    : 'absent';
-  return { lock: l, members: members ? annotation(members, MEMBERS_ANNOTATION) ?? '' : 'absent' };
 }

@@ -109,6 +109,18 @@ export function replaced(lease: LeaseWire, spec: LeaseSpec | undefined, annotati
   return { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', ...body };
 }
 
+/** The spec as read, as a LeaseSpec to change and write back (null fields: absent). */
+export function specOf(lease: LeaseWire): LeaseSpec {
+  const s = lease.spec ?? {};
+  return {
+    holderIdentity: s.holderIdentity ?? undefined,
+    leaseDurationSeconds: s.leaseDurationSeconds ?? undefined,
+    acquireTime: s.acquireTime ?? undefined,
+    renewTime: s.renewTime ?? undefined,
+    leaseTransitions: s.leaseTransitions ?? undefined,
+  };
+}
+
 function compactSpec(spec: LeaseSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(spec)) if (v !== undefined && v !== '') out[k] = v;

@@ -5,7 +5,8 @@ import { withDeadline } from '../../src/signal.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import type { ContactPoint } from '../../src/types.js';
-import { KubernetesStatusError, type KubernetesClient } from './client.js';
+import type { KubernetesClient } from './client.js';
+import { KubernetesStatusError } from './errors.js';
 import { fieldPath } from '../../src/wire.js';
 
 /*

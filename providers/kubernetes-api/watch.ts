@@ -2,7 +2,8 @@ import { backoffDelay, sleep } from '../../src/backoff.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { AuthError, describeError, ProtocolError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
-import { KubernetesStatusError, parseKubeStatus, type KubernetesClient } from './client.js';
+import type { KubernetesClient } from './client.js';
+import { KubernetesStatusError, parseKubeStatus } from './errors.js';
 import { listPods } from './pods.js';
 
 /*

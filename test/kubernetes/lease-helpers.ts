@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { silentLogger } from '../../src/logger.js';
-import { KubernetesLeaseLock, LEASE_API, type LeaseApi, type LeaseApiCall, type LeaseLockSettings } from '../../providers/kubernetes-api/lease-lock.js';
+import { LEASE_API, type LeaseApi, type LeaseApiCall } from '../../providers/kubernetes-api/lease-api.js';
+import { KubernetesLeaseLock, type LeaseLockSettings } from '../../providers/kubernetes-api/lease-lock.js';
 import type { KubernetesEmulator } from '../emulators/kubernetes/index.js';
 import type { ContactPoint } from '../../src/types.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KubernetesClient } from '../../providers/kubernetes-api/client.js';
-import { KubernetesStatusError } from '../../providers/kubernetes-api/client.js';
+import { KubernetesStatusError } from '../../providers/kubernetes-api/errors.js';
 import { listPods, podsToContactPoints, type Pod } from '../../providers/kubernetes-api/pods.js';
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from '../emulators/kubernetes/index.js';
