@@ -7,25 +7,32 @@ export interface Ec2ApiFilter {
   Values: string[];
 }
 
+export const FILTER_STRING_HINT = 'e.g. "instance-type=m5.large;tag:env=prod", or the array form [{"name": "...", "values": ["..."]}]';
+
 /**
  * Pekko's filter string: `name=value;name=value` (one value per entry, entries AND'd), e.g.
  * `"instance-type=m5.large;tag:env=prod"`. The value is everything after the first `=`, so tag
  * values may contain `=`. Use the array form for several values per filter (OR'd).
+ * Pure (no SDK, no error type): the options schema validates with it, so `config check` rejects
+ * exactly the strings a lookup would.
  */
-export function parseFilterString(text: string): Ec2ApiFilter[] {
+export function parseFilterEntries(text: string): { filters: Ec2ApiFilter[] } | { problem: string } {
   const filters: Ec2ApiFilter[] = [];
   for (const raw of text.split(';')) {
     const entry = raw.trim();
     if (entry === '') continue;
     const eq = entry.indexOf('=');
-    if (eq <= 0) {
-      throw new ConfigError(`discovery.filters: entry "${entry}" is not name=value`, {
-        hint: 'e.g. "instance-type=m5.large;tag:env=prod", or the array form [{"name": "...", "values": ["..."]}]',
-      });
-    }
+    if (eq <= 0) return { problem: `entry "${entry}" is not name=value` };
     filters.push({ Name: entry.slice(0, eq).trim(), Values: [entry.slice(eq + 1).trim()] });
   }
-  return filters;
+  return { filters };
+}
+
+/** parseFilterEntries, or a ConfigError naming discovery.filters (unreachable with a validated config). */
+export function parseFilterString(text: string): Ec2ApiFilter[] {
+  const parsed = parseFilterEntries(text);
+  if ('problem' in parsed) throw new ConfigError(`discovery.filters: ${parsed.problem}`, { hint: FILTER_STRING_HINT });
+  return parsed.filters;
 }
 
 /**

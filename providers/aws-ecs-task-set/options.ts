@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NonEmptyString } from '../../src/config/fields.js';
 import { EcsNetworkOptions } from '../aws-ecs/network.js';
+import { requireBridgeContainerPort } from '../aws-ecs/options.js';
 
 export const method = 'aws-ecs-task-set';
 export const aliases = ['aws-api-ecs-task-set-async'] as const;
@@ -10,5 +11,5 @@ export const EcsTaskSetOptions = z.strictObject({
   /** [the cluster of this task, from the task metadata endpoint] */
   cluster: NonEmptyString.optional(),
   ...EcsNetworkOptions,
-});
+}).superRefine(requireBridgeContainerPort);
 export type EcsTaskSetOptions = z.output<typeof EcsTaskSetOptions>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { HostPortString, intRange, NonEmptyString, PositiveMillis } from '../../src/config/fields.js';
+import { intRange, IpPortString, NonEmptyString, PositiveMillis } from '../../src/config/fields.js';
 
 export const method = 'dns';
 export const aliases = ['pekko-dns', 'akka-dns'] as const;
@@ -14,7 +14,7 @@ export const DnsOptions = z.strictObject({
   portName: NonEmptyString.optional(),
   protocol: z.enum(['tcp', 'udp']).optional(),
   /** `IP[:port]` list, asked in order; the system resolver's servers (/etc/resolv.conf) when empty. */
-  nameservers: z.array(HostPortString).default([]),
+  nameservers: z.array(IpPortString).default([]),
   /**
    * Search domains for names that are not fully qualified (resolv.conf `search`). Default: the system
    * resolver's (with its `ndots`) when `nameservers` is empty; none with explicit nameservers.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { accessSync, constants, statSync } from 'node:fs';
+import net from 'node:net';
 import { parseHostPort } from '../address.js';
 
 /** Shared field schemas, so every key of the same kind validates and reports the same way. */
@@ -43,6 +44,29 @@ export const HostPortString = z
       parseHostPort(value);
     } catch (err) {
       ctx.addIssue({ code: 'custom', message: `invalid address ${(err as Error).message}` });
+    }
+  });
+
+/**
+ * `IP`, `IP:port`, `[v6]:port`: an address that needs no lookup (DNS nameservers: resolving the
+ * resolver would need a resolver).
+ */
+export const IpPortString = z
+  .string({ error: (iss) => `expected "IP" or "IP:port", got ${show(iss.input)}` })
+  .superRefine((value, ctx) => {
+    let host: string;
+    try {
+      host = parseHostPort(value).host;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `invalid address ${(err as Error).message}` });
+      return;
+    }
+    if (net.isIP(host) === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${show(value)} is not an IP address (a host name would need a resolver to find the resolver)`,
+        params: { hint: 'give IP[:port], e.g. 10.0.0.2 or 127.0.0.1:8600' },
+      });
     }
   });
 

@@ -46,6 +46,8 @@ export function suggest(key: string, known: readonly string[]): string | undefin
 export interface ConfigProblem {
   path: string;
   message: string;
+  /** How to fix it, when the rule knows better than the generic hint. */
+  hint?: string;
 }
 
 /** One readable problem per zod issue. `knownKeys(path)` lists valid keys for "did you mean". */
@@ -94,8 +96,11 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], knownKeys?: 
         } else out.push({ path: formatPath(issue.path), message: issue.message });
         break;
       }
-      default:
-        out.push({ path: formatPath(issue.path), message: issue.message });
+      default: {
+        // A custom rule may carry its own fix: `params: { hint }`.
+        const hint = issue.code === 'custom' ? (issue.params as { hint?: unknown } | undefined)?.hint : undefined;
+        out.push({ path: formatPath(issue.path), message: issue.message, ...(typeof hint === 'string' ? { hint } : {}) });
+      }
     }
   }
   return out;
@@ -113,6 +118,7 @@ export function configErrorFrom(problems: readonly ConfigProblem[], source?: str
 }
 
 function hintFor(p: ConfigProblem): string {
+  if (p.hint !== undefined) return p.hint;
   if (p.message.startsWith('unknown key')) return 'remove or correct the key; `clusterseed config schema` lists every key';
   if (p.message.startsWith('unknown method')) return 'see docs/README.md for the discovery methods and their aliases';
   if (p.message === 'required') return `set ${p.path}`;

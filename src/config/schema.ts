@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { z } from 'zod';
 import { BindPort, Bool, intRange, Millis, NonEmptyString, Port, PositiveMillis } from './fields.js';
 import { DiscoveryConfig } from './discovery.js';
@@ -58,6 +59,12 @@ export const ManagementSettings = z.strictObject({
 });
 export type ManagementSettings = z.output<typeof ManagementSettings>;
 
+/** `10.0.0.0/16`: what self.interface accepts as a CIDR (src/self-address/interface.ts). */
+function isIpv4Cidr(text: string): boolean {
+  const [base, bits, ...rest] = text.split('/');
+  return rest.length === 0 && base !== undefined && net.isIPv4(base) && bits !== undefined && /^\d{1,2}$/.test(bits) && Number(bits) <= 32;
+}
+
 export const SelfSettings = z
   .strictObject({
     /** How the advertised address is found when `host` is not given. */
@@ -77,8 +84,23 @@ export const SelfSettings = z
     if (self.host !== undefined && self.mode !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['mode'], message: 'give either "host" (explicit) or "mode" (resolved), not both' });
     }
+    // An interface name is judged against this machine's interfaces at start-up; a CIDR's syntax is not.
+    if (self.interface?.includes('/') && !isIpv4Cidr(self.interface)) {
+      ctx.addIssue({
+        code: 'custom', path: ['interface'],
+        message: `${JSON.stringify(self.interface)} is neither an interface name nor an IPv4 CIDR`,
+        params: { hint: 'e.g. "eth1" or "10.0.0.0/16"' },
+      });
+    }
   });
 export type SelfSettings = z.output<typeof SelfSettings>;
+
+/**
+ * The discovery methods whose providers hold a seed lock (`seedLock()` + `register()`): the only ones
+ * `bootstrap.strategy` "lock" can use. test/config/rules-walk.test.ts checks this list against the
+ * provider classes.
+ */
+export const LOCK_CAPABLE_METHODS = ['zookeeper', 'etcd', 'consul', 'kubernetes-api', 'file'] as const;
 
 export const Config = z.strictObject({
   /** The name peers share (tag value, ECS service, Consul service, registry path…). */
@@ -88,6 +110,14 @@ export const Config = z.strictObject({
   management: ManagementSettings.prefault({}),
   self: SelfSettings.prefault({}),
 }).superRefine((config, ctx) => {
+  // What bootstrap() would refuse after binding its endpoint is refused here, before anything starts.
+  if (config.bootstrap.strategy === 'lock' && !(LOCK_CAPABLE_METHODS as readonly string[]).includes(config.discovery.method)) {
+    ctx.addIssue({
+      code: 'custom', path: ['bootstrap', 'strategy'],
+      message: `"lock" needs a discovery method with a lock (${LOCK_CAPABLE_METHODS.join(', ')}); "${config.discovery.method}" has none`,
+      params: { hint: `use bootstrap.strategy "lowest-address" with ${config.discovery.method}, or one of ${LOCK_CAPABLE_METHODS.join(', ')} for "lock"` },
+    });
+  }
   // The lock strategy tells live members by (pod IP, port): a pod's port must come from its spec.
   if (config.bootstrap.strategy === 'lock' && config.discovery.method === 'kubernetes-api' && config.discovery.portName === undefined) {
     ctx.addIssue({

@@ -204,7 +204,9 @@ describe('aws-ecs: bridge', () => {
     const err = await provider().resolve({ service: 'orders' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toMatch(/uses bridge networking.*set containerPort/);
-    expect(() => provider({ networkMode: 'bridge' })).toThrow(/containerPort: required with networkMode "bridge"/);
+    // The options schema refuses bridge without containerPort (so `config check` does); create() keeps the check as a defence.
+    expect(EcsOptions.safeParse({ method: 'aws-ecs', networkMode: 'bridge' }).error?.issues).toMatchObject([{ path: ['containerPort'] }]);
+    expect(() => definition.create({ ...EcsOptions.parse({ method: 'aws-ecs' }), networkMode: 'bridge' }, context())).toThrow(/containerPort: required with networkMode "bridge"/);
   });
 });
 
