@@ -1,13 +1,47 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { ClusterseedError, ConfigError, describeError } from '../errors.js';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AbortedError, ClusterseedError, ConfigError, describeError } from '../errors.js';
 import { createStreamLogger } from '../logger.js';
 import { commands } from './commands/index.js';
 import type { CliIO } from './io.js';
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+/**
+ * The version in clusterseed's own package.json, found by walking up from this module's directory:
+ * dist/src/cli/main.js (built, installed) and src/cli/main.ts (sources, through tsx) sit at different
+ * depths, and a package.json of another name on the way (a workspace, the user's project) is skipped.
+ */
+export function packageVersion(from: string = path.dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    let pkg: { name?: unknown; version?: unknown } | undefined;
+    try {
+      pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as typeof pkg;
+    } catch {
+      // none here, or not JSON: look further up
+    }
+    if (pkg?.name === 'clusterseed' && typeof pkg.version === 'string') return pkg.version;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json named "clusterseed" above ${from}`);
+  }
+}
+
+/** The reason of the CLI's AbortSignal when a signal stopped it. */
+export class SignalReceived extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`received ${signal}`);
+    this.name = 'SignalReceived';
+  }
+}
+
+/**
+ * A command interrupted by a signal exits as a shell reports it: 128 + the signal number (130 for
+ * SIGINT, 143 for SIGTERM). Without a SignalReceived reason (an in-process caller's plain abort()) it
+ * is taken for Ctrl-C.
+ */
+export function interruptedExitCode(reason: unknown): number {
+  const signal = reason instanceof SignalReceived ? reason.signal : 'SIGINT';
+  return 128 + (os.constants.signals[signal] ?? os.constants.signals.SIGINT);
 }
 
 function help(): string {
@@ -20,7 +54,7 @@ commands:
 ${names}
 
 global options: --verbose (debug logs, stack traces), --quiet (errors only), --help, --version
-exit codes: 0 success, 1 runtime failure, 2 usage or configuration error
+exit codes: 0 success, 1 runtime failure, 2 usage or configuration error, 130 interrupted (Ctrl-C)
 `;
 }
 
@@ -39,7 +73,7 @@ export async function main(argv: string[], io: Omit<CliIO, 'logger'> & { logger?
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    io.stdout.write(`${version()}\n`);
+    io.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   const command = commands[name];
@@ -53,6 +87,9 @@ export async function main(argv: string[], io: Omit<CliIO, 'logger'> & { logger?
     io.stderr.write(`clusterseed: ${describeError(err)}\n`);
     if (verbose && err instanceof Error) io.stderr.write(`${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`);
     if (err instanceof ConfigError) return 2;
+    // Interrupted by our own signal (e.g. Ctrl-C in demo). bootstrap and run never get
+    // here: a signal before their decision is a graceful stop, exit 0 (DESIGN §4).
+    if (err instanceof AbortedError && io.signal.aborted) return interruptedExitCode(io.signal.reason);
     if (err instanceof ClusterseedError) return 1;
     if (!verbose) io.stderr.write('clusterseed: (unexpected error; run with --verbose for the stack trace)\n');
     return 1;
@@ -65,7 +102,7 @@ if (isEntry || process.argv[1]?.endsWith('/clusterseed') || process.argv[1]?.end
   // line per error, so it is off unless the user set the variable themselves.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(new Error(`received ${sig}`));
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(new SignalReceived(sig));
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal }).then(

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClusterseedError, TimeoutError } from '../../errors.js';
+import { AbortedError, DiscoveryError, TimeoutError } from '../../errors.js';
 import { oneOf, parseFlags, parseMs, UsageError, type CliIO } from '../io.js';
 import { table } from './resolve.js';
 
@@ -17,7 +17,8 @@ interface NodeResult {
   elapsedMs: number;
 }
 
-interface DemoNode {
+/** One node process of the demo (exported for tests of report()). */
+export interface DemoNode {
   index: number;
   host: string;
   child: ChildProcess;
@@ -58,7 +59,10 @@ export async function demo(args: string[], io: CliIO): Promise<number> {
   try {
     // Start in a shuffled order: who starts first must not matter.
     const order = Array.from({ length: count }, (_, i) => i).sort(() => Math.random() - 0.5);
-    for (const i of order) nodes.push(await spawnNode(i, dir, count, strategy, timeoutMs));
+    for (const i of order) {
+      if (io.signal.aborted) throw interrupted(io.signal);
+      nodes.push(await spawnNode(i, dir, count, strategy, timeoutMs));
+    }
     nodes.sort((a, b) => a.index - b.index);
     io.logger.debug({ nodes: count, strategy, directory: dir }, 'demo: nodes started');
     await waitForAll(nodes, timeoutMs, io.signal, (done) => progress(`demo: ${done}/${count} nodes decided…`));
@@ -120,11 +124,13 @@ function waitForAll(nodes: DemoNode[], timeoutMs: number, signal: AbortSignal, o
     const started = Date.now();
     let last = -1;
     const tick = setInterval(() => {
+      // The signal first: a Ctrl-C on a terminal also stops the nodes (same process group), and nodes
+      // that exited on it are an interruption, not nodes that failed to decide.
+      if (signal.aborted) return stop(() => reject(interrupted(signal)));
       const done = nodes.filter((n) => n.result).length;
       if (done !== last) onProgress((last = done));
       const finished = nodes.every((n) => n.result || n.exited !== undefined);
       if (finished) return stop(resolve);
-      if (signal.aborted) return stop(() => reject(new ClusterseedError('CLUSTERSEED_E_ABORTED', 'demo interrupted')));
       if (Date.now() - started > timeoutMs) return stop(resolve);
     }, 50);
     const stop = (then: () => void) => {
@@ -134,7 +140,18 @@ function waitForAll(nodes: DemoNode[], timeoutMs: number, signal: AbortSignal, o
   });
 }
 
-function report(nodes: DemoNode[], format: 'table' | 'json', io: CliIO): number {
+/** Ctrl-C (or SIGTERM): the CLI turns an AbortedError after its signal into exit 128 + the signal number. */
+function interrupted(signal: AbortSignal): AbortedError {
+  return new AbortedError('demo: interrupted before every node decided', { cause: signal.reason });
+}
+
+/**
+ * Prints the outcome and returns 0 when the nodes agree. Otherwise throws: a TimeoutError when nodes
+ * were still deciding at the deadline (a slower machine may need --timeout), else a non-retriable
+ * DiscoveryError — nodes that disagree, or that exited without a decision, are not fixed by waiting.
+ * Exported for tests (a disagreement cannot be provoked from outside).
+ */
+export function report(nodes: DemoNode[], format: 'table' | 'json', io: Pick<CliIO, 'stdout' | 'stderr'>): number {
   const decided = nodes.filter((n) => n.result);
   const firstSeeds = new Set(decided.map((n) => hp(n.result!.seeds[0]!)));
   const formers = decided.filter((n) => n.result!.formedNewCluster);
@@ -159,11 +176,17 @@ function report(nodes: DemoNode[], format: 'table' | 'json', io: CliIO): number 
     return 0;
   }
   for (const n of nodes.filter((x) => !x.result)) io.stderr.write(`node-${n.index + 1} (${n.host}): ${n.stderrTail.join(' | ') || 'no decision'}\n`);
-  const why = decided.length < nodes.length
-    ? `${nodes.length - decided.length} of ${nodes.length} nodes did not decide`
-    : `the nodes disagree: first seeds ${[...firstSeeds].join(', ')}, ${formers.length} formed a cluster`;
+  const undecided = nodes.filter((n) => !n.result);
+  const exited = undecided.filter((n) => n.exited !== undefined);
+  const why = undecided.length === 0
+    ? `the nodes disagree: first seeds ${[...firstSeeds].join(', ')}, ${formers.length} formed a cluster`
+    : exited.length > 0
+      ? `${undecided.length} of ${nodes.length} nodes did not decide (${exited.length} exited without a decision)`
+      : `${undecided.length} of ${nodes.length} nodes did not decide in time`;
   if (format === 'table') io.stdout.write(`FAILED: ${why}\n`);
-  throw new TimeoutError(`demo: ${why}`, { hint: 'run with --verbose, or see the node output above' });
+  const hint = 'run with --verbose, or see the node output above';
+  if (undecided.length > 0 && exited.length === 0) throw new TimeoutError(`demo: ${why}`, { hint: `raise --timeout, ${hint}` });
+  throw new DiscoveryError(`demo: ${why}`, { retriable: false, hint });
 }
 
 /** SIGTERM (graceful: deregister), then SIGKILL whatever is still running after 5 s. */
