@@ -107,10 +107,6 @@ export class Coordinator {
     return this.#decided ? undefined : this.#lastWait;
   }
 
-  get view(): readonly ContactPoint[] {
-    return this.#watch?.view ?? this.#view;
-  }
-
   /** True once this node's cluster lost a conflict and onConflict was told to yield. */
   get yielded(): boolean {
     return this.#watch?.yielded ?? false;

@@ -1,6 +1,6 @@
 import { canonicalize } from '../address.js';
 import { DiscoveryError } from '../errors.js';
-import type { ContactPoint, DiscoveryProvider, Lookup, RegisterOptions, Registration, RegistryProvider } from '../types.js';
+import type { ContactPoint, Lookup, RegisterOptions, Registration, RegistryProvider } from '../types.js';
 
 /**
  * A scriptable discovery provider for users' own tests: set the contact points per service, make the
@@ -41,8 +41,4 @@ export class InMemoryProvider implements RegistryProvider {
   }
 
   async close(): Promise<void> {}
-}
-
-export function isInMemory(p: DiscoveryProvider): p is InMemoryProvider {
-  return p instanceof InMemoryProvider;
 }
