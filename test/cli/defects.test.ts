@@ -34,7 +34,11 @@ describe('clusterseed --version', () => {
 
   it('run from the sources through tsx, from another directory, prints the version', () => {
     // As the issue ran it: `npx tsx src/cli/main.ts --version`.
-    const r = spawnSync(path.join(repo, 'node_modules/.bin/tsx'), [mainTs, '--version'], { cwd: os.tmpdir(), encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const r = spawnSync(path.join(repo, 'node_modules/.bin/tsx'), [mainTs, '--version'], {
+      cwd: os.tmpdir(),
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
@@ -69,7 +73,15 @@ describe('demo: errors', () => {
       stderrTail: [],
       ...(exited !== undefined ? { exited } : {}),
       ...(result
-        ? { result: { self: { host, port: 7000 }, seeds: [{ host: seedHost!, port: Number(seedPort) }], formedNewCluster: result.formed, strategy: 'lowest-address', elapsedMs: 5 } }
+        ? {
+          result: {
+            self: { host, port: 7000 },
+            seeds: [{ host: seedHost!, port: Number(seedPort) }],
+            formedNewCluster: result.formed,
+            strategy: 'lowest-address',
+            elapsedMs: 5,
+          },
+        }
         : {}),
     };
   };
@@ -158,7 +170,9 @@ describe('demo: errors', () => {
           if (stderr.includes('demo: nodes started')) resolve();
         });
       });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      });
       await Promise.race([started, exited]);
       process.kill(-child.pid!, 'SIGINT');
       const { code, signal } = await exited;
