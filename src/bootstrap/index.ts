@@ -81,7 +81,6 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
   };
   const deadline = withDeadline('bootstrap', config.bootstrap.bootstrapTimeoutMs, hooks.signal);
   const risk = config.bootstrap.strategy === 'lowest-address' ? partitionRisk(config.bootstrap) : undefined;
-  if (risk) logger.warn({}, risk);
   const onConflict = conflictReporter(logger, hooks.onConflict);
   try {
     const provider: DiscoveryProvider = await createDiscovery(config.discovery, { logger, env, signal: deadline.signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
@@ -94,6 +93,9 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     cleanups.push(() => endpoint.close());
 
     const { self, source } = await advertisedSelf(config, endpoint.port, env, deadline.signal);
+    // Logged once start-up can no longer fail for a configuration reason: a ConfigError (provider
+    // settings from the environment, TLS files, binding, the own address) stays the only stderr line.
+    if (risk) logger.warn({}, risk);
     logger.info({ self: formatHostPort(self), bound: `${endpoint.host}:${endpoint.port}`, strategy: config.bootstrap.strategy, method: provider.method }, 'bootstrapping');
     report = () => ({ self: wirePoint(self), seedNodes: [], lowest: null, view: 0, members: 0 });
 
