@@ -1,14 +1,18 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { ConsulState, EmulatorError, parseDuration, type CheckRecord, type CheckStatus, type KvRecord, type ServiceRecord } from './state.js';
 import { runKvTxn } from './txn.js';
 
 /*
  * A loopback HTTP server speaking the part of the Consul HTTP API clusterseed (and the npm `consul`
  * client) uses: agent service/check endpoints, /v1/health/service, /v1/catalog/service, sessions, KV,
- * blocking queries (index/wait + X-Consul-Index) and ACL tokens. Test-only extras: `timeScale`
- * (multiplies TTLs, lock delays and DeregisterCriticalServiceAfter), fault injection and request
- * counting.
+ * blocking queries (index/wait + X-Consul-Index) and ACL tokens, over HTTP or HTTPS (`tls`: a
+ * server certificate, and like Consul's `verify_incoming` optionally a required client certificate
+ * signed by `caFile`). Test-only extras: `timeScale` (multiplies TTLs, lock delays and
+ * DeregisterCriticalServiceAfter), fault injection and request counting.
  */
 
 export interface ConsulEmulatorOptions {
@@ -20,6 +24,19 @@ export interface ConsulEmulatorOptions {
   sessionTtlMultiplier?: number;
   /** With ACLs on, the anonymous token may read nothing and write nothing (default policy deny). */
   acl?: { tokens: Record<string, 'read' | 'write'> };
+  /** Serve HTTPS (PEM files, e.g. from test/fixtures/pki.ts). */
+  tls?: EmulatorTls;
+}
+
+export interface EmulatorTls {
+  certFile: string;
+  keyFile: string;
+  /** CA that client certificates must chain to (Consul's ca_file). */
+  caFile?: string;
+  /** Ask for a client certificate (requestCert) [true when caFile is set]. */
+  requestCert?: boolean;
+  /** Refuse a handshake without a valid client certificate (Consul's verify_incoming) [false]. */
+  rejectUnauthorized?: boolean;
 }
 
 export type Fault =
@@ -28,16 +45,23 @@ export type Fault =
   | { kind: 'latency'; ms: number };
 interface FaultRule { method?: string; path: string | RegExp; fault: Fault; remaining: number }
 
-export interface RecordedRequest { method: string; path: string; query: string; hasToken: boolean }
+export interface RecordedRequest {
+  method: string; path: string; query: string; hasToken: boolean;
+  /** Over HTTPS: the CN of the verified client certificate, if one was presented. */
+  clientCert?: string;
+}
 
 export class ConsulEmulator {
   readonly state: ConsulState;
   readonly requests: RecordedRequest[] = [];
-  readonly #server: http.Server;
+  readonly #server: http.Server | https.Server;
   readonly #faults: FaultRule[] = [];
   readonly #acl: ConsulEmulatorOptions['acl'];
   #ticker: NodeJS.Timeout | undefined;
   #port = 0;
+  readonly #secure: boolean;
+  /** TLS handshakes the server refused (e.g. no client certificate while one is required). */
+  readonly tlsFailures: string[] = [];
 
   constructor(options: ConsulEmulatorOptions = {}) {
     this.state = new ConsulState({
@@ -48,7 +72,22 @@ export class ConsulEmulator {
       sessionTtlMultiplier: options.sessionTtlMultiplier ?? 2,
     });
     this.#acl = options.acl;
-    this.#server = http.createServer((req, res) => void this.#handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.#handle(req, res);
+    const t = options.tls;
+    this.#secure = t !== undefined;
+    if (t) {
+      const server = https.createServer({
+        cert: readFileSync(t.certFile),
+        key: readFileSync(t.keyFile),
+        ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
+        requestCert: t.requestCert ?? t.caFile !== undefined,
+        rejectUnauthorized: t.rejectUnauthorized ?? false,
+      }, handler);
+      server.on('tlsClientError', (err) => this.tlsFailures.push((err as NodeJS.ErrnoException).code ?? err.message));
+      this.#server = server;
+    } else {
+      this.#server = http.createServer(handler);
+    }
     this.#server.keepAliveTimeout = 1000;
   }
 
@@ -62,6 +101,8 @@ export class ConsulEmulator {
 
   get port(): number { return this.#port; }
   get address(): string { return `127.0.0.1:${this.#port}`; }
+  /** For CONSUL_HTTP_ADDR: http://127.0.0.1:<port> or https://… */
+  get url(): string { return `${this.#secure ? 'https' : 'http'}://${this.address}`; }
 
   async stop(): Promise<void> {
     clearInterval(this.#ticker);
@@ -81,7 +122,13 @@ export class ConsulEmulator {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const token = headerValue(req.headers['x-consul-token']) ?? url.searchParams.get('token') ?? bearer(req.headers.authorization);
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.search, hasToken: token !== undefined && token !== '' });
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, hasToken: token !== undefined && token !== '' };
+    const socket = req.socket as Partial<TLSSocket>;
+    if (this.#secure && socket.authorized) {
+      const cn = socket.getPeerCertificate?.()?.subject?.CN;
+      if (typeof cn === 'string') recorded.clientCert = cn;
+    }
+    this.requests.push(recorded);
     const body = await readBody(req);
     const rule = this.#faults.find((f) => f.remaining > 0 && (f.method === undefined || f.method === req.method)
       && (typeof f.path === 'string' ? url.pathname.startsWith(f.path) : f.path.test(url.pathname)));
