@@ -28,5 +28,14 @@ export const DnsOptions = z.strictObject({
   tries: intRange(1, 10).default(2),
   /** Answers are reused for their TTL, but never longer than this (0 disables caching). */
   maxCacheTtlMs: intRange(0, 3_600_000).default(30_000),
+}).superRefine((o, ctx) => {
+  // One without the other would be ignored (the SRV name needs both): a typo must not fall back to A.
+  if ((o.portName === undefined) !== (o.protocol === undefined)) {
+    const [missing, given] = o.portName === undefined ? ['portName', 'protocol'] : ['protocol', 'portName'];
+    ctx.addIssue({
+      code: 'custom', path: [missing], message: `required with ${given} (the SRV name is _<portName>._<protocol>.<name>)`,
+      params: { hint: 'e.g. "portName": "management", "protocol": "tcp"; or neither, for A/AAAA records' },
+    });
+  }
 });
 export type DnsOptions = z.output<typeof DnsOptions>;

@@ -81,6 +81,7 @@ const RULES: Rule[] = [
   { id: 'ec2-filters', rule: 'an aws-ec2-tags filters string that does not parse', config: { discovery: { method: 'aws-ec2-tags', filters: 'tag:env=prod;instance-type' } }, path: 'discovery.filters' },
   { id: 'aws-endpoint', rule: 'an AWS endpoint that is not a URL', config: { discovery: { method: 'aws-ec2-tags', endpoint: 'localhost 4566' } }, path: 'discovery.endpoint' },
   { id: 'dns-nameserver-name', rule: 'dns nameservers given as host names', config: { discovery: { method: 'dns', nameservers: ['ns1.example.com'] } }, path: 'discovery.nameservers[0]' },
+  { id: 'dns-srv-pair', rule: 'dns portName without protocol (the SRV name needs both)', config: { discovery: { method: 'dns', nameservers: ['127.0.0.1'], portName: 'management' } }, path: 'discovery.protocol' },
   { id: 'k8s-http', rule: 'kubernetes-api apiServer without https://', config: { discovery: { method: 'kubernetes-api', apiServer: 'http://10.96.0.1:443' } }, path: 'discovery.apiServer' },
   { id: 'unknown-method', rule: 'an unknown discovery method', config: { discovery: { method: 'zookeper' } }, path: 'discovery.method' },
   { id: 'self-mode', rule: 'an unknown self.mode', config: { self: { mode: 'docker' } }, path: 'self.mode' },
