@@ -1,38 +1,30 @@
-import { Etcd3, type Lease } from 'etcd3';
-import { AuthError, DiscoveryError, ClusterseedError } from '../../src/errors.js';
-import type { EtcdOptions } from './options.js';
+import { Etcd3, type IOptions, type Lease } from 'etcd3';
+import type { EtcdSettings } from './settings.js';
 
 /** Bound of one unary etcd call (streams — watch, keepalive — are long-lived by design). */
 export const CALL_TIMEOUT_MS = 5000;
 
-export function normalizeEndpoint(endpoint: string): string {
-  return /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
-}
-
-export function createEtcdClient(options: EtcdOptions): Etcd3 {
-  return new Etcd3({
-    hosts: options.endpoints.map(normalizeEndpoint),
+/**
+ * An etcd3 client for the resolved settings. `https://` hosts verify the server against the CA file
+ * when one is given, else against the system CAs; a certificate and key present a client certificate.
+ * etcd3 reads no file itself: the PEMs were read (and checked) at start-up by resolveEtcdSettings.
+ */
+export function createEtcdClient(settings: EtcdSettings): Etcd3 {
+  const options: IOptions = {
+    hosts: settings.hosts,
     dialTimeout: CALL_TIMEOUT_MS,
-    ...(options.username && options.password ? { auth: { username: options.username, password: options.password } } : {}),
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
-  });
-}
-
-/** Typed error for a failed etcd call; never includes credentials (etcd3 errors do not carry them). */
-export function etcdError(what: string, err: unknown): ClusterseedError {
-  if (err instanceof ClusterseedError) return err;
-  const name = (err as Error)?.name ?? '';
-  const message = (err as Error)?.message ?? String(err);
-  if (/auth|permission|password|token/i.test(name + message)) {
-    return new AuthError(`etcd: ${what}: ${name || 'authentication failed'}`, {
-      cause: err,
-      hint: 'check username/password and the role permissions on the key prefix',
-    });
+  };
+  if (settings.secure && (settings.ca || settings.cert)) {
+    options.credentials = {
+      // grpc-js createSsl(null, …) uses the system CAs; etcd3's typing wants a Buffer.
+      rootCertificate: (settings.ca?.pem ?? null) as Buffer,
+      ...(settings.cert && settings.key ? { certChain: settings.cert.pem, privateKey: settings.key.pem } : {}),
+    };
   }
-  return new DiscoveryError(`etcd: ${what}: ${message}`, {
-    cause: err,
-    hint: 'check that etcd is reachable at the configured endpoints',
-  });
+  // (secure without files: etcd3 itself creates TLS credentials with the system CAs for https:// hosts.)
+  if (settings.auth) options.auth = { username: settings.auth.username, password: settings.auth.password };
+  return new Etcd3(options);
 }
 
 export type { Etcd3, Lease };

@@ -6,9 +6,12 @@ import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js'
 import type {
   ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
 } from '../../src/types.js';
-import { CALL_TIMEOUT_MS, createEtcdClient, etcdError, type Etcd3, type Lease } from './client.js';
+import type { ClusterseedError } from '../../src/errors.js';
+import { CALL_TIMEOUT_MS, createEtcdClient, type Etcd3, type Lease } from './client.js';
+import { classifyEtcdError, explainEtcdError } from './errors.js';
 import { EtcdSeedLock } from './seed-lock.js';
 import { aliases, EtcdOptions, method } from './options.js';
+import { resolveEtcdSettings, type EtcdSettings } from './settings.js';
 
 /*
  * Keys: `<prefix><service>/nodes/<host:port>` (registrations) and `<prefix><service>/members/<host:port>`
@@ -19,6 +22,7 @@ import { aliases, EtcdOptions, method } from './options.js';
 export class EtcdProvider implements LockCapableProvider {
   readonly method = method;
   readonly #options: EtcdOptions;
+  readonly #settings: EtcdSettings;
   readonly #context: ProviderContext;
   readonly client: Etcd3;
   /** Keys this node owns on its lease (registrations, members): put again after a lease loss. */
@@ -26,17 +30,19 @@ export class EtcdProvider implements LockCapableProvider {
   #lease: { lease: Lease; id: Promise<string> } | undefined;
   #seedLock: EtcdSeedLock | undefined;
 
+  /** Throws a ConfigError (before any connection) when ETCDCTL_* variables or the TLS files are unusable. */
   constructor(options: EtcdOptions, context: ProviderContext) {
     this.#options = options;
     this.#context = context;
-    this.client = createEtcdClient(options);
+    this.#settings = resolveEtcdSettings(options, context.env);
+    this.client = createEtcdClient(this.#settings);
     this.#owned = new OwnedEntries<string>({
       name: 'etcd',
       keyField: 'key',
       generation: (signal) => this.leaseId(signal),
       write: (leaseId, key, value, signal) =>
-        bounded(`etcd: writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(leaseId).exec()).then(() => {}),
-      writeError: (key, err) => etcdError(`writing ${key}`, err),
+        this.call(`writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(leaseId).exec()).then(() => {}),
+      writeError: (key, err) => this.etcdError(`writing ${key}`, err),
       remove: (key) =>
         bounded(`etcd: deleting ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.delete().key(key).exec()).then(
           () => {},
@@ -46,20 +52,34 @@ export class EtcdProvider implements LockCapableProvider {
     }, context);
   }
 
+  /** The typed error of a failed call (no TLS diagnosis: for callers that cannot wait). */
+  etcdError(what: string, err: unknown): ClusterseedError {
+    return classifyEtcdError(what, err, this.#settings);
+  }
+
+  /**
+   * One etcd call bounded by `timeoutMs` and `signal`; a failure is a typed error. A connection failure
+   * on https:// is explained (TLS and why) by one handshake of our own, inside the same deadline.
+   */
+  async call<T>(what: string, timeoutMs: number, signal: AbortSignal | undefined, run: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    try {
+      return await bounded(`etcd: ${what}`, timeoutMs, signal, run);
+    } catch (err) {
+      if (signal?.aborted) throw classifyEtcdError(what, err, this.#settings);
+      throw await explainEtcdError(what, err, this.#settings, Math.min(1500, deadline - Date.now()));
+    }
+  }
+
   serviceBase(service: string): string {
     return `${this.#options.prefix}${encodeURIComponent(service)}/`;
   }
 
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
     const prefix = `${this.serviceBase(lookup.service)}nodes/`;
-    let kvs: Record<string, string>;
-    try {
-      kvs = await bounded(`etcd: reading ${prefix}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () =>
-        this.client.getAll().prefix(prefix).strings(),
-      );
-    } catch (err) {
-      throw etcdError(`reading ${prefix}`, err);
-    }
+    const kvs = await this.call(`reading ${prefix}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () =>
+      this.client.getAll().prefix(prefix).strings(),
+    );
     const points: ContactPoint[] = [];
     for (const [key, value] of Object.entries(kvs)) {
       try {
@@ -73,10 +93,10 @@ export class EtcdProvider implements LockCapableProvider {
 
   /** The node's lease id, granted on first use and kept alive until close(). */
   leaseId(signal?: AbortSignal): Promise<string> {
-    if (this.#owned.closed) return Promise.reject(etcdError('lease', new Error('provider is closed')));
+    if (this.#owned.closed) return Promise.reject(this.etcdError('lease', new Error('provider is closed')));
     if (!this.#lease) {
       const lease = this.client.lease(this.#options.leaseTtlSeconds, { autoKeepAlive: true });
-      const id = bounded('etcd: granting a lease', CALL_TIMEOUT_MS, undefined, () => lease.grant());
+      const id = this.call('granting a lease', CALL_TIMEOUT_MS, undefined, () => lease.grant());
       lease.on('lost', (err: Error) => this.#onLeaseLost(lease, err));
       // A failed grant is forgotten so the next caller tries again. One that timed out may still be
       // granted later: revoke it, or its keepalive timer holds the process open after close().
@@ -87,7 +107,7 @@ export class EtcdProvider implements LockCapableProvider {
       this.#lease = { lease, id };
     }
     return bounded('etcd: granting a lease', CALL_TIMEOUT_MS, signal, () => this.#lease!.id).catch((err) => {
-      throw etcdError('granting a lease', err);
+      throw this.etcdError('granting a lease', err);
     });
   }
 
@@ -104,15 +124,10 @@ export class EtcdProvider implements LockCapableProvider {
   async confirmLease(signal?: AbortSignal): Promise<void> {
     const id = await this.leaseId(signal);
     const current = this.#lease;
-    if (!current) throw etcdError('renewing the lease', new Error('the lease was lost'));
-    let ttl: number;
-    try {
-      const res = await bounded('etcd: renewing the lease', CALL_TIMEOUT_MS, signal, () => current.lease.keepaliveOnce());
-      ttl = Number(res.TTL);
-    } catch (err) {
-      throw etcdError('renewing the lease', err);
-    }
-    if (!(ttl > 0)) throw etcdError('renewing the lease', new Error(`lease ${id} has expired`));
+    if (!current) throw this.etcdError('renewing the lease', new Error('the lease was lost'));
+    const res = await this.call('renewing the lease', CALL_TIMEOUT_MS, signal, () => current.lease.keepaliveOnce());
+    const ttl = Number(res.TTL);
+    if (!(ttl > 0)) throw this.etcdError('renewing the lease', new Error(`lease ${id} has expired`));
   }
 
   deleteOwned(key: string): Promise<void> {

@@ -6,7 +6,7 @@ import { decodeFirstSeed, decodePoint, encodeFirstSeed, encodePoint, pointKey } 
 import { sameStoredFirstSeed } from '../../src/lock/record.js';
 import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint, ProviderContext } from '../../src/types.js';
-import { CALL_TIMEOUT_MS, etcdError } from './client.js';
+import { CALL_TIMEOUT_MS } from './client.js';
 import type { EtcdProvider } from './index.js';
 
 /*
@@ -61,11 +61,7 @@ export class EtcdSeedLock implements SeedLock {
       watcher.catch(() => this.#watchers.delete(service));
       this.#watchers.set(service, watcher);
     }
-    try {
-      await bounded(`etcd: watching ${keys.base}`, CALL_TIMEOUT_MS, signal, () => watcher!);
-    } catch (err) {
-      throw etcdError(`watching ${keys.base}`, err);
-    }
+    await this.#provider.call(`watching ${keys.base}`, CALL_TIMEOUT_MS, signal, () => watcher!);
   }
 
   async readRecord({ service, signal }: SeedLockOptions): Promise<ClusterRecord> {
@@ -73,15 +69,9 @@ export class EtcdSeedLock implements SeedLock {
     await this.#watch(service, signal);
     this.#readVersion.set(service, this.#signal(service).version);
     const client = this.#provider.client;
-    let firstSeedText: string | null;
-    let memberKvs: Record<string, string>;
-    try {
-      [firstSeedText, memberKvs] = await bounded(`etcd: reading ${keys.base}`, CALL_TIMEOUT_MS, signal, () =>
-        Promise.all([client.get(keys.firstSeed).string(), client.getAll().prefix(keys.members).strings()]),
-      );
-    } catch (err) {
-      throw etcdError(`reading ${keys.base}`, err);
-    }
+    const [firstSeedText, memberKvs] = await this.#provider.call(`reading ${keys.base}`, CALL_TIMEOUT_MS, signal, () =>
+      Promise.all([client.get(keys.firstSeed).string(), client.getAll().prefix(keys.members).strings()]),
+    );
     const members: ContactPoint[] = [];
     for (const [key, value] of Object.entries(memberKvs)) {
       try {
@@ -110,7 +100,7 @@ export class EtcdSeedLock implements SeedLock {
     const client = this.#provider.client;
     let acquired: boolean;
     try {
-      const res = await bounded(`etcd: acquiring ${lock}`, CALL_TIMEOUT_MS, signal, () =>
+      const res = await this.#provider.call(`acquiring ${lock}`, CALL_TIMEOUT_MS, signal, () =>
         client.if(lock, 'Create', '==', 0).then(client.put(lock).value(value).lease(leaseId)).else(client.get(lock)).commit(),
       );
       // A lock already on our lease with our value is ours: an earlier attempt that committed but
@@ -120,7 +110,7 @@ export class EtcdSeedLock implements SeedLock {
     } catch (err) {
       // The transaction may have committed: remove a lock of ours rather than hold it unknowingly.
       void client.if(lock, 'Value', '==', value).then(client.delete().key(lock)).commit().catch(() => {});
-      throw etcdError(`acquiring ${lock}`, err);
+      throw err;
     }
     if (!acquired) return undefined;
     let released = false;
@@ -145,19 +135,15 @@ export class EtcdSeedLock implements SeedLock {
     { service, signal }: SeedLockOptions): Promise<boolean> {
     const { firstSeed } = this.#keys(service);
     const client = this.#provider.client;
-    try {
-      return await bounded(`etcd: writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, async () => {
-        const current = (await client.get(firstSeed).exec()).kvs[0];
-        if (!sameStoredFirstSeed(current?.value.toString(), expected, firstSeed)) return false;
-        const write = next ? client.put(firstSeed).value(encodeFirstSeed(next)) : client.delete().key(firstSeed);
-        const res = await client.if(lock, 'Value', '==', lockValue).and(lock, 'Lease', '==', leaseId)
-          .and(firstSeed, current ? 'Mod' : 'Create', '==', current ? current.mod_revision : 0)
-          .then(write).commit();
-        return res.succeeded;
-      });
-    } catch (err) {
-      throw etcdError(`writing ${firstSeed}`, err);
-    }
+    return this.#provider.call(`writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, async () => {
+      const current = (await client.get(firstSeed).exec()).kvs[0];
+      if (!sameStoredFirstSeed(current?.value.toString(), expected, firstSeed)) return false;
+      const write = next ? client.put(firstSeed).value(encodeFirstSeed(next)) : client.delete().key(firstSeed);
+      const res = await client.if(lock, 'Value', '==', lockValue).and(lock, 'Lease', '==', leaseId)
+        .and(firstSeed, current ? 'Mod' : 'Create', '==', current ? current.mod_revision : 0)
+        .then(write).commit();
+      return res.succeeded;
+    });
   }
 
   async addMember(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<void> {
