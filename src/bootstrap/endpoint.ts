@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { SEED_NODES_PATH, type SeedNodesResponse } from './protocol.js';
+import type { ManagementTls } from './tls.js';
 
 export interface EndpointOptions {
   host: string;
@@ -14,12 +16,20 @@ export interface EndpointOptions {
   /** The current state; undefined while the node is still starting (answered with 503). */
   report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined;
   logger: Logger;
+  /**
+   * HTTPS only (management.tls): the same routes and limits; a plain-HTTP request fails the
+   * handshake and gets no answer. With requireClientCert, a client without a certificate signed by
+   * `ca` is refused during the handshake, /health included.
+   */
+  tls?: ManagementTls | undefined;
 }
 
 export interface ManagementEndpoint {
   /** The bound address (the real port when 0 was asked for). */
   readonly host: string;
   readonly port: number;
+  /** Whether it speaks HTTPS. */
+  readonly tls: boolean;
   close(): Promise<void>;
 }
 
@@ -51,44 +61,69 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
  * it; it is also how late joiners find the cluster, so it lives until close().
  */
 export async function startEndpoint(options: EndpointOptions): Promise<ManagementEndpoint> {
-  const { logger, token } = options;
-  const server = http.createServer(
-    {
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: REQUEST_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      // How often the two timeouts above are enforced (Node's default is every 30 s).
-      connectionsCheckingInterval: 1000,
-      // Longer than a probe interval, so probers keep one connection per peer.
-      keepAliveTimeout: 10_000,
-    },
-    (req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path !== SEED_NODES_PATH && path !== '/health') return send(res, 404, { error: 'not found' });
-      if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
-      const length = req.headers['content-length'];
-      if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
-        // The body is never read: close the connection rather than parse what follows it.
-        return send(res, 400, { error: 'requests must not have a body' }, { connection: 'close' });
-      }
-      if (path === '/health') return send(res, 200, { status: 'ok' });
-      if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
-        return send(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
-      }
-      Promise.resolve()
-        .then(() => options.report())
-        .then(
-          (state) => (state ? send(res, 200, state) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' })),
-          (err: unknown) => {
-            logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
-            send(res, 500, { error: 'internal error' });
-          },
-        );
-    },
-  );
+  const { logger, token, tls } = options;
+  const limits: http.ServerOptions = {
+    maxHeaderSize: MAX_HEADER_BYTES,
+    headersTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    // How often the two timeouts above are enforced (Node's default is every 30 s).
+    connectionsCheckingInterval: 1000,
+    // Longer than a probe interval, so probers keep one connection per peer.
+    keepAliveTimeout: 10_000,
+  };
+  const handler: http.RequestListener = (req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== SEED_NODES_PATH && path !== '/health') return send(res, 404, { error: 'not found' });
+    if (req.method !== 'GET') return send(res, 405, { error: 'method not allowed' }, { allow: 'GET' });
+    const length = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
+      // The body is never read: close the connection rather than parse what follows it.
+      return send(res, 400, { error: 'requests must not have a body' }, { connection: 'close' });
+    }
+    if (path === '/health') return send(res, 200, { status: 'ok' });
+    if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
+      return send(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
+    }
+    Promise.resolve()
+      .then(() => options.report())
+      .then(
+        (state) => (state ? send(res, 200, state) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' })),
+        (err: unknown) => {
+          logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
+          send(res, 500, { error: 'internal error' });
+        },
+      );
+  };
+  const server: http.Server = tls
+    ? https.createServer(
+        {
+          ...limits,
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+          minVersion: 'TLSv1.2',
+          // A client that connects and never completes the handshake is cut like a slow request.
+          handshakeTimeout: REQUEST_TIMEOUT_MS,
+          // Mutual TLS: refused in the handshake, before any route (so /health too).
+          requestCert: tls.requireClientCert,
+          rejectUnauthorized: tls.requireClientCert,
+        },
+        handler,
+      )
+    : http.createServer(limits, handler);
+  if (tls) {
+    // A plain-HTTP client, a peer from another CA, a client without a certificate, a handshake past
+    // handshakeTimeout: the socket is closed without an answer (Node leaves the timed-out one open).
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      if (err.code !== 'ECONNRESET') logger.debug({ error: { code: err.code, message: err.message }, remote: socket.remoteAddress }, 'management endpoint: TLS handshake failed');
+      socket.destroy();
+    });
+  }
   server.on('clientError', (err, socket) => {
     // A prober closing its keep-alive socket is routine, not a bad request.
     if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return void socket.destroy();
+    // A failed TLS handshake (logged by tlsClientError) gets no answer: there is no HTTP to speak.
+    if (tls && (err as NodeJS.ErrnoException).code?.startsWith('ERR_SSL_')) return void socket.destroy();
     logger.debug({ error: err }, 'management endpoint: bad request');
     if (socket.writable) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -119,6 +154,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
   return {
     host: address.address,
     port: address.port,
+    tls: tls !== undefined,
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

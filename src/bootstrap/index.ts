@@ -15,6 +15,7 @@ import { describeConflict, type ClusterConflict } from './conflict.js';
 import { Coordinator } from './coordinator.js';
 import { startEndpoint, type ManagementEndpoint } from './endpoint.js';
 import { createHttpProbeTransport } from './prober.js';
+import { loadManagementTls } from './tls.js';
 import { wirePoint, type SeedNodesResponse } from './protocol.js';
 import type { BootstrapResult, StrategyContext, StrategyOutcome } from './strategy.js';
 
@@ -83,12 +84,14 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
   const risk = config.bootstrap.strategy === 'lowest-address' ? partitionRisk(config.bootstrap) : undefined;
   const onConflict = conflictReporter(logger, hooks.onConflict);
   try {
+    // The PEM files are read and checked once, before anything connects or binds.
+    const tls = config.management.tls && loadManagementTls(config.management.tls);
     const provider: DiscoveryProvider = await createDiscovery(config.discovery, { logger, env, signal: deadline.signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
     cleanups.push(() => provider.close());
 
     let report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined = () => undefined;
     const endpoint: ManagementEndpoint = await startEndpoint({
-      host: config.management.host, port: config.management.port, token: config.management.token, logger, report: () => report(),
+      host: config.management.host, port: config.management.port, token: config.management.token, tls, logger, report: () => report(),
     });
     cleanups.push(() => endpoint.close());
 
@@ -124,7 +127,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       startWatch = () => lock.watch?.();
       report = () => ({ self: wirePoint(self), seedNodes: lock.result.seeds.map(wirePoint), lowest: null, view: 0, members: lock.result.seeds.length });
     } else {
-      const transport = createHttpProbeTransport({ token: config.management.token, defaultPort: self.port! });
+      const transport = createHttpProbeTransport({ token: config.management.token, defaultPort: self.port!, tls, logger });
       cleanups.push(() => transport.close());
       const coordinator = new Coordinator({
         self, settings: config.bootstrap, transport, join: hooks.join, members: hooks.members, clock, logger, onConflict,

@@ -1,9 +1,12 @@
 import http from 'node:http';
+import https from 'node:https';
 import { formatHostPort } from '../address.js';
 import { abortReason } from '../backoff.js';
 import { AuthError, ClusterseedError, DiscoveryError, ProtocolError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
 import { parseSeedNodesResponse, SEED_NODES_PATH, type SeedNodesResponse } from './protocol.js';
+import type { ManagementTls } from './tls.js';
 
 /** How the coordinator asks a peer for its state; injected so tests and the simulation script it. */
 export interface ProbeTransport {
@@ -19,14 +22,76 @@ export interface HttpProbeOptions {
   token?: string | undefined;
   /** Port used for contact points discovered without one (EC2 tags without `ports`, A records…). */
   defaultPort: number;
+  /**
+   * management.tls: probe over HTTPS, verify the responder against `ca` (else the system CAs) and
+   * present `cert`/`key` as the client certificate.
+   */
+  tls?: ManagementTls | undefined;
+  /** Where a peer failing TLS is reported (once per peer and reason). */
+  logger?: Logger | undefined;
 }
+
+/** OpenSSL's verification results (X509_V_ERR_*) as Node names them: the peer's certificate is not trusted. */
+const VERIFY_CODES = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE', 'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED',
+  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * Why a probe over TLS failed, when TLS is why: `peer-cert` (the responder's certificate does not
+ * verify), `refused` (the responder refused ours), `not-tls` (the port answers plain HTTP),
+ * `handshake` (anything else in TLS). undefined for network errors that are not about TLS.
+ * `fresh`: the connection was opened for this probe; `handshakeDone`: its handshake completed.
+ */
+function tlsFailure(err: NodeJS.ErrnoException, fresh: boolean, handshakeDone: boolean): { kind: keyof typeof TLS_HINTS; reason: string } | undefined {
+  const code = err.code ?? '';
+  const message = err.message;
+  if (VERIFY_CODES.has(code)) return { kind: 'peer-cert', reason: `the peer's certificate does not verify: ${message} (${code})` };
+  if (/wrong version number|packet length too long|http request/i.test(message) || code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+    return { kind: 'not-tls', reason: 'the peer does not speak TLS (a plain-HTTP endpoint?): wrong version number' };
+  }
+  const alert = /alert ([a-z ]+)/i.exec(message)?.[1] ?? /_ALERT_([A-Z_]+)$/.exec(code)?.[1]?.toLowerCase().replace(/_/g, ' ');
+  if (alert !== undefined) return { kind: 'refused', reason: `the peer refused the handshake with the alert "${alert.trim()}" (${code || 'EPROTO'})` };
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code === 'EPROTO') return { kind: 'handshake', reason: `${message} (${code})` };
+  if (fresh && (code === 'ECONNRESET' || code === 'EPIPE')) {
+    // With TLS 1.3 the client's handshake completes before the server has checked the client
+    // certificate; a server refusing it then closes the connection, and the reset usually swallows
+    // its alert. The peer's own log says why.
+    return handshakeDone
+      ? { kind: 'refused', reason: `the peer closed the connection right after the TLS handshake, without answering: it most likely refused this node's client certificate (${code})` }
+      : { kind: 'handshake', reason: `the peer closed the connection during the TLS handshake (${code})` };
+  }
+  return undefined;
+}
+
+const TLS_HINTS = {
+  'peer-cert': "issue every node's certificate from the CA in management.tls.caFile, with the address peers probe (IP or DNS name) in its subjectAltName, and keep it valid",
+  refused: "the peer requires a client certificate (requireClientCert) signed by its caFile, with the clientAuth usage: give every node a certificate from the same CA",
+  'not-tls': 'all nodes of one service must use the same scheme: set management.tls on every node, or on none',
+  handshake: 'check that the peer serves management.tls with a certificate from the same CA',
+} as const;
 
 /**
  * HTTP probes over one keep-alive agent: each peer is probed at most once at a time, so one socket
  * per peer is reused for the whole bootstrap; close() destroys them all.
  */
 export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransport {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: 30_000 });
+  const { tls } = options;
+  const logger = options.logger ?? silentLogger;
+  const keepAlive = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: 30_000 };
+  const agent = tls
+    ? new https.Agent({
+        ...keepAlive, cert: tls.cert, key: tls.key, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+      })
+    : new http.Agent(keepAlive);
+  const request = tls ? https.request : http.request;
+  /** The TLS reason last logged per peer, so a peer that keeps failing the same way is logged once. */
+  const tlsLogged = new Map<string, string>();
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
 
@@ -34,7 +99,10 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
     new Promise<SeedNodesResponse>((resolve, reject) => {
       const where = `probe of ${formatHostPort(target)}`;
       if (signal.aborted) return reject(abortReason(signal));
-      const req = http.request({
+      const peer = formatHostPort(target);
+      let handshakeDone = false;
+      let fresh = true;
+      const req = request({
         host: target.host,
         port: target.port ?? options.defaultPort,
         path: SEED_NODES_PATH,
@@ -43,10 +111,26 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
         agent,
         signal,
       });
+      if (tls) {
+        req.on('socket', (socket) => {
+          // A reused keep-alive socket finished its handshake long ago.
+          fresh = !req.reusedSocket;
+          if (!fresh) handshakeDone = true;
+          else socket.once('secureConnect', () => (handshakeDone = true));
+        });
+      }
       const fail = (err: unknown) => {
         if (signal.aborted) return reject(abortReason(signal));
         if (err instanceof ClusterseedError) return reject(err);
         const code = (err as NodeJS.ErrnoException).code;
+        const failure = tls ? tlsFailure(err as NodeJS.ErrnoException, fresh, handshakeDone) : undefined;
+        if (failure) {
+          if (tlsLogged.get(peer) !== failure.reason) {
+            tlsLogged.set(peer, failure.reason);
+            logger.warn({ target: peer, reason: failure.reason }, 'management TLS with a peer failed; its probes count as failed');
+          }
+          return reject(new DiscoveryError(`${where} failed: TLS: ${failure.reason}`, { cause: err, hint: TLS_HINTS[failure.kind] }));
+        }
         reject(new DiscoveryError(`${where} failed: ${code ?? (err as Error).message}`, { cause: err, hint: 'the peer is not (yet) running its management endpoint, or a firewall blocks the port' }));
       };
       req.on('error', fail);
@@ -76,6 +160,7 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
           } catch {
             return reject(new ProtocolError(`${where}: response is not valid JSON`, { hint: 'the port does not serve a clusterseed management endpoint' }));
           }
+          tlsLogged.delete(peer);
           try {
             resolve(parseSeedNodesResponse(body, where));
           } catch (err) {

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { z } from 'zod';
-import { BindPort, Bool, intRange, Millis, NonEmptyString, Port, PositiveMillis } from './fields.js';
+import { BindPort, Bool, intRange, Millis, NonEmptyString, Port, PositiveMillis, ReadableFile } from './fields.js';
 import { DiscoveryConfig } from './discovery.js';
 import { SELF_ADDRESS_MODES } from '../self-address/modes.js';
 
@@ -49,6 +49,32 @@ export function partitionRisk(settings: Pick<BootstrapSettings, 'requiredContact
     `the two sides of a network partition (or of a split discovery) can each form a cluster; the default ${quorumOf(e)} (a majority) prevents that`;
 }
 
+/**
+ * HTTPS on the management endpoint (DESIGN §3): the endpoint speaks TLS only, and peers probe over
+ * HTTPS, verifying the responder against caFile (else the system CAs). One certificate serves both
+ * roles, so with requireClientCert it carries the serverAuth and clientAuth extended key usages.
+ */
+export const ManagementTlsSettings = z
+  .strictObject({
+    /** PEM certificate (chain) this node serves, and presents as its client certificate in probes. */
+    certFile: ReadableFile,
+    /** PEM private key of certFile. */
+    keyFile: ReadableFile,
+    /** PEM CA bundle peers' certificates are verified against [the system CAs]. */
+    caFile: ReadableFile.optional(),
+    /** Mutual TLS: the endpoint refuses a client without a certificate signed by caFile. */
+    requireClientCert: Bool.default(false),
+  })
+  .superRefine((tls, ctx) => {
+    if (tls.requireClientCert && tls.caFile === undefined) {
+      ctx.addIssue({
+        code: 'custom', path: ['caFile'],
+        message: 'requireClientCert needs caFile: the CA that signs the client certificates peers present',
+      });
+    }
+  });
+export type ManagementTlsSettings = z.output<typeof ManagementTlsSettings>;
+
 export const ManagementSettings = z.strictObject({
   /** Where the endpoint binds. */
   host: NonEmptyString.default('0.0.0.0'),
@@ -56,6 +82,8 @@ export const ManagementSettings = z.strictObject({
   port: BindPort.default(7626),
   /** Bearer token required on /bootstrap/seed-nodes [CLUSTERSEED_MANAGEMENT_TOKEN]; never logged. */
   token: NonEmptyString.optional(),
+  /** Serve the endpoint over HTTPS only and probe peers over HTTPS (absent: plain HTTP). */
+  tls: ManagementTlsSettings.optional(),
 });
 export type ManagementSettings = z.output<typeof ManagementSettings>;
 
