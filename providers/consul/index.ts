@@ -1,4 +1,5 @@
-import { canonicalize } from '../../src/address.js';
+import { canonicalize, formatHostPort } from '../../src/address.js';
+import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
 import type {
   ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
@@ -20,14 +21,20 @@ export class ConsulProvider implements LockCapableProvider {
   readonly #options: ConsulOptions;
   readonly #context: ProviderContext;
   readonly #http: ConsulHttp;
-  readonly #registrations = new Set<Registration>();
+  /** bootstrap() and the lock strategy both register the node: one registration, one TTL loop. */
+  readonly #registrations = new SharedRegistrations();
   #session: ConsulSession | undefined;
   #lock: ConsulSeedLock | undefined;
 
   constructor(options: ConsulOptions, context: ProviderContext) {
     this.#options = options;
     this.#context = context;
+    // Reads the TLS files (options or CONSUL_CACERT…) now: a bad one is a ConfigError before any connection.
     this.#http = new ConsulHttp(consulEndpoint(options, context.env));
+    const verify = context.env.CONSUL_HTTP_SSL_VERIFY?.trim().toLowerCase();
+    if (this.#http.endpoint.tls && (verify === 'false' || verify === '0' || verify === 'f')) {
+      context.logger.warn({}, 'consul: CONSUL_HTTP_SSL_VERIFY=false is ignored: clusterseed always verifies the agent certificate (set CONSUL_CACERT or caFile to its CA)');
+    }
   }
 
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
@@ -50,6 +57,7 @@ export class ConsulProvider implements LockCapableProvider {
     return canonicalize(toContactPoints(value, `consul GET ${path}`, opts));
   }
 
+  /** A second registration of the same point (the lock strategy after bootstrap()) shares the first: no request. */
   async register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
     const settings = {
       service: options.service,
@@ -58,14 +66,12 @@ export class ConsulProvider implements LockCapableProvider {
       ttlSeconds: this.#options.sessionTtlSeconds,
       ...(this.#options.portFromTag === undefined ? {} : { portFromTag: this.#options.portFromTag }),
     };
-    const registration = await registerWithTtlCheck(this.#http, settings, {
+    const key = `${options.service}\u0000${formatHostPort(self)}`;
+    return this.#registrations.acquire(key, () => registerWithTtlCheck(this.#http, settings, {
       clock: this.#context.clock,
       logger: this.#context.logger,
       ...(options.signal ? { signal: options.signal } : {}),
-      onClose: (r) => this.#registrations.delete(r),
-    });
-    this.#registrations.add(registration);
-    return registration;
+    }), options.signal);
   }
 
   seedLock(): SeedLock {
@@ -83,9 +89,10 @@ export class ConsulProvider implements LockCapableProvider {
 
   /** Deregisters, removes this node's member entries, destroys the session (Consul deletes what it held). */
   async close(): Promise<void> {
-    await Promise.all([...this.#registrations].map((r) => r.close()));
+    await this.#registrations.closeAll();
     await this.#lock?.close();
     await this.#session?.close();
+    this.#http.close();
   }
 }
 

@@ -52,7 +52,7 @@ export function registrationBody(s: RegistrationSettings): Record<string, unknow
  */
 export async function registerWithTtlCheck(
   http: ConsulHttp, settings: RegistrationSettings,
-  context: { clock: Clock; logger: Logger; signal?: AbortSignal; onClose(r: Registration): void },
+  context: { clock: Clock; logger: Logger; signal?: AbortSignal },
 ): Promise<Registration> {
   const { clock, logger } = context;
   const body = JSON.stringify(registrationBody(settings));
@@ -95,7 +95,6 @@ export async function registerWithTtlCheck(
       timer?.cancel();
       controller.abort();
       await inflight; // a re-registration finishing after the deregistration would resurrect the entry
-      context.onClose(registration);
       try {
         await http.call('PUT', `/v1/agent/service/deregister/${encodeSegment(id)}`, { accept: [404] });
         logger.debug({ serviceId: id }, 'consul: deregistered');

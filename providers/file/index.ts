@@ -10,6 +10,7 @@ import { entryFileName, readEntries, serviceDir, writeAtomic, type Entry } from 
 import { FileOptions, aliases, method } from './options.js';
 import { FileSeedLock } from './lock.js';
 import type { SeedLock } from '../../src/lock/seed-lock.js';
+import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 
 /**
  * The embedded default: a shared directory on one machine (or a shared volume). Each node owns one
@@ -20,7 +21,8 @@ export class FileProvider implements RegistryProvider {
   readonly method = method;
   readonly #options: FileOptions;
   readonly #context: ProviderContext;
-  readonly #registrations = new Set<Registration>();
+  /** bootstrap() and the lock strategy both register the node: one entry file, one refresh timer. */
+  readonly #registrations = new SharedRegistrations();
   #seedLock: FileSeedLock | undefined;
 
   constructor(options: FileOptions, context: ProviderContext) {
@@ -52,8 +54,18 @@ export class FileProvider implements RegistryProvider {
     return canonicalize(points);
   }
 
+  /**
+   * Writes the entry file and rewrites it every ttl/3 until closed. A second registration of the same
+   * point (the lock strategy after bootstrap()) shares the first: no write, no second timer; the file
+   * is removed when the last holder closes.
+   */
   async register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
     const file = path.join(this.nodesDir(options.service), entryFileName(self));
+    options.signal?.throwIfAborted();
+    return this.#registrations.acquire(file, () => this.#register(file, self), options.signal);
+  }
+
+  async #register(file: string, self: ContactPoint): Promise<Registration> {
     const { clock, logger } = this.#context;
     const write = () => {
       const entry: Entry = { host: self.host, updatedAt: clock.now(), pid: process.pid, hostname: os.hostname() };
@@ -81,13 +93,11 @@ export class FileProvider implements RegistryProvider {
         if (closed) return;
         closed = true;
         timer.cancel();
-        this.#registrations.delete(registration);
         await inflight; // a refresh finishing after the unlink would resurrect the entry
         await unlink(file).catch(() => {});
         logger.debug({ self: formatHostPort(self) }, 'file: deregistered');
       },
     };
-    this.#registrations.add(registration);
     return registration;
   }
 
@@ -98,7 +108,7 @@ export class FileProvider implements RegistryProvider {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#registrations].map((r) => r.close()));
+    await this.#registrations.closeAll();
     await this.#seedLock?.close();
   }
 }

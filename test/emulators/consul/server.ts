@@ -47,6 +47,8 @@ interface FaultRule { method?: string; path: string | RegExp; fault: Fault; rema
 
 export interface RecordedRequest {
   method: string; path: string; query: string; hasToken: boolean;
+  /** Date.now() when it arrived. */
+  at: number;
   /** Over HTTPS: the CN of the verified client certificate, if one was presented. */
   clientCert?: string;
 }
@@ -122,7 +124,7 @@ export class ConsulEmulator {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const token = headerValue(req.headers['x-consul-token']) ?? url.searchParams.get('token') ?? bearer(req.headers.authorization);
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, hasToken: token !== undefined && token !== '' };
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, hasToken: token !== undefined && token !== '', at: Date.now() };
     const socket = req.socket as Partial<TLSSocket>;
     if (this.#secure && socket.authorized) {
       const cn = socket.getPeerCertificate?.()?.subject?.CN;
