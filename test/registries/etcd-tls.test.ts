@@ -233,6 +233,25 @@ describe('etcd over mutual TLS with authentication', () => {
     expectNoSecret(r.err);
   });
 
+  it.each([
+    ['a wrong CA', () => ({ caFile: other.caFile }), 'CLUSTERSEED_E_DISCOVERY'],
+    ['an expired client certificate', () => ({ certFile: expired.certFile, keyFile: expired.keyFile }), 'CLUSTERSEED_E_AUTH'],
+    ['a user without permission', () => ({ username: 'nobody', password: NOBODY_PASSWORD }), 'CLUSTERSEED_E_AUTH'],
+  ])('bootstrap() with %s fails at once, not at its deadline', async (_name, change, code) => {
+    const started = performance.now();
+    const err = await bootstrap({
+      service: uniqueService('etcd-tls-fail'),
+      discovery: { ...good(), ...change() } as never,
+      bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
+      management: { host: '127.0.0.1', port: 0 },
+      self: { host: '127.0.0.1' },
+      join: async () => {},
+    }).then(async (n) => { await n.close(); return undefined; }, (e: unknown) => e as ClusterseedError);
+    expect(err?.code).toBe(code);
+    expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + SLACK_MS);
+    expectNoSecret(err);
+  });
+
   it('the lock strategy works over TLS: one bootstrap forms the cluster, and its member entry can be removed', async () => {
     const lockService = uniqueService('etcd-tls-lock');
     const node = await bootstrap({
