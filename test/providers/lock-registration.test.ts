@@ -115,7 +115,18 @@ describe('a lock bootstrap registers once', () => {
   });
 });
 
-describe.each([
+interface Backend {
+  p: RegistryProvider;
+  writes(): number;
+  deregistrations(): number;
+  registered(): boolean | Promise<boolean>;
+  passing(): boolean | Promise<boolean>;
+  /** Starts counting writes (file: the entry directory exists once the first registration wrote). */
+  countFrom?(): Promise<void>;
+  settleMs: number;
+}
+
+describe.each<[string, () => Promise<Backend>]>([
   ['consul', async () => {
     const emu = await consulEmulator(0.1);
     const p = await registry({ method: 'consul', host: '127.0.0.1', port: emu.port }, scaledClock(0.1));
@@ -137,7 +148,6 @@ describe.each([
     return {
       p,
       writes: () => writes,
-      /** Counts entry-file writes from now (the directory exists once the first registration wrote). */
       countFrom: async () => {
         const w = watch(nodes, (event, file) => { if (event === 'rename' && file === entryFileName(SELF)) writes += 1; });
         cleanups.push(async () => w.close());
@@ -148,11 +158,11 @@ describe.each([
       settleMs: 1_500, // > ttlMs: only a running refresh keeps the entry fresh
     };
   }],
-] as const)('%s: a second registration of the same point', (name, make) => {
+])('%s: a second registration of the same point', (name, make) => {
   it('costs no request and shares one refresh loop; the last close deregisters', async () => {
     const b = await make();
     const first = await b.p.register(SELF, { service: 'svc' });
-    if (name === 'file') await (b as { countFrom(): Promise<void> }).countFrom();
+    await b.countFrom?.();
     const writesAfterFirst = b.writes();
     const second = await b.p.register({ ...SELF }, { service: 'svc' });
     if (name === 'consul') expect(b.writes()).toBe(1);
