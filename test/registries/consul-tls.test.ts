@@ -5,6 +5,7 @@ import consulPkg from 'consul';
 import { systemClock } from '../../src/clock.js';
 import { ConfigError, DiscoveryError, type ClusterseedError } from '../../src/errors.js';
 import { silentLogger } from '../../src/logger.js';
+import { bootstrap, type BootstrapNode } from '../../src/index.js';
 import { createDiscovery } from '../../src/registry.js';
 import type { DiscoveryProvider, RegistryProvider } from '../../src/types.js';
 import { ConsulOptions } from '../../providers/consul/options.js';
@@ -251,6 +252,42 @@ describe("consul TLS from Consul's own environment variables", () => {
     const p = await provider({}, { CONSUL_HTTP_ADDR: `https://${emu.address}`, CONSUL_HTTP_SSL_VERIFY: 'false' }, logger);
     expect(logger.text()).toMatch(/CONSUL_HTTP_SSL_VERIFY=false is ignored/);
     expect(await failure(p.resolve({ service: 'api' }))).toBeInstanceOf(DiscoveryError);
+  });
+});
+
+describe('a lock bootstrap over mutual TLS', () => {
+  it('3 nodes configured by the environment alone form one cluster (sessions, KV and the watch over TLS)', async () => {
+    const emu = await emulator(mtls());
+    const env = { CONSUL_HTTP_ADDR: `https://${emu.address}`, CONSUL_CACERT: pki.caFile, CONSUL_CLIENT_CERT: client.certFile, CONSUL_CLIENT_KEY: client.keyFile };
+    const nodes: BootstrapNode[] = [];
+    try {
+      const settled = await Promise.allSettled([0, 1, 2].map(() => bootstrap({
+        service: 'tls-lock', env, discovery: { method: 'consul' }, bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
+        management: { host: '127.0.0.1', port: 0 }, self: { host: '127.0.0.1' }, join: async () => {},
+      })));
+      for (const s of settled) if (s.status === 'fulfilled') nodes.push(s.value);
+      expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
+      expect(nodes.filter((n) => n.result.formedNewCluster)).toHaveLength(1);
+      expect(new Set(nodes.map((n) => `${n.result.seeds[0]!.host}:${n.result.seeds[0]!.port}`)).size).toBe(1);
+      expect(emu.requests.every((r) => r.clientCert === 'app')).toBe(true);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+    expect([...emu.state.services.values()].filter((s) => s.Service === 'tls-lock')).toEqual([]);
+    expect(emu.tlsFailures).toEqual([]);
+  });
+
+  it('a lock bootstrap without the client certificate fails at once, saying TLS (exit 1 class: not a config error)', async () => {
+    const emu = await emulator(mtls());
+    const started = Date.now();
+    const err = await failure(bootstrap({
+      service: 'tls-lock', env: { CONSUL_HTTP_ADDR: `https://${emu.address}`, CONSUL_CACERT: pki.caFile },
+      discovery: { method: 'consul' }, bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
+      management: { host: '127.0.0.1', port: 0 }, self: { host: '127.0.0.1' }, join: async () => {},
+    }));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(err).toBeInstanceOf(DiscoveryError);
+    expect(err.message).toMatch(/TLS with https:\/\/127\.0\.0\.1:\d+ failed/);
   });
 });
 

@@ -62,7 +62,7 @@ export class ConsulEmulator {
   #ticker: NodeJS.Timeout | undefined;
   #port = 0;
   readonly #secure: boolean;
-  /** TLS handshakes the server refused (e.g. no client certificate while one is required). */
+  /** TLS handshakes the server refused (e.g. no client certificate while one is required), by error code. */
   readonly tlsFailures: string[] = [];
 
   constructor(options: ConsulEmulatorOptions = {}) {
@@ -85,7 +85,8 @@ export class ConsulEmulator {
         requestCert: t.requestCert ?? t.caFile !== undefined,
         rejectUnauthorized: t.rejectUnauthorized ?? false,
       }, handler);
-      server.on('tlsClientError', (err) => this.tlsFailures.push((err as NodeJS.ErrnoException).code ?? err.message));
+      // A client that hung up mid-handshake (closing) is no refusal.
+      server.on('tlsClientError', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.tlsFailures.push(err.code ?? err.message); });
       this.#server = server;
     } else {
       this.#server = http.createServer(handler);
