@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Bool, intRange, NonEmptyString } from '../../src/config/fields.js';
+import { Bool, intRange, NonEmptyString, ReadableFile } from '../../src/config/fields.js';
 
 export const method = 'kubernetes-api';
 export const aliases = ['pekko-kubernetes-api'] as const;
@@ -26,12 +26,13 @@ export const KubernetesApiOptions = z.strictObject({
   apiServer: NonEmptyString.refine((v) => /^https:\/\/[^/?#\s]+\/?$/i.test(v), {
     error: 'expected an https:// URL of the API server such as https://10.96.0.1:443 (TLS is always verified: there is no http:// mode)',
   }).optional(),
+  /** Set explicitly, the files must exist when the config is checked (the defaults are checked at start-up). */
   /** [<service-account dir>/token]; re-read at most every 60 s and at once on a 401 (projected tokens rotate). */
-  tokenFile: NonEmptyString.optional(),
+  tokenFile: ReadableFile.optional(),
   /** [<service-account dir>/ca.crt]; the API server is always verified against it. */
-  caFile: NonEmptyString.optional(),
+  caFile: ReadableFile.optional(),
   /** [<service-account dir>/namespace] */
-  namespaceFile: NonEmptyString.optional(),
+  namespaceFile: ReadableFile.optional(),
   /** The lock strategy's Lease duration (client-go's default is 15 s). */
   leaseDurationSeconds: intRange(2, 3600, ' s').default(15),
 });
