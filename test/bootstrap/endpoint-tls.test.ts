@@ -29,11 +29,10 @@ let mutualTls: ManagementTls;
 
 beforeAll(async () => {
   [pki, other] = await Promise.all([makePki(), makePki('another-ca')]);
-  [node, serverOnly, stranger] = await Promise.all([
-    pki.issue('node', { usage: 'both', sans: ['IP:127.0.0.1'] }),
-    pki.issue('server-only', { usage: 'server', sans: ['IP:127.0.0.1'] }),
-    other.issue('stranger', { usage: 'both', sans: ['IP:127.0.0.1'] }),
-  ]);
+  // One at a time per CA: the fixture's serial file is not safe for concurrent issuing.
+  node = await pki.issue('node', { usage: 'both', sans: ['IP:127.0.0.1'] });
+  serverOnly = await pki.issue('server-only', { usage: 'server', sans: ['IP:127.0.0.1'] });
+  stranger = await other.issue('stranger', { usage: 'both', sans: ['IP:127.0.0.1'] });
   ca = readFileSync(pki.caFile);
   serverTls = loadManagementTls({ certFile: node.certFile, keyFile: node.keyFile, caFile: pki.caFile, requireClientCert: false });
   mutualTls = loadManagementTls({ certFile: node.certFile, keyFile: node.keyFile, caFile: pki.caFile, requireClientCert: true });
