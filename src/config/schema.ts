@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BindPort, Bool, intRange, Millis, NonEmptyString, Port, PositiveMillis, ReadableFile } from './fields.js';
 import { DiscoveryConfig } from './discovery.js';
 import { SELF_ADDRESS_MODES } from '../self-address/modes.js';
+import { checkManagementTls } from '../bootstrap/tls.js';
 
 export const BootstrapSettings = z.strictObject({
   strategy: z.enum(['lowest-address', 'lock']).default('lowest-address'),
@@ -71,7 +72,10 @@ export const ManagementTlsSettings = z
         code: 'custom', path: ['caFile'],
         message: 'requireClientCert needs caFile: the CA that signs the client certificates peers present',
       });
+      return;
     }
+    // The PEM contents, as start-up reads them: not PEM, a key of another certificate, usages.
+    for (const issue of checkManagementTls(tls)) ctx.addIssue({ code: 'custom', path: [issue.key], message: issue.message });
   });
 export type ManagementTlsSettings = z.output<typeof ManagementTlsSettings>;
 

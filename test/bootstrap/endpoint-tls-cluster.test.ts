@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap, type BootstrapNode } from '../../src/bootstrap/index.js';
+import { loadManagementTls } from '../../src/bootstrap/tls.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Logger } from '../../src/logger.js';
 import type { ContactPoint } from '../../src/types.js';
@@ -174,7 +175,7 @@ describe('management.tls configuration', () => {
       .rejects.toThrow(/management\.tls\.caFile/);
   });
 
-  it('rejects PEM files that are not what they claim before the endpoint binds, naming the key', async () => {
+  it('rejects PEM files that are not what they claim, in the schema (config check) and before the endpoint binds, naming the key', async () => {
     const cert = await issue(pki, '127.0.0.1');
     const otherCert = await issue(pki, '127.0.0.1');
     const serverOnly = await pki.issue('server-only', { usage: 'server', sans: ['IP:127.0.0.1'] });
@@ -182,13 +183,23 @@ describe('management.tls configuration', () => {
     await writeFile(garbage, 'not a pem file\n');
     const port = 47_000 + Math.floor(Math.random() * 1000);
     const base = { service: 's', discovery: { method: 'static' as const, contactPoints: ['127.0.0.1'] }, self: { host: '127.0.0.1' }, join: async () => {} };
-    const tryTls = (tls: { certFile: string; keyFile: string; caFile?: string; requireClientCert?: boolean }) => bootstrap({ ...base, management: { host: '127.0.0.1', port, tls } });
-    await expect(tryTls({ certFile: garbage, keyFile: cert.keyFile })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/^management\.tls\.certFile: .* is not a PEM certificate/) });
-    await expect(tryTls({ certFile: cert.certFile, keyFile: garbage })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/^management\.tls\.keyFile: .* is not a PEM private key/) });
-    await expect(tryTls({ certFile: cert.certFile, keyFile: otherCert.keyFile })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/^management\.tls\.keyFile: .* is not the key of management\.tls\.certFile/) });
-    await expect(tryTls({ certFile: cert.certFile, keyFile: cert.keyFile, caFile: garbage })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/^management\.tls\.caFile: .* is not a PEM CA bundle/) });
-    await expect(tryTls({ certFile: serverOnly.certFile, keyFile: serverOnly.keyFile, caFile: pki.caFile, requireClientCert: true }))
-      .rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/^management\.tls\.certFile: with requireClientCert .*serverAuth and clientAuth/) });
+    type Tls = { certFile: string; keyFile: string; caFile?: string; requireClientCert?: boolean };
+    const cases: [Tls, RegExp][] = [
+      [{ certFile: garbage, keyFile: cert.keyFile }, /management\.tls\.certFile: .* is not a PEM certificate/],
+      [{ certFile: cert.certFile, keyFile: garbage }, /management\.tls\.keyFile: .* is not a PEM private key/],
+      [{ certFile: cert.certFile, keyFile: otherCert.keyFile }, /management\.tls\.keyFile: .* is not the key of management\.tls\.certFile/],
+      [{ certFile: cert.certFile, keyFile: cert.keyFile, caFile: garbage }, /management\.tls\.caFile: .* is not a PEM CA bundle/],
+      [{ certFile: serverOnly.certFile, keyFile: serverOnly.keyFile, caFile: pki.caFile, requireClientCert: true }, /management\.tls\.certFile: with requireClientCert .*serverAuth and clientAuth.*allows serverAuth/],
+    ];
+    for (const [tls, message] of cases) {
+      // What `config check` and loadConfig() run…
+      await expect(loadConfig({ env: {}, overrides: { service: 's', management: { tls } } })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(message) });
+      // …what bootstrap() refuses, before anything binds…
+      await expect(bootstrap({ ...base, management: { host: '127.0.0.1', port, tls } })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(message) });
+      // …and the start-up loader itself (files that changed after the check).
+      expect(() => loadManagementTls({ requireClientCert: false, ...tls })).toThrow(new RegExp(`^${message.source}`));
+    }
+    expect(() => loadManagementTls({ certFile: path.join(dir, 'gone.crt'), keyFile: cert.keyFile, requireClientCert: false })).toThrow(/^management\.tls\.certFile: cannot read .*ENOENT/);
     // Nothing was bound meanwhile: the port is still free.
     const net = await import('node:net');
     await new Promise<void>((resolve, reject) => {
