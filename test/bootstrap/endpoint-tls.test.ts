@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -294,6 +297,31 @@ describe('https probe transport', () => {
       });
     } finally {
       await transport.close();
+    }
+  });
+});
+
+describe('docs/configuration.md, "A CA and node certificates for a trial"', () => {
+  it('its openssl commands make a CA and a node certificate that mutual TLS accepts in both roles', async () => {
+    const doc = readFileSync(path.join(import.meta.dirname, '../../docs/configuration.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('### A CA and node certificates for a trial'));
+    const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => !b.startsWith('curl'));
+    expect(blocks).toHaveLength(2);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-doc-pki-'));
+    try {
+      // The documented addresses, made local.
+      const script = blocks.join('\n').replaceAll('10.0.1.5', '127.0.0.1');
+      execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, stdio: 'pipe' });
+      const t = loadManagementTls({ certFile: path.join(dir, 'node-1.crt'), keyFile: path.join(dir, 'node-1.key'), caFile: path.join(dir, 'ca.crt'), requireClientCert: true });
+      endpoint = await start(t);
+      const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: t });
+      try {
+        expect(await transport.probe({ host: '127.0.0.1' }, { signal: new AbortController().signal })).toEqual(state);
+      } finally {
+        await transport.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
