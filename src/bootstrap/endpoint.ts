@@ -115,7 +115,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     // A plain-HTTP client, a peer from another CA, a client without a certificate, a handshake past
     // handshakeTimeout: the socket is closed without an answer (Node leaves the timed-out one open).
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
-      if (err.code !== 'ECONNRESET') logger.debug({ error: { code: err.code, message: err.message }, remote: socket.remoteAddress }, 'management endpoint: TLS handshake failed');
+      if (err.code !== 'ECONNRESET') {
+        logger.debug({ error: { code: err.code, message: err.message }, remote: socket.remoteAddress }, 'management endpoint: TLS handshake failed');
+      }
       socket.destroy();
     });
   }

@@ -62,15 +62,20 @@ function tlsFailure(err: NodeJS.ErrnoException, fresh: boolean, handshakeDone: b
     // certificate; a server refusing it then closes the connection, and the reset usually swallows
     // its alert. The peer's own log says why.
     return handshakeDone
-      ? { kind: 'refused', reason: `the peer closed the connection right after the TLS handshake, without answering: it most likely refused this node's client certificate (${code})` }
+      ? {
+          kind: 'refused',
+          reason: `the peer closed the connection right after the TLS handshake, unanswered: it likely refused this node's client certificate (${code})`,
+        }
       : { kind: 'handshake', reason: `the peer closed the connection during the TLS handshake (${code})` };
   }
   return undefined;
 }
 
 const TLS_HINTS = {
-  'peer-cert': "issue every node's certificate from the CA in management.tls.caFile, with the address peers probe (IP or DNS name) in its subjectAltName, and keep it valid",
-  refused: "the peer requires a client certificate (requireClientCert) signed by its caFile, with the clientAuth usage: give every node a certificate from the same CA",
+  'peer-cert':
+    "issue every node's certificate from the CA in management.tls.caFile, naming the address peers probe (IP or DNS) in its subjectAltName; keep it valid",
+  refused:
+    'the peer requires a client certificate (requireClientCert) from its caFile, with the clientAuth usage: give every node a certificate from one CA',
   'not-tls': 'all nodes of one service must use the same scheme: set management.tls on every node, or on none',
   handshake: 'check that the peer serves management.tls with a certificate from the same CA',
 } as const;

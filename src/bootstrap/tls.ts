@@ -32,7 +32,10 @@ function readAll(settings: ManagementTlsSettings): Files | TlsIssue {
       return readFileSync(file);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      return { key, message: `cannot read ${JSON.stringify(file)} (${code ?? (err as Error).message})`, hint: 'give the path of a PEM file this process can read', cause: err };
+      return {
+        key, message: `cannot read ${JSON.stringify(file)} (${code ?? (err as Error).message})`,
+        hint: 'give the path of a PEM file this process can read', cause: err,
+      };
     }
   };
   const cert = read('certFile', settings.certFile);
@@ -94,7 +97,9 @@ export function checkManagementTls(settings: ManagementTlsSettings, files?: File
     const named = usages.map((u) => (u === SERVER_AUTH ? 'serverAuth' : u === CLIENT_AUTH ? 'clientAuth' : u));
     issues.push({
       key: 'certFile',
-      message: `with requireClientCert the certificate must allow both serverAuth and clientAuth (extendedKeyUsage), and ${JSON.stringify(settings.certFile)} allows ${named.length ? named.join(', ') : 'neither'}`,
+      message:
+        'with requireClientCert the certificate must allow both serverAuth and clientAuth (extendedKeyUsage), ' +
+        `and ${JSON.stringify(settings.certFile)} allows ${named.length ? named.join(', ') : 'neither'}`,
       hint: 'issue it with extendedKeyUsage=serverAuth,clientAuth (docs/configuration.md, "TLS")',
     });
   }

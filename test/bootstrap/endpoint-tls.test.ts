@@ -288,6 +288,19 @@ describe('https probe transport', () => {
     expect(logs.filter((l) => l.level === 'warn')).toHaveLength(2);
   });
 
+  it('a responder with an expired certificate is a failed TLS probe that says so', async () => {
+    const old = await pki.issue('old', { usage: 'both', sans: ['IP:127.0.0.1'], expired: true });
+    endpoint = await start(loadManagementTls({ certFile: old.certFile, keyFile: old.keyFile, caFile: pki.caFile, requireClientCert: false }));
+    const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: serverTls, logger });
+    try {
+      await expect(transport.probe({ host: '127.0.0.1', port: endpoint.port }, { signal: signal() })).rejects.toMatchObject({
+        code: 'CLUSTERSEED_E_DISCOVERY', message: expect.stringMatching(/TLS: the peer's certificate does not verify: certificate has expired \(CERT_HAS_EXPIRED\)/),
+      });
+    } finally {
+      await transport.close();
+    }
+  });
+
   it('a peer speaking plain HTTP is a failed TLS probe that says so', async () => {
     endpoint = await startEndpoint({ host: '127.0.0.1', port: 0, report: () => state, logger: silentLogger });
     const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: serverTls, logger });
