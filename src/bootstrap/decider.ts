@@ -185,7 +185,7 @@ export function gateHint(gate: Gate | undefined): string {
   switch (gate) {
     case 'new-cluster-disabled': return 'no peer is in a cluster and newClusterEnabled is false: start the cluster elsewhere, or enable it';
     case 'required-contact-points': return 'start more nodes, or lower bootstrap.requiredContactPoints';
-    case 'unconfirmed-contact-points': return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls and management.token';
+    case 'unconfirmed-contact-points': return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls, management.token, and with management.tls the same CA on every node and the probed address in each certificate';
     case 'stable-margin': return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
     case 'not-lowest': return 'a lower node is discovered but has not formed the cluster: check that it is healthy, and that self matches what discovery returns';
     case 'view-agreement': return 'peers discover a different set than this node: check that every node uses the same discovery settings';
