@@ -1,4 +1,5 @@
 import { canonicalize } from '../../src/address.js';
+import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import { bounded } from '../../src/lock/bounded.js';
 import { decodePoint, pointKey } from '../../src/lock/codec.js';
 import { OwnedEntries } from '../../src/lock/owned-entries.js';
@@ -26,6 +27,7 @@ export class EtcdProvider implements LockCapableProvider {
   readonly #context: ProviderContext;
   readonly client: Etcd3;
   /** Keys this node owns on its lease (registrations, members): put again after a lease loss. */
+  readonly #registrations = new SharedRegistrations();
   readonly #owned: OwnedEntries<string>;
   #lease: { lease: Lease; id: Promise<string> } | undefined;
   #seedLock: EtcdSeedLock | undefined;
@@ -143,7 +145,9 @@ export class EtcdProvider implements LockCapableProvider {
 
   register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
     const base = this.serviceBase(options.service);
-    return this.#owned.register(self, { node: `${base}nodes/${pointKey(self)}`, member: `${base}members/${pointKey(self)}` }, options.signal);
+    const node = `${base}nodes/${pointKey(self)}`;
+    // Shared by reference count: closing the lock strategy's copy must not delete bootstrap()'s entry.
+    return this.#registrations.acquire(node, () => this.#owned.register(self, { node, member: `${base}members/${pointKey(self)}` }, options.signal), options.signal);
   }
 
   seedLock(): SeedLock {
@@ -153,6 +157,7 @@ export class EtcdProvider implements LockCapableProvider {
 
   async close(): Promise<void> {
     if (this.#owned.closed) return;
+    await this.#registrations.closeAll();
     await this.#owned.close();
     await this.#seedLock?.close();
     const lease = this.#lease;

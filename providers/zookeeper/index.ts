@@ -1,4 +1,5 @@
 import { canonicalize } from '../../src/address.js';
+import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import { bounded } from '../../src/lock/bounded.js';
 import { decodePoint, pointKey } from '../../src/lock/codec.js';
 import { OwnedEntries } from '../../src/lock/owned-entries.js';
@@ -22,6 +23,7 @@ export class ZookeeperProvider implements LockCapableProvider {
   readonly #options: ZookeeperOptions;
   readonly #context: ProviderContext;
   /** Ephemeral znodes this node owns (path → data): created again in a new session. */
+  readonly #registrations = new SharedRegistrations();
   readonly #owned: OwnedEntries<ZkSession>;
   readonly #sessionListeners = new Set<() => void>();
   #session: ZkSession;
@@ -128,7 +130,9 @@ export class ZookeeperProvider implements LockCapableProvider {
 
   register(self: ContactPoint, options: RegisterOptions): Promise<Registration> {
     const base = this.servicePath(options.service);
-    return this.#owned.register(self, { node: `${base}/nodes/${pointKey(self)}`, member: `${base}/members/${pointKey(self)}` }, options.signal);
+    const node = `${base}/nodes/${pointKey(self)}`;
+    // Shared by reference count: closing the lock strategy's copy must not delete bootstrap()'s znode.
+    return this.#registrations.acquire(node, () => this.#owned.register(self, { node, member: `${base}/members/${pointKey(self)}` }, options.signal), options.signal);
   }
 
   seedLock(): SeedLock {
@@ -138,6 +142,7 @@ export class ZookeeperProvider implements LockCapableProvider {
 
   async close(): Promise<void> {
     if (this.#owned.closed) return;
+    await this.#registrations.closeAll();
     await this.#owned.close();
     // Closing the session removes whatever ephemerals are left at once (no wait for the timeout).
     await this.#session.close();
