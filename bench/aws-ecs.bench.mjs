@@ -15,7 +15,9 @@ const { Ec2Handler } = await import('../test/emulators/aws/ec2.ts');
 const { createDiscovery } = await import('../dist/src/registry.js');
 const { ECSClient, ListTasksCommand, DescribeTasksCommand } = await import('@aws-sdk/client-ecs');
 
-const LATENCIES = String(process.env.BENCH_LATENCY_MS ?? '5,25').split(',').map(Number);
+const LATENCIES = String(process.env.BENCH_LATENCY_MS ?? '5,25')
+  .split(',')
+  .map(Number);
 const LATENCY_MS = LATENCIES[0];
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -25,7 +27,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // The emulator runs in its own process so its CPU does not compete with the client being measured.
 if (process.argv[2] === '--serve') {
   const state = new EcsState();
-  for (const [cluster, count] of [['c1000', 1000], ['c5000', 5000]]) {
+  for (const [cluster, count] of [
+    ['c1000', 1000],
+    ['c5000', 5000],
+  ]) {
     for (let n = 0; n < count; n++) {
       state.addAwsvpcTask({ cluster, service: 'orders', ip: `10.${Math.floor(n / 62500)}.${Math.floor(n / 250) % 250}.${(n % 250) + 1}` });
     }
@@ -33,12 +38,25 @@ if (process.argv[2] === '--serve') {
   const ec2 = new Ec2Handler();
   for (let h = 0; h < 100; h++) {
     const id = `i-0${h.toString(16).padStart(16, '0')}`;
-    ec2.state.instances.push({ instanceId: id, state: 'running', instanceType: 'm5.large', availabilityZone: 'us-east-1a', privateIpAddress: `172.31.${h}.10`, tags: {}, reservationId: `r-${h}` });
+    ec2.state.instances.push({
+      instanceId: id,
+      state: 'running',
+      instanceType: 'm5.large',
+      availabilityZone: 'us-east-1a',
+      privateIpAddress: `172.31.${h}.10`,
+      tags: {},
+      reservationId: `r-${h}`,
+    });
     const ci = state.addContainerInstance('bridge', id);
     for (let t = 0; t < 10; t++) {
       state.addBridgeTask({
-        cluster: 'bridge', service: 'orders', containerInstanceArn: ci.containerInstanceArn,
-        containers: [{ name: 'app', bindings: [{ containerPort: 7626, hostPort: 32768 + t }] }, { name: 'envoy', bindings: [{ containerPort: 9901, hostPort: 40000 + t }] }],
+        cluster: 'bridge',
+        service: 'orders',
+        containerInstanceArn: ci.containerInstanceArn,
+        containers: [
+          { name: 'app', bindings: [{ containerPort: 7626, hostPort: 32768 + t }] },
+          { name: 'envoy', bindings: [{ containerPort: 9901, hostPort: 40000 + t }] },
+        ],
       });
     }
   }
@@ -67,17 +85,29 @@ const url = await new Promise((resolve, reject) => {
 });
 const emulator = {
   url,
-  async resetCalls() { await fetch(`${url}/__bench/reset`); },
-  async callCounts() { return (await fetch(`${url}/__bench/calls`)).json(); },
+  async resetCalls() {
+    await fetch(`${url}/__bench/reset`);
+  },
+  async callCounts() {
+    return (await fetch(`${url}/__bench/calls`)).json();
+  },
 };
 const env = {
-  AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench',
-  AWS_ENDPOINT_URL_ECS: emulator.url, AWS_ENDPOINT_URL_EC2: emulator.url,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_ENDPOINT_URL_ECS: emulator.url,
+  AWS_ENDPOINT_URL_EC2: emulator.url,
 };
 
 /** The naive way: all ListTasks pages, then one DescribeTasks batch after another. */
 function naiveResolver(cluster) {
-  const client = new ECSClient({ region: 'us-east-1', endpoint: emulator.url, credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' }, maxAttempts: 1 });
+  const client = new ECSClient({
+    region: 'us-east-1',
+    endpoint: emulator.url,
+    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+    maxAttempts: 1,
+  });
   return {
     async resolve() {
       const arns = [];
@@ -115,8 +145,12 @@ async function sample(fn) {
 
 function report(label, m) {
   const total = Object.values(m.calls).reduce((a, b) => a + b, 0);
-  const detail = Object.entries(m.calls).map(([k, v]) => `${k} ${v}`).join(', ');
-  console.log(`  ${label.padEnd(42)} ${String(m.count).padStart(5)} points  median ${m.median.toFixed(0).padStart(5)} ms  (min ${m.min.toFixed(0)}, max ${m.max.toFixed(0)})  ${total} API calls (${detail})`);
+  const detail = Object.entries(m.calls)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  console.log(
+    `  ${label.padEnd(42)} ${String(m.count).padStart(5)} points  median ${m.median.toFixed(0).padStart(5)} ms  (min ${m.min.toFixed(0)}, max ${m.max.toFixed(0)})  ${total} API calls (${detail})`,
+  );
 }
 
 const resolveOrders = (provider) => async () => (await provider.resolve({ service: 'orders' }, { timeoutMs: 120_000 })).length;
@@ -124,7 +158,10 @@ const resolveOrders = (provider) => async () => (await provider.resolve({ servic
 for (const latency of LATENCIES) {
   await fetch(`${url}/__bench/latency?ms=${latency}`);
   console.log(`\nECS emulator in its own process, ${latency} ms latency per request; median of ${RUNS} resolves after a warm-up`);
-  for (const [cluster, count] of [['c1000', 1000], ['c5000', 5000]]) {
+  for (const [cluster, count] of [
+    ['c1000', 1000],
+    ['c5000', 5000],
+  ]) {
     const provider = await createDiscovery({ method: 'aws-ecs', cluster }, { env });
     const naive = naiveResolver(cluster);
     await resolveOrders(provider)();

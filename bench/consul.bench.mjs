@@ -23,8 +23,11 @@ async function formation(n, mode) {
   const deciding = requests.filter((r) => !KEEPALIVE.test(r.path));
   const blocking = deciding.filter((r) => r.query.includes('index=')).length;
   return {
-    ms, formers, firstSeeds,
-    perNode: (deciding.length / n).toFixed(1), blockingPerNode: (blocking / n).toFixed(1),
+    ms,
+    formers,
+    firstSeeds,
+    perNode: (deciding.length / n).toFixed(1),
+    blockingPerNode: (blocking / n).toFixed(1),
     keepalivePerNode: ((requests.length - deciding.length) / n).toFixed(1),
   };
 }
@@ -33,9 +36,11 @@ for (const n of SIZES) {
   for (const mode of ['lock', 'constructr']) {
     const r = await formation(n, mode);
     const label = mode === 'lock' ? 'lock (blocking query)' : 'ConstructR (3 s retry)';
-    console.log(`consul-emulator n=${String(n).padEnd(3)} ${label.padEnd(23)} formation ${String(r.ms).padStart(6)} ms   ` +
-      `HTTP requests/node ${String(r.perNode).padStart(5)} (of which blocking queries ${r.blockingPerNode}; keepalive ${r.keepalivePerNode})   ` +
-      `clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`);
+    console.log(
+      `consul-emulator n=${String(n).padEnd(3)} ${label.padEnd(23)} formation ${String(r.ms).padStart(6)} ms   ` +
+        `HTTP requests/node ${String(r.perNode).padStart(5)} (of which blocking queries ${r.blockingPerNode}; keepalive ${r.keepalivePerNode})   ` +
+        `clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
+    );
   }
 }
 console.log('\n(requests = register + health + KV + session create; keepalive = TTL check pass + session renew during the run;');

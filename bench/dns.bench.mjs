@@ -23,7 +23,10 @@ for (let i = 0; i < 500; i++) records.push(a('big.test', `10.1.${i >> 8}.${i & 2
 
 let zone = { records, shuffle: true, behaviours: { 'big.test': 'truncate' } };
 let queries = 0;
-const server = await startDnsServer(() => zone, () => queries++);
+const server = await startDnsServer(
+  () => zone,
+  () => queries++,
+);
 const nameservers = [`127.0.0.1:${server.port}`];
 
 async function measure(label, options, service, iterations) {
@@ -40,7 +43,9 @@ async function measure(label, options, service, iterations) {
   times.sort((x, y) => x - y);
   const mean = times.reduce((s, x) => s + x, 0) / times.length;
   const p99 = times[Math.min(times.length - 1, Math.floor(times.length * 0.99))];
-  console.log(`${label.padEnd(52)} ${String(count).padStart(4)} points  mean ${mean.toFixed(3).padStart(7)} ms  p99 ${p99.toFixed(3).padStart(7)} ms  ${((queries - before) / iterations).toFixed(2).padStart(6)} queries/lookup`);
+  console.log(
+    `${label.padEnd(52)} ${String(count).padStart(4)} points  mean ${mean.toFixed(3).padStart(7)} ms  p99 ${p99.toFixed(3).padStart(7)} ms  ${((queries - before) / iterations).toFixed(2).padStart(6)} queries/lookup`,
+  );
   await provider.close();
 }
 

@@ -33,10 +33,19 @@ const now = () => performance.now();
 
 /** One CLI node: its first stdout line is the result, a later `{"conflict":…}` line means it yielded. */
 async function startNode(configDir, dir, host, bootstrap) {
-  const config = { service: 'svc', discovery: { method: 'file', directory: dir, ttlMs: TTL_MS }, bootstrap: { ...base, ...bootstrap }, management: { host, port: 0 }, self: { host } };
+  const config = {
+    service: 'svc',
+    discovery: { method: 'file', directory: dir, ttlMs: TTL_MS },
+    bootstrap: { ...base, ...bootstrap },
+    management: { host, port: 0 },
+    self: { host },
+  };
   const file = path.join(configDir, `${host}.config.json`);
   await writeFile(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [CLI, 'bootstrap', '--format', 'json', '--verbose', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  const child = spawn(process.execPath, [CLI, 'bootstrap', '--format', 'json', '--verbose', '--config', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
   const node = { host, child, result: undefined, conflictAt: undefined, exit: undefined, stderr: '' };
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (d) => {
@@ -57,33 +66,45 @@ async function startNode(configDir, dir, host, bootstrap) {
 async function waitFor(what, predicate, ms, nodes) {
   const end = now() + ms;
   while (!(await predicate())) {
-    if (now() > end) throw new Error(`${what}: not within ${ms} ms\n${nodes.map((n) => `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)}\n${n.stderr.split('\n').slice(-8).join('\n')}`).join('\n')}`);
+    if (now() > end)
+      throw new Error(
+        `${what}: not within ${ms} ms\n${nodes.map((n) => `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)}\n${n.stderr.split('\n').slice(-8).join('\n')}`).join('\n')}`,
+      );
     await sleep(20);
   }
 }
 
 /** The first seed each live node's endpoint reports right now ('?' when it does not answer). */
 async function reportedFirstSeeds(nodes) {
-  return Promise.all(nodes.filter((n) => !n.exit && n.result).map(async (n) => {
-    try {
-      const r = await fetch(`http://${n.result.self.host}:${n.result.self.port}/bootstrap/seed-nodes`, { signal: AbortSignal.timeout(1000) });
-      const s = (await r.json()).seedNodes?.[0];
-      return s ? `${s.host}:${s.port}` : '-';
-    } catch {
-      return '?';
-    }
-  }));
+  return Promise.all(
+    nodes
+      .filter((n) => !n.exit && n.result)
+      .map(async (n) => {
+        try {
+          const r = await fetch(`http://${n.result.self.host}:${n.result.self.port}/bootstrap/seed-nodes`, { signal: AbortSignal.timeout(1000) });
+          const s = (await r.json()).seedNodes?.[0];
+          return s ? `${s.host}:${s.port}` : '-';
+        } catch {
+          return '?';
+        }
+      }),
+  );
 }
-const oneFirstSeed = async (nodes) => { const s = await reportedFirstSeeds(nodes); return s.length > 0 && s.every((x) => x === s[0] && x !== '-' && x !== '?'); };
+const oneFirstSeed = async (nodes) => {
+  const s = await reportedFirstSeeds(nodes);
+  return s.length > 0 && s.every((x) => x === s[0] && x !== '-' && x !== '?');
+};
 
 async function stopAll(nodes) {
-  await Promise.all(nodes.map((n) => {
-    if (n.exit) return undefined;
-    const exited = new Promise((r) => n.child.once('exit', r));
-    n.child.kill('SIGCONT');
-    n.child.kill('SIGTERM');
-    return Promise.race([exited, sleep(5000).then(() => n.child.kill('SIGKILL'))]);
-  }));
+  await Promise.all(
+    nodes.map((n) => {
+      if (n.exit) return undefined;
+      const exited = new Promise((r) => n.child.once('exit', r));
+      n.child.kill('SIGCONT');
+      n.child.kill('SIGTERM');
+      return Promise.race([exited, sleep(5000).then(() => n.child.kill('SIGKILL'))]);
+    }),
+  );
 }
 
 async function entryAge(dir, host) {
@@ -211,8 +232,16 @@ async function partitionRun(run) {
   }
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
-const figure = (label, xs) => console.log(xs.length === 0 ? `  ${label.padEnd(58)} (none in any run)` : `  ${label.padEnd(58)} median ${String(Math.round(median(xs))).padStart(5)} ms   spread ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms`);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const figure = (label, xs) =>
+  console.log(
+    xs.length === 0
+      ? `  ${label.padEnd(58)} (none in any run)`
+      : `  ${label.padEnd(58)} median ${String(Math.round(median(xs))).padStart(5)} ms   spread ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms`,
+  );
 
 async function measure(name, fn) {
   const runs = [];
@@ -233,15 +262,22 @@ function report(runs, labels) {
   const defined = (xs) => xs.filter((x) => x !== undefined);
   figure(labels.firstConflict, defined(runs.map((r) => r.firstConflict)));
   figure(labels.lastYield, defined(runs.map((r) => r.lastYield)));
-  figure(labels.one, runs.map((r) => r.one));
+  figure(
+    labels.one,
+    runs.map((r) => r.one),
+  );
   const expectedSurvived = runs.filter((r) => r.survivor === r.expected).length;
   const extra = runs.map((r) => r.yielded.filter((host) => r.larger.includes(host)).length);
-  console.log(`  survivor: the larger cluster (${runs[0].expected}) in ${expectedSurvived}/${runs.length} runs; nodes of the larger cluster that yielded too, per run: [${extra.join(', ')}]`);
+  console.log(
+    `  survivor: the larger cluster (${runs[0].expected}) in ${expectedSurvived}/${runs.length} runs; nodes of the larger cluster that yielded too, per run: [${extra.join(', ')}]`,
+  );
 }
 
 console.log(`time from heal to one cluster, lowest-address, CLI processes on 127.0.x.y, file provider ttlMs ${TTL_MS}, ${RUNS} runs each;`);
 console.log('a node that exits 3 (yielded) is restarted at once with the same config, as an orchestrator would');
-console.log(`defaults: discoveryIntervalMs 1000, probeIntervalMs 1000, conflictCheckIntervalMs 5000; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`);
+console.log(
+  `defaults: discoveryIntervalMs 1000, probeIntervalMs 1000, conflictCheckIntervalMs 5000; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`,
+);
 console.log('(i) pause: founder (alone) frozen past its ttl, 2 others form, founder resumed (SIGCONT = t0)');
 const pauses = await measure('pause', pauseRun);
 if (pauses.length) {

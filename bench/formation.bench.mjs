@@ -22,14 +22,19 @@ async function formation(n, fastPath) {
     const pending = [];
     for (let i = 0; i < n; i++) {
       const h = host(i);
-      pending.push(bootstrap({
-        service: 'bench',
-        discovery: { method: 'file', directory },
-        bootstrap: fastPath ? { expectedContactPoints: n, bootstrapTimeoutMs: 120_000 } : { bootstrapTimeoutMs: 120_000 },
-        management: { host: h, port: 0 },
-        self: { host: h },
-        join: async () => {},
-      }).then((node) => (nodes.push(node), node)));
+      pending.push(
+        bootstrap({
+          service: 'bench',
+          discovery: { method: 'file', directory },
+          bootstrap: fastPath ? { expectedContactPoints: n, bootstrapTimeoutMs: 120_000 } : { bootstrapTimeoutMs: 120_000 },
+          management: { host: h, port: 0 },
+          self: { host: h },
+          join: async () => {},
+        }).then((node) => {
+          nodes.push(node);
+          return node;
+        }),
+      );
     }
     const lastStarted = performance.now();
     const results = await Promise.all(pending);
@@ -45,7 +50,9 @@ async function formation(n, fastPath) {
 }
 
 console.log('formation time, in-process nodes on real timers (HTTP probes on 127.0.x.y, file provider)');
-console.log(`baseline: Pekko default stable-margin 5 s + 1 s decide tick = ${PEKKO_DEFAULT_MS} ms; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`);
+console.log(
+  `baseline: Pekko default stable-margin 5 s + 1 s decide tick = ${PEKKO_DEFAULT_MS} ms; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`,
+);
 console.log(`${'N'.padEnd(5)} ${'settings'.padEnd(38)} ${'formation'.padStart(9)}   vs Pekko default`);
 for (const fast of [false, true]) {
   for (const n of sizes) {

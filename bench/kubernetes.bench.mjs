@@ -15,12 +15,23 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const emu = await startKubernetesEmulator();
 const discoveryOf = (extra = {}) => ({
-  method: 'kubernetes-api', apiServer: emu.url, caFile: emu.caFile, tokenFile: emu.tokenFile, namespace: 'default', portName: 'management', ...extra,
+  method: 'kubernetes-api',
+  apiServer: emu.url,
+  caFile: emu.caFile,
+  tokenFile: emu.tokenFile,
+  namespace: 'default',
+  portName: 'management',
+  ...extra,
 });
-for (const [service, count] of [['p1000', 1000], ['p5000', 5000]]) {
+for (const [service, count] of [
+  ['p1000', 1000],
+  ['p5000', 5000],
+]) {
   for (let n = 0; n < count; n++) {
     emu.addPod({
-      name: `${service}-${n}`, labels: { app: service }, podIP: `10.${Math.floor(n / 62500)}.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`,
+      name: `${service}-${n}`,
+      labels: { app: service },
+      podIP: `10.${Math.floor(n / 62500)}.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`,
       containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 7626 }] }],
     });
   }
@@ -28,7 +39,10 @@ for (const [service, count] of [['p1000', 1000], ['p5000', 5000]]) {
 emu.faults.latencyMs = LATENCY_MS;
 
 const provider = await createDiscovery(discoveryOf());
-for (const [service, count] of [['p1000', 1000], ['p5000', 5000]]) {
+for (const [service, count] of [
+  ['p1000', 1000],
+  ['p5000', 5000],
+]) {
   const times = [];
   let requests = 0;
   let points = 0;
@@ -48,8 +62,10 @@ for (const [service, count] of [['p1000', 1000], ['p5000', 5000]]) {
     if (res !== count) throw new Error(`unpaged list returned ${res} pods`);
   }
   if (points !== count) throw new Error(`resolve returned ${points} of ${count} pods`);
-  console.log(`kubernetes-emulator ${String(count).padStart(5)} pods, ${LATENCY_MS} ms/request: resolve ${median(times).toFixed(0).padStart(5)} ms ` +
-    `(median of ${RUNS}), ${requests} requests/resolve (500 a page)   one unpaged list ${median(single).toFixed(0).padStart(5)} ms, 1 request   contact points ${points}`);
+  console.log(
+    `kubernetes-emulator ${String(count).padStart(5)} pods, ${LATENCY_MS} ms/request: resolve ${median(times).toFixed(0).padStart(5)} ms ` +
+      `(median of ${RUNS}), ${requests} requests/resolve (500 a page)   one unpaged list ${median(single).toFixed(0).padStart(5)} ms, 1 request   contact points ${points}`,
+  );
 }
 await provider.close();
 
@@ -58,11 +74,13 @@ async function fetchUnpaged(service) {
   const { readFileSync } = await import('node:fs');
   const url = new URL(`/api/v1/namespaces/default/pods?labelSelector=${encodeURIComponent(`app=${service}`)}`, emu.url);
   return new Promise((resolve, reject) => {
-    https.get(url, { ca: readFileSync(emu.caFile), headers: { authorization: `Bearer ${readFileSync(emu.tokenFile, 'utf8').trim()}` } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')).items.length));
-    }).on('error', reject);
+    https
+      .get(url, { ca: readFileSync(emu.caFile), headers: { authorization: `Bearer ${readFileSync(emu.tokenFile, 'utf8').trim()}` } }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')).items.length));
+      })
+      .on('error', reject);
   });
 }
 
@@ -71,7 +89,12 @@ emu.faults.latencyMs = LATENCY_MS;
 for (const n of [10, 50]) {
   const service = `lock${n}`;
   for (let i = 0; i < n; i++) {
-    emu.addPod({ name: `${service}-${i}`, labels: { app: service }, podIP: '127.0.0.1', containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 20_000 + i }] }] });
+    emu.addPod({
+      name: `${service}-${i}`,
+      labels: { app: service },
+      podIP: '127.0.0.1',
+      containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 20_000 + i }] }],
+    });
   }
   const discovery = discoveryOf();
   const providers = await Promise.all(Array.from({ length: n }, () => createDiscovery(discovery)));
@@ -79,8 +102,10 @@ for (const n of [10, 50]) {
   const { outcomes, ms, formers, firstSeeds } = await formCluster(providers, { service, discovery, mode: 'lock' });
   const requests = emu.requests.length;
   await closeNodes(outcomes, providers);
-  console.log(`kubernetes-emulator n=${String(n).padEnd(3)} lock (Leases)  formation ${String(ms).padStart(6)} ms   HTTP requests/node ${(requests / n).toFixed(1).padStart(5)}   ` +
-    `clusters formed ${formers}, distinct first seeds ${firstSeeds}`);
+  console.log(
+    `kubernetes-emulator n=${String(n).padEnd(3)} lock (Leases)  formation ${String(ms).padStart(6)} ms   HTTP requests/node ${(requests / n).toFixed(1).padStart(5)}   ` +
+      `clusters formed ${formers}, distinct first seeds ${firstSeeds}`,
+  );
 }
 await emu.close();
 console.log(`\n(latency ${LATENCY_MS} ms added to every request by the emulator; requests/node include the pod lists that tell live members)`);

@@ -13,7 +13,10 @@ const wire = { count: 0 };
 const countCalls = (proto, names) => {
   for (const name of names) {
     const original = proto[name];
-    proto[name] = function (...args) { wire.count++; return original.apply(this, args); };
+    proto[name] = function (...args) {
+      wire.count++;
+      return original.apply(this, args);
+    };
   }
 };
 const etcd3 = await import('etcd3');
@@ -45,7 +48,11 @@ function counting(provider, counts) {
       if (prop === 'seedLock') return () => countedLock;
       const v = Reflect.get(target, prop);
       if (typeof v !== 'function') return v;
-      if (prop === 'resolve' || prop === 'register') return (...args) => { counts.calls++; return v.apply(target, args); };
+      if (prop === 'resolve' || prop === 'register')
+        return (...args) => {
+          counts.calls++;
+          return v.apply(target, args);
+        };
       return v.bind(target);
     },
   });
@@ -62,8 +69,11 @@ async function formation(kind, discovery, n, mode) {
   await closeNodes(outcomes, providers);
   const calls = counts.map((c) => c.calls);
   return {
-    ms, formers, firstSeeds,
-    callsPerNode: (calls.reduce((a, b) => a + b, 0) / n).toFixed(1), maxCalls: Math.max(...calls),
+    ms,
+    formers,
+    firstSeeds,
+    callsPerNode: (calls.reduce((a, b) => a + b, 0) / n).toFixed(1),
+    maxCalls: Math.max(...calls),
     waitsPerNode: (counts.reduce((a, c) => a + c.waits, 0) / n).toFixed(1),
     requestsPerNode: (requests / n).toFixed(1),
   };
@@ -71,7 +81,9 @@ async function formation(kind, discovery, n, mode) {
 
 const install = await ensureServersInstalled();
 const [zk, etcd] = await Promise.all([startZookeeper(install.java, install.zookeeperJar), startEtcd(install.etcd)]);
-console.log(`servers: install ${install.installed ? `${install.installMs} ms` : 'already present'}, zookeeper started in ${zk.startMs} ms, etcd started in ${etcd.startMs} ms`);
+console.log(
+  `servers: install ${install.installed ? `${install.installMs} ms` : 'already present'}, zookeeper started in ${zk.startMs} ms, etcd started in ${etcd.startMs} ms`,
+);
 const backends = [
   ['etcd', { method: 'etcd', endpoints: [etcd.address] }],
   ['zookeeper', { method: 'zookeeper', connectionString: zk.address }],
@@ -83,13 +95,17 @@ try {
       for (const mode of ['lock', 'constructr']) {
         const r = await formation(kind, discovery, n, mode);
         rows.push({ backend: kind, nodes: n, strategy: mode === 'lock' ? 'lock (watch)' : 'ConstructR loop (3 s retry)', ...r });
-        console.log(`${kind.padEnd(9)} n=${String(n).padEnd(3)} ${(mode === 'lock' ? 'lock (watch)' : 'ConstructR (3 s retry)').padEnd(22)} ` +
-          `formation ${String(r.ms).padStart(6)} ms   calls/node ${String(r.callsPerNode).padStart(5)} (max ${r.maxCalls})   ` +
-          `wire requests/node ${String(r.requestsPerNode).padStart(5)}   watch waits/node ${r.waitsPerNode}   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`);
+        console.log(
+          `${kind.padEnd(9)} n=${String(n).padEnd(3)} ${(mode === 'lock' ? 'lock (watch)' : 'ConstructR (3 s retry)').padEnd(22)} ` +
+            `formation ${String(r.ms).padStart(6)} ms   calls/node ${String(r.callsPerNode).padStart(5)} (max ${r.maxCalls})   ` +
+            `wire requests/node ${String(r.requestsPerNode).padStart(5)}   watch waits/node ${r.waitsPerNode}   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
+        );
       }
     }
   }
 } finally {
   await Promise.all([zk.stop(), etcd.stop()]);
 }
-console.log('\n(calls = register + resolve + SeedLock operations; wire requests = etcd unary RPCs / ZooKeeper requests;\n "formation" = last node started → all nodes decided)');
+console.log(
+  '\n(calls = register + resolve + SeedLock operations; wire requests = etcd unary RPCs / ZooKeeper requests;\n "formation" = last node started → all nodes decided)',
+);

@@ -7,11 +7,16 @@ import { fileURLToPath } from 'node:url';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2];
-const files = readdirSync(dir).filter((f) => f.endsWith('.bench.mjs') && (!filter || f.includes(filter))).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.bench.mjs') && (!filter || f.includes(filter)))
+  .sort();
 let failed = 0;
 for (const f of files) {
   process.stdout.write(`\n=== ${f} ===\n`);
   const r = spawnSync(process.execPath, [path.join(dir, f)], { stdio: 'inherit' });
-  if (r.status !== 0) { failed++; process.stdout.write(`(${f} exited ${r.status})\n`); }
+  if (r.status !== 0) {
+    failed++;
+    process.stdout.write(`(${f} exited ${r.status})\n`);
+  }
 }
 process.exit(failed ? 1 : 0);

@@ -23,7 +23,7 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy = {}, random
   const max = policy.maxMs ?? 15_000;
   const factor = policy.factor ?? 2;
   const jitter = Math.min(Math.max(policy.jitter ?? 0.5, 0), 1);
-  const base = Math.min(max, initial * Math.pow(factor, Math.max(0, attempt)));
+  const base = Math.min(max, initial * factor ** Math.max(0, attempt));
   return Math.round(base * (1 - jitter + random() * jitter));
 }
 

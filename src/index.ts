@@ -1,11 +1,28 @@
 export type {
-  ContactPoint, Lookup, ResolveOptions, DiscoveryProvider, RegistryProvider, Registration, RegisterOptions,
-  ProviderDefinition, ProviderContext,
+  ContactPoint,
+  Lookup,
+  ResolveOptions,
+  DiscoveryProvider,
+  RegistryProvider,
+  Registration,
+  RegisterOptions,
+  ProviderDefinition,
+  ProviderContext,
 } from './types.js';
 export { isRegistryProvider } from './types.js';
 export {
-  ClusterseedError, ConfigError, DiscoveryError, ThrottledError, AuthError, TimeoutError, MetadataError,
-  ProtocolError, AbortedError, isClusterseedError, describeError, type ErrorCode,
+  ClusterseedError,
+  ConfigError,
+  DiscoveryError,
+  ThrottledError,
+  AuthError,
+  TimeoutError,
+  MetadataError,
+  ProtocolError,
+  AbortedError,
+  isClusterseedError,
+  describeError,
+  type ErrorCode,
 } from './errors.js';
 export { parseHostPort, formatHostPort, compareContactPoints, canonicalize, sameContactPoint, lowestOf } from './address.js';
 export { backoffDelay, retry, sleep, type BackoffPolicy, type RetryOptions } from './backoff.js';

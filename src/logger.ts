@@ -27,10 +27,7 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 /** The CLI's logger: one line per event on a stream (stderr), secrets redacted. */
-export function createStreamLogger(
-  stream: { write(s: string): unknown },
-  options: { level?: LogLevel; prefix?: string } = {},
-): Logger {
+export function createStreamLogger(stream: { write(s: string): unknown }, options: { level?: LogLevel; prefix?: string } = {}): Logger {
   const min = LEVELS.indexOf(options.level ?? 'info');
   const prefix = options.prefix ?? 'clusterseed';
   const make = (level: LogLevel): LogFn => {

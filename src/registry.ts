@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { DiscoveryProvider, ProviderContext, ProviderDefinition } from './types.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each module has its own options type
+// biome-ignore lint/suspicious/noExplicitAny: each module has its own options type
 type ProviderModule = { definition: ProviderDefinition<any> };
 
 /*
@@ -71,7 +71,7 @@ export function installCommandFor(method: string): string | undefined {
   return packages ? `npm install ${packages.map((p) => `${p}@${PEER_CLIENT_RANGES[p]}`).join(' ')}` : undefined;
 }
 
-export async function loadProviderDefinition(name: string): Promise<ProviderModule["definition"]> {
+export async function loadProviderDefinition(name: string): Promise<ProviderModule['definition']> {
   const method = canonicalMethod(name);
   const load = method ? loaders[method] : undefined;
   if (!method || !load) {
@@ -83,7 +83,8 @@ export async function loadProviderDefinition(name: string): Promise<ProviderModu
     const missing = missingPackageOf(err);
     const clients = METHOD_PEER_CLIENTS[method] ?? [];
     if (missing === undefined || !clients.includes(missing)) throw err;
-    const what = clients.length === 1 ? `the package ${missing}, which is not installed` : `the packages ${clients.join(' and ')} (${missing} is not installed)`;
+    const what =
+      clients.length === 1 ? `the package ${missing}, which is not installed` : `the packages ${clients.join(' and ')} (${missing} is not installed)`;
     throw new ConfigError(`discovery.method "${method}" needs ${what}`, {
       hint: `${installCommandFor(method)} (see docs/installing.md)`,
       cause: err,
@@ -101,10 +102,7 @@ export interface CreateDiscoveryOptions {
 }
 
 /** Validates a discovery block, loads its provider module and creates the provider. */
-export async function createDiscovery(
-  config: DiscoveryConfigInput | DiscoveryConfig,
-  options: CreateDiscoveryOptions = {},
-): Promise<DiscoveryProvider> {
+export async function createDiscovery(config: DiscoveryConfigInput | DiscoveryConfig, options: CreateDiscoveryOptions = {}): Promise<DiscoveryProvider> {
   const parsed = DiscoveryConfig.safeParse(config, { reportInput: true });
   if (!parsed.success) {
     throw configErrorFrom(describeIssues(parsed.error.issues.map((i) => ({ ...i, path: ['discovery', ...i.path] }))));

@@ -17,10 +17,7 @@ export function withDeadline(what: string, timeoutMs: number | undefined, parent
   else parent?.addEventListener('abort', onParentAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   if (timeoutMs !== undefined && timeoutMs > 0 && !controller.signal.aborted) {
-    timer = setTimeout(
-      () => controller.abort(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => controller.abort(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
     timer.unref?.();
   }
   return {

@@ -33,7 +33,9 @@ export async function constructrNode(provider, service, self) {
   const opts = { service };
   for (;;) {
     const record = await lock.readRecord(opts);
-    const seeds = record.firstSeed ? [record.firstSeed, ...record.members.filter((m) => m.port !== record.firstSeed.port)].slice(0, 5) : record.members.slice(0, 5);
+    const seeds = record.firstSeed
+      ? [record.firstSeed, ...record.members.filter((m) => m.port !== record.firstSeed.port)].slice(0, 5)
+      : record.members.slice(0, 5);
     if (seeds.length > 0) {
       await lock.addMember(self, opts);
       return { result: { seeds, formedNewCluster: false }, close: () => registration.close() };
@@ -57,18 +59,29 @@ export async function constructrNode(provider, service, self) {
 export async function formCluster(providers, { service, discovery, mode }) {
   const decidedAt = [];
   const started = [];
-  const outcomes = await Promise.all(providers.map((provider, i) => {
-    const self = { host: '127.0.0.1', port: 20_000 + i };
-    started[i] = performance.now();
-    const run = mode === 'lock'
-      ? runLockStrategy({
-          config: Config.parse({ service, discovery, bootstrap: { strategy: 'lock' }, management: { port: 0 } }),
-          provider, self, join: async () => {}, logger: silentLogger, clock: systemClock,
-          signal: AbortSignal.timeout(120_000), startedAt: Date.now(),
-        })
-      : constructrNode(provider, service, self);
-    return run.then((outcome) => { decidedAt[i] = performance.now(); return outcome; });
-  }));
+  const outcomes = await Promise.all(
+    providers.map((provider, i) => {
+      const self = { host: '127.0.0.1', port: 20_000 + i };
+      started[i] = performance.now();
+      const run =
+        mode === 'lock'
+          ? runLockStrategy({
+              config: Config.parse({ service, discovery, bootstrap: { strategy: 'lock' }, management: { port: 0 } }),
+              provider,
+              self,
+              join: async () => {},
+              logger: silentLogger,
+              clock: systemClock,
+              signal: AbortSignal.timeout(120_000),
+              startedAt: Date.now(),
+            })
+          : constructrNode(provider, service, self);
+      return run.then((outcome) => {
+        decidedAt[i] = performance.now();
+        return outcome;
+      });
+    }),
+  );
   return {
     outcomes,
     ms: Math.round(Math.max(...decidedAt) - Math.max(...started)),

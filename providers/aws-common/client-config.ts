@@ -27,12 +27,12 @@ export interface AwsClientConfig {
 const ENDPOINT_VARIABLE: Record<AwsService, string> = { ec2: 'AWS_ENDPOINT_URL_EC2', ecs: 'AWS_ENDPOINT_URL_ECS' };
 
 export function resolveRegion(options: AwsConnectionOptions, env: Env): string | undefined {
-  return nonEmpty(options.region) ?? nonEmpty(env['AWS_REGION']) ?? nonEmpty(env['AWS_DEFAULT_REGION']);
+  return nonEmpty(options.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
 }
 
 export function resolveEndpoint(service: AwsService, options: AwsConnectionOptions, env: Env): string | undefined {
-  if (env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true' && !options.endpoint) return undefined;
-  const endpoint = nonEmpty(options.endpoint) ?? nonEmpty(env[ENDPOINT_VARIABLE[service]]) ?? nonEmpty(env['AWS_ENDPOINT_URL']);
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS === 'true' && !options.endpoint) return undefined;
+  const endpoint = nonEmpty(options.endpoint) ?? nonEmpty(env[ENDPOINT_VARIABLE[service]]) ?? nonEmpty(env.AWS_ENDPOINT_URL);
   if (endpoint === undefined) return undefined;
   try {
     new URL(endpoint);
@@ -55,10 +55,10 @@ export function awsClientConfig(service: AwsService, options: AwsConnectionOptio
   if (region !== undefined) config.region = region;
   const endpoint = resolveEndpoint(service, options, env);
   if (endpoint !== undefined) config.endpoint = endpoint;
-  const accessKeyId = nonEmpty(env['AWS_ACCESS_KEY_ID']);
-  const secretAccessKey = nonEmpty(env['AWS_SECRET_ACCESS_KEY']);
+  const accessKeyId = nonEmpty(env.AWS_ACCESS_KEY_ID);
+  const secretAccessKey = nonEmpty(env.AWS_SECRET_ACCESS_KEY);
   if (accessKeyId && secretAccessKey) {
-    const sessionToken = nonEmpty(env['AWS_SESSION_TOKEN']);
+    const sessionToken = nonEmpty(env.AWS_SESSION_TOKEN);
     config.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
   }
   return config;

@@ -57,12 +57,16 @@ export class Ec2TagsProvider implements DiscoveryProvider {
       const mapped = contactPointsOf(page.Reservations, this.#options);
       points.push(...mapped.points);
       if (mapped.withoutAddress.length > 0) {
-        this.#logger.debug({ addressType: this.#options.addressType, instances: mapped.withoutAddress.slice(0, 20), count: mapped.withoutAddress.length }, 'running instances without an address of the configured type were skipped');
+        this.#logger.debug(
+          { addressType: this.#options.addressType, instances: mapped.withoutAddress.slice(0, 20), count: mapped.withoutAddress.length },
+          'running instances without an address of the configured type were skipped',
+        );
       }
       nextToken = page.NextToken || undefined;
       if (nextToken !== undefined) {
         // A token seen before would loop forever: the endpoint is broken, say so.
-        if (seenTokens.has(nextToken)) throw new ProtocolError('DescribeInstances: nextToken repeats an earlier page', { hint: 'check the endpoint setting (AWS_ENDPOINT_URL_EC2)' });
+        if (seenTokens.has(nextToken))
+          throw new ProtocolError('DescribeInstances: nextToken repeats an earlier page', { hint: 'check the endpoint setting (AWS_ENDPOINT_URL_EC2)' });
         seenTokens.add(nextToken);
       }
     } while (nextToken !== undefined);

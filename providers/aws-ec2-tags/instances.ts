@@ -54,11 +54,13 @@ export function contactPointsOf(reservations: Reservation[] | undefined, options
       }
       const family = net.isIP(address);
       if (family === 0 || (options.addressType === 'ipv6') !== (family === 6)) {
-        throw new ProtocolError(`DescribeInstances: ${FIELD[options.addressType]} of ${id} is not an IPv${options.addressType === 'ipv6' ? 6 : 4} address: ${JSON.stringify(address.slice(0, 64))}`);
+        throw new ProtocolError(
+          `DescribeInstances: ${FIELD[options.addressType]} of ${id} is not an IPv${options.addressType === 'ipv6' ? 6 : 4} address: ${JSON.stringify(address.slice(0, 64))}`,
+        );
       }
       const meta: Record<string, string> = { instanceId: id };
       const az = instance.Placement?.AvailabilityZone;
-      if (az) meta['az'] = az;
+      if (az) meta.az = az;
       if (options.ports.length === 0) points.push({ host: address, meta });
       else for (const port of options.ports) points.push({ host: address, port, meta });
     }

@@ -68,7 +68,11 @@ export class EcsApi {
   }
 
   /** A CallAws bound to one resolve's signal and query. */
-  caller(signal: AbortSignal | undefined, query: { cluster?: string | undefined; serviceName?: string | undefined }, counter: ApiCallCounter = this.counter): CallAws {
+  caller(
+    signal: AbortSignal | undefined,
+    query: { cluster?: string | undefined; serviceName?: string | undefined },
+    counter: ApiCallCounter = this.counter,
+  ): CallAws {
     return (service, action, send) =>
       awsCall(
         async (abortSignal) => {

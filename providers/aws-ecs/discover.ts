@@ -1,12 +1,5 @@
 import { DescribeInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import {
-  DescribeContainerInstancesCommand,
-  DescribeTasksCommand,
-  ListTasksCommand,
-  type ECSClient,
-  type Failure,
-  type Task,
-} from '@aws-sdk/client-ecs';
+import { DescribeContainerInstancesCommand, DescribeTasksCommand, ListTasksCommand, type ECSClient, type Failure, type Task } from '@aws-sdk/client-ecs';
 import net from 'node:net';
 import { ConfigError, ProtocolError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
@@ -69,10 +62,12 @@ export function limiter(n: number) {
     new Promise<T>((resolve, reject) => {
       queue.push(() => {
         active++;
-        fn().then(resolve, reject).finally(() => {
-          active--;
-          next();
-        });
+        fn()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
       });
       next();
     });
@@ -111,7 +106,9 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
     );
     const arns = listed.taskArns ?? [];
     if (!Array.isArray(arns) || arns.some((a) => typeof a !== 'string')) {
-      throw new ProtocolError(`ListTasks: taskArns of page ${page + 1} is not a list of ARNs`, { hint: 'the ECS endpoint answered something that is not the ECS API' });
+      throw new ProtocolError(`ListTasks: taskArns of page ${page + 1} is not a list of ARNs`, {
+        hint: 'the ECS endpoint answered something that is not the ECS API',
+      });
     }
     for (const batch of chunks(arns, ECS_BATCH)) {
       const batchIndex = batches.length;
@@ -133,7 +130,9 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
     page++;
     if (nextToken !== undefined) {
       if (seenTokens.has(nextToken)) {
-        throw new ProtocolError(`ListTasks: nextToken repeats on page ${page}; the listing would never end`, { hint: 'the ECS endpoint answered something that is not the ECS API' });
+        throw new ProtocolError(`ListTasks: nextToken repeats on page ${page}; the listing would never end`, {
+          hint: 'the ECS endpoint answered something that is not the ECS API',
+        });
       }
       seenTokens.add(nextToken);
     }
@@ -162,13 +161,17 @@ export async function resolveHosts(cluster: string, arns: readonly string[], dep
         );
         for (const [i, ci] of (out.containerInstances ?? []).entries()) {
           if (!ci.containerInstanceArn || !ci.ec2InstanceId) {
-            throw new ProtocolError(`DescribeContainerInstances: containerInstances[${i}] lacks ${ci.containerInstanceArn ? 'ec2InstanceId' : 'containerInstanceArn'}`, {
-              hint: 'the ECS endpoint answered something that is not the ECS API',
-            });
+            throw new ProtocolError(
+              `DescribeContainerInstances: containerInstances[${i}] lacks ${ci.containerInstanceArn ? 'ec2InstanceId' : 'containerInstanceArn'}`,
+              {
+                hint: 'the ECS endpoint answered something that is not the ECS API',
+              },
+            );
           }
           instanceOf.set(ci.containerInstanceArn, ci.ec2InstanceId);
         }
-        for (const f of out.failures ?? []) deps.logger.warn({ arn: f.arn, reason: f.reason }, 'ECS container instance could not be described; its tasks are skipped');
+        for (const f of out.failures ?? [])
+          deps.logger.warn({ arn: f.arn, reason: f.reason }, 'ECS container instance could not be described; its tasks are skipped');
       }),
     ),
   );
@@ -211,7 +214,13 @@ export async function resolveHosts(cluster: string, arns: readonly string[], dep
 export async function discoverTasks(query: TaskQuery, options: AddressOptions, deps: DiscoverDeps): Promise<ContactPoint[]> {
   const addresses = await describeAllTasks(query, options, deps);
   const onHosts = addresses.filter((a): a is Extract<TaskAddress, { kind: 'host' }> => a.kind === 'host');
-  const hosts = onHosts.length ? await resolveHosts(query.cluster, onHosts.map((a) => a.containerInstanceArn), deps) : new Map<string, HostInfo>();
+  const hosts = onHosts.length
+    ? await resolveHosts(
+        query.cluster,
+        onHosts.map((a) => a.containerInstanceArn),
+        deps,
+      )
+    : new Map<string, HostInfo>();
   const points: ContactPoint[] = [];
   const misconfigured: string[] = [];
   const skipped: string[] = [];
@@ -220,7 +229,10 @@ export async function discoverTasks(query: TaskQuery, options: AddressOptions, d
     else if (a.kind === 'host') {
       const h = hosts.get(a.containerInstanceArn);
       if (!h) {
-        deps.logger.warn({ taskArn: a.meta['taskArn'], containerInstanceArn: a.containerInstanceArn }, 'ECS task skipped: its container instance has no EC2 private IP');
+        deps.logger.warn(
+          { taskArn: a.meta.taskArn, containerInstanceArn: a.containerInstanceArn },
+          'ECS task skipped: its container instance has no EC2 private IP',
+        );
         continue;
       }
       points.push({ host: h.ip, ...(a.port !== undefined ? { port: a.port } : {}), meta: { ...a.meta, instanceId: h.instanceId } });
@@ -239,7 +251,10 @@ export async function discoverTasks(query: TaskQuery, options: AddressOptions, d
         hint: 'check networkMode, containerPort and containerName against the task definition',
       });
     }
-    deps.logger.warn({ count: misconfigured.length, example: misconfigured[0] }, 'some running ECS tasks were skipped (options do not match their task definition)');
+    deps.logger.warn(
+      { count: misconfigured.length, example: misconfigured[0] },
+      'some running ECS tasks were skipped (options do not match their task definition)',
+    );
   }
   return points;
 }

@@ -12,20 +12,23 @@ export const aliases = ['aws-api-ecs', 'aws-api-ecs-async'] as const;
 export function requireBridgeContainerPort(options: { networkMode: string; containerPort?: number | undefined }, ctx: z.RefinementCtx): void {
   if (options.networkMode === 'bridge' && options.containerPort === undefined) {
     ctx.addIssue({
-      code: 'custom', path: ['containerPort'],
+      code: 'custom',
+      path: ['containerPort'],
       message: 'required with networkMode "bridge" (which container port\'s host port to report)',
       params: { hint: 'set containerPort to the port your management endpoint listens on inside the container, e.g. containerPort=7626' },
     });
   }
 }
 
-export const EcsOptions = z.strictObject({
-  method: z.enum([method, ...aliases]),
-  cluster: NonEmptyString.default('default'),
-  /** [the service name] */
-  serviceName: NonEmptyString.optional(),
-  /** Tasks must carry every one of these tags. */
-  tags: z.array(KeyValue).default([]),
-  ...EcsNetworkOptions,
-}).superRefine(requireBridgeContainerPort);
+export const EcsOptions = z
+  .strictObject({
+    method: z.enum([method, ...aliases]),
+    cluster: NonEmptyString.default('default'),
+    /** [the service name] */
+    serviceName: NonEmptyString.optional(),
+    /** Tasks must carry every one of these tags. */
+    tags: z.array(KeyValue).default([]),
+    ...EcsNetworkOptions,
+  })
+  .superRefine(requireBridgeContainerPort);
 export type EcsOptions = z.output<typeof EcsOptions>;

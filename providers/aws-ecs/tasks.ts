@@ -50,9 +50,12 @@ export function eniAddress(task: Task, path: FieldPath): string | undefined {
     for (const [j, ni] of (c.networkInterfaces ?? []).entries()) {
       if (ni.privateIpv4Address === undefined) continue;
       if (!net.isIPv4(ni.privateIpv4Address)) {
-        throw new ProtocolError(`DescribeTasks: ${path}.containers[${i}].networkInterfaces[${j}].privateIpv4Address is not an IPv4 address: ${JSON.stringify(ni.privateIpv4Address)}`, {
-          hint: 'the ECS endpoint answered something that is not the ECS API',
-        });
+        throw new ProtocolError(
+          `DescribeTasks: ${path}.containers[${i}].networkInterfaces[${j}].privateIpv4Address is not an IPv4 address: ${JSON.stringify(ni.privateIpv4Address)}`,
+          {
+            hint: 'the ECS endpoint answered something that is not the ECS API',
+          },
+        );
       }
       return ni.privateIpv4Address;
     }
@@ -63,8 +66,7 @@ export function eniAddress(task: Task, path: FieldPath): string | undefined {
 /** awsvpc tasks carry an ENI attachment (or container network interfaces); bridge/host tasks do not. */
 function looksAwsvpc(task: Task): boolean {
   return (
-    (task.attachments ?? []).some((a) => a.type === 'ElasticNetworkInterface') ||
-    (task.containers ?? []).some((c) => (c.networkInterfaces ?? []).length > 0)
+    (task.attachments ?? []).some((a) => a.type === 'ElasticNetworkInterface') || (task.containers ?? []).some((c) => (c.networkInterfaces ?? []).length > 0)
   );
 }
 
@@ -77,7 +79,13 @@ function pickContainer(task: Task, options: AddressOptions, taskId: string): { c
   if (options.containerName !== undefined) {
     const named = containers.find((c) => c.name === options.containerName);
     if (!named) {
-      return { skip: { kind: 'skip', misconfigured: true, reason: `task ${taskId} has no container named "${options.containerName}" (it has ${containers.map((c) => `"${c.name}"`).join(', ') || 'none'})` } };
+      return {
+        skip: {
+          kind: 'skip',
+          misconfigured: true,
+          reason: `task ${taskId} has no container named "${options.containerName}" (it has ${containers.map((c) => `"${c.name}"`).join(', ') || 'none'})`,
+        },
+      };
     }
     return { container: named };
   }
@@ -85,7 +93,13 @@ function pickContainer(task: Task, options: AddressOptions, taskId: string): { c
   if (exposing.length === 1) return { container: exposing[0]! };
   if (exposing.length === 0) {
     // RUNNING tasks have their bindings: a port no container maps is a mismatch with the task definition.
-    return { skip: { kind: 'skip', misconfigured: true, reason: `no container of task ${taskId} maps container port ${options.containerPort} (mapped: ${mappedPorts(containers)})` } };
+    return {
+      skip: {
+        kind: 'skip',
+        misconfigured: true,
+        reason: `no container of task ${taskId} maps container port ${options.containerPort} (mapped: ${mappedPorts(containers)})`,
+      },
+    };
   }
   return {
     skip: {
@@ -129,22 +143,22 @@ export function addressOfTask(task: Task, options: AddressOptions, path: FieldPa
   if (!hasAllTags(task, options.tags)) return { kind: 'skip', reason: `task ${taskId} lacks the required tags` };
 
   const meta: Record<string, string> = { taskArn: task.taskArn };
-  if (task.availabilityZone) meta['az'] = task.availabilityZone;
-  if (task.launchType) meta['launchType'] = task.launchType;
+  if (task.availabilityZone) meta.az = task.availabilityZone;
+  if (task.launchType) meta.launchType = task.launchType;
 
   const mode = options.networkMode === 'auto' ? (looksAwsvpc(task) ? 'awsvpc' : 'bridge') : options.networkMode;
   if (mode === 'awsvpc') {
     const host = eniAddress(task, path);
     if (host === undefined) return { kind: 'skip', reason: `task ${taskId} has no ENI private IPv4 address (yet)` };
-    meta['networkMode'] = 'awsvpc';
+    meta.networkMode = 'awsvpc';
     // In awsvpc mode a container port is reachable as-is on the task's own address.
     return { kind: 'eni', host, ...(options.containerPort !== undefined ? { port: options.containerPort } : {}), meta };
   }
 
   const ci = task.containerInstanceArn;
   if (!ci) return { kind: 'skip', reason: `task ${taskId} runs on no container instance (Fargate tasks use awsvpc networking)` };
-  meta['networkMode'] = mode;
-  meta['containerInstanceArn'] = ci;
+  meta.networkMode = mode;
+  meta.containerInstanceArn = ci;
   if (options.containerPort === undefined) {
     if (mode === 'host') return { kind: 'host', containerInstanceArn: ci, meta };
     return {
@@ -167,6 +181,6 @@ export function addressOfTask(task: Task, options: AddressOptions, path: FieldPa
   if (port === undefined) {
     return { kind: 'skip', reason: `task ${taskId}: container "${picked.container.name}" has no host port bound to ${options.containerPort} (yet)` };
   }
-  if (picked.container.name) meta['container'] = picked.container.name;
+  if (picked.container.name) meta.container = picked.container.name;
   return { kind: 'host', containerInstanceArn: ci, port, meta };
 }

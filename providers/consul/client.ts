@@ -111,9 +111,12 @@ export function consulEndpoint(options: ConsulEndpointOptions, env: Env): Consul
 
 function tlsSettings(options: ConsulEndpointOptions, env: Env): ConsulTls {
   const out: ConsulTls = {};
-  const ca = options.caFile !== undefined
-    ? { file: options.caFile, source: 'discovery.caFile' }
-    : envValue(env, 'CONSUL_CACERT') !== undefined ? { file: envValue(env, 'CONSUL_CACERT')!, source: 'CONSUL_CACERT' } : undefined;
+  const ca =
+    options.caFile !== undefined
+      ? { file: options.caFile, source: 'discovery.caFile' }
+      : envValue(env, 'CONSUL_CACERT') !== undefined
+        ? { file: envValue(env, 'CONSUL_CACERT')!, source: 'CONSUL_CACERT' }
+        : undefined;
   if (ca) {
     out.ca = readPem(ca.file, ca.source, /-----BEGIN CERTIFICATE-----/, 'PEM certificate (-----BEGIN CERTIFICATE-----)');
     out.caSource = `${ca.source} ${ca.file}`;
@@ -122,9 +125,12 @@ function tlsSettings(options: ConsulEndpointOptions, env: Env): ConsulTls {
   let pair: { cert: string; key: string; certSource: string; keySource: string } | undefined;
   if (options.certFile !== undefined || options.keyFile !== undefined) {
     if (options.certFile === undefined || options.keyFile === undefined) {
-      throw new ConfigError(`discovery.${options.certFile === undefined ? 'certFile' : 'keyFile'}: required with discovery.${options.certFile === undefined ? 'keyFile' : 'certFile'}`, {
-        hint: 'a client certificate needs its key: set both certFile and keyFile, or neither',
-      });
+      throw new ConfigError(
+        `discovery.${options.certFile === undefined ? 'certFile' : 'keyFile'}: required with discovery.${options.certFile === undefined ? 'keyFile' : 'certFile'}`,
+        {
+          hint: 'a client certificate needs its key: set both certFile and keyFile, or neither',
+        },
+      );
     }
     pair = { cert: options.certFile, key: options.keyFile, certSource: 'discovery.certFile', keySource: 'discovery.keyFile' };
   } else {
@@ -132,7 +138,9 @@ function tlsSettings(options: ConsulEndpointOptions, env: Env): ConsulTls {
     const key = envValue(env, 'CONSUL_CLIENT_KEY');
     if ((cert === undefined) !== (key === undefined)) {
       const [missing, given] = cert === undefined ? ['CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY'] : ['CONSUL_CLIENT_KEY', 'CONSUL_CLIENT_CERT'];
-      throw new ConfigError(`${missing}: required with ${given}`, { hint: 'a client certificate needs its key: set both CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY, or neither' });
+      throw new ConfigError(`${missing}: required with ${given}`, {
+        hint: 'a client certificate needs its key: set both CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY, or neither',
+      });
     }
     if (cert !== undefined && key !== undefined) pair = { cert, key, certSource: 'CONSUL_CLIENT_CERT', keySource: 'CONSUL_CLIENT_KEY' };
   }
@@ -144,9 +152,12 @@ function tlsSettings(options: ConsulEndpointOptions, env: Env): ConsulTls {
   const servername = options.tlsServerName ?? envValue(env, 'CONSUL_TLS_SERVER_NAME');
   if (servername !== undefined) {
     if (net.isIP(servername)) {
-      throw new ConfigError(`${options.tlsServerName !== undefined ? 'discovery.tlsServerName' : 'CONSUL_TLS_SERVER_NAME'}: expected a DNS name, got the IP address ${servername}`, {
-        hint: 'a server name is a DNS name in the agent certificate; an agent dialled by IP is verified against the IP addresses in its certificate without it',
-      });
+      throw new ConfigError(
+        `${options.tlsServerName !== undefined ? 'discovery.tlsServerName' : 'CONSUL_TLS_SERVER_NAME'}: expected a DNS name, got the IP address ${servername}`,
+        {
+          hint: 'a server name is a DNS name in the agent certificate; an agent dialled by IP is verified against the IP addresses in its certificate without it',
+        },
+      );
     }
     out.servername = servername;
   }
@@ -169,10 +180,13 @@ function readPem(file: string, source: string, marker: RegExp, expected: string)
     data = readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(`${source}: ${code === 'ENOENT' ? `file ${JSON.stringify(file)} does not exist` : `file ${JSON.stringify(file)} cannot be read (${code ?? (err as Error).message})`}`, {
-      cause: err,
-      hint: source.startsWith('discovery.') ? `fix discovery.${source.slice(10)}` : `fix or unset ${source}`,
-    });
+    throw new ConfigError(
+      `${source}: ${code === 'ENOENT' ? `file ${JSON.stringify(file)} does not exist` : `file ${JSON.stringify(file)} cannot be read (${code ?? (err as Error).message})`}`,
+      {
+        cause: err,
+        hint: source.startsWith('discovery.') ? `fix discovery.${source.slice(10)}` : `fix or unset ${source}`,
+      },
+    );
   }
   if (!marker.test(data.toString('latin1'))) {
     throw new ConfigError(`${source}: ${JSON.stringify(file)} holds no ${expected}`, { hint: 'Consul and clusterseed read PEM files' });
@@ -208,7 +222,10 @@ export class ConsulHttp {
   readonly #secure: boolean;
   #closed = false;
 
-  constructor(readonly endpoint: ConsulEndpoint, readonly defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS) {
+  constructor(
+    readonly endpoint: ConsulEndpoint,
+    readonly defaultTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+  ) {
     this.#url = new URL(endpoint.baseUrl);
     this.#secure = this.#url.protocol === 'https:';
     if (this.#secure) {
@@ -257,7 +274,12 @@ export class ConsulHttp {
   }
 
   /** A call whose body must match `schema`; a mismatch is a ProtocolError naming the field. */
-  async json<S extends z.ZodType>(schema: S, method: 'GET' | 'PUT' | 'DELETE', path: string, options: CallOptions = {}): Promise<{ value: z.output<S>; response: ConsulResponse }> {
+  async json<S extends z.ZodType>(
+    schema: S,
+    method: 'GET' | 'PUT' | 'DELETE',
+    path: string,
+    options: CallOptions = {},
+  ): Promise<{ value: z.output<S>; response: ConsulResponse }> {
     const response = await this.call(method, path, options);
     return { value: parseBody(schema, response.text, `consul ${method} ${path}`), response };
   }
@@ -268,8 +290,15 @@ export class ConsulHttp {
     this.#agent.destroy();
   }
 
-  #send(method: string, path: string, headers: http.OutgoingHttpHeaders, body: Buffer | undefined, signal: AbortSignal, what: string, fresh = false):
-    Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  #send(
+    method: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    body: Buffer | undefined,
+    signal: AbortSignal,
+    what: string,
+    fresh = false,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortReason(signal));
       if (this.#closed) return reject(new DiscoveryError(`${what}: the provider is closed`, { retriable: false }));
@@ -300,7 +329,12 @@ export class ConsulHttp {
       // refuses it may close the connection without an alert (Node does), so a reset on a connection
       // just made, before any answer, is reported as TLS.
       let handshaken = false;
-      request.on('socket', (socket) => { if (this.#secure) socket.once('secureConnect', () => { handshaken = true; }); });
+      request.on('socket', (socket) => {
+        if (this.#secure)
+          socket.once('secureConnect', () => {
+            handshaken = true;
+          });
+      });
       request.on('error', (err: NodeJS.ErrnoException) => {
         if (signal.aborted) return finish(abortReason(signal));
         const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
@@ -336,15 +370,19 @@ export class ConsulHttp {
   }
 
   #lostError(what: string, err?: Error): Error {
-    return new DiscoveryError(`${what}: connection lost while reading the response${err ? `: ${(err as NodeJS.ErrnoException).code ?? err.message}` : ''}`, { cause: err });
+    return new DiscoveryError(`${what}: connection lost while reading the response${err ? `: ${(err as NodeJS.ErrnoException).code ?? err.message}` : ''}`, {
+      cause: err,
+    });
   }
 
   #networkError(what: string, err: NodeJS.ErrnoException, closedAfterHandshake = false): Error {
     if (err instanceof ClusterseedError) return err;
     const base = this.endpoint.baseUrl;
-    const reason = !this.#secure ? undefined : closedAfterHandshake
-      ? `the agent closed the connection right after the handshake: it refused ${this.endpoint.tls?.cert ? 'the client certificate (not issued by a CA it trusts, expired, or not for client authentication)' : 'the connection, most likely because it requires a client certificate and none was presented'}`
-      : tlsReason(err);
+    const reason = !this.#secure
+      ? undefined
+      : closedAfterHandshake
+        ? `the agent closed the connection right after the handshake: it refused ${this.endpoint.tls?.cert ? 'the client certificate (not issued by a CA it trusts, expired, or not for client authentication)' : 'the connection, most likely because it requires a client certificate and none was presented'}`
+        : tlsReason(err);
     if (reason !== undefined) {
       const t = this.endpoint.tls ?? {};
       const ca = t.caSource ?? 'the system CAs (set discovery.caFile or CONSUL_CACERT to the CA that signed the agent certificate)';
@@ -357,9 +395,10 @@ export class ConsulHttp {
     const code = err.code ?? err.message;
     return new DiscoveryError(`${what}: cannot reach ${base}: ${code}`, {
       cause: err,
-      hint: !this.#secure && (err.code === 'ECONNRESET' || /socket hang up/.test(err.message))
-        ? 'the agent closed the connection: if it serves HTTPS, set secure (or CONSUL_HTTP_SSL=true, or an https:// CONSUL_HTTP_ADDR)'
-        : 'check that a Consul agent listens there (options host/port/secure or CONSUL_HTTP_ADDR)',
+      hint:
+        !this.#secure && (err.code === 'ECONNRESET' || /socket hang up/.test(err.message))
+          ? 'the agent closed the connection: if it serves HTTPS, set secure (or CONSUL_HTTP_SSL=true, or an https:// CONSUL_HTTP_ADDR)'
+          : 'check that a Consul agent listens there (options host/port/secure or CONSUL_HTTP_ADDR)',
     });
   }
 
@@ -367,15 +406,21 @@ export class ConsulHttp {
     const detail = this.#scrub(text.trim().slice(0, 200)) || `HTTP ${status}`;
     if (status === 403) {
       return new AuthError(`${what}: ${detail} (HTTP 403)`, {
-        hint: this.endpoint.token === undefined
-          ? 'the agent enforces ACLs: set the token (option "token" or CONSUL_HTTP_TOKEN)'
-          : 'the ACL token is unknown or its policy lacks this permission; see docs/providers/consul.md for the minimal policy',
+        hint:
+          this.endpoint.token === undefined
+            ? 'the agent enforces ACLs: set the token (option "token" or CONSUL_HTTP_TOKEN)'
+            : 'the ACL token is unknown or its policy lacks this permission; see docs/providers/consul.md for the minimal policy',
       });
     }
-    if (status === 429) return new ThrottledError(`${what}: rate limited (HTTP 429)`, { hint: 'Consul rate limits this client; calls are retried with back-off' });
-    if (status >= 500) return new DiscoveryError(`${what}: ${detail} (HTTP ${status})`, { hint: 'the Consul agent failed; check its logs and its connection to the servers' });
+    if (status === 429)
+      return new ThrottledError(`${what}: rate limited (HTTP 429)`, { hint: 'Consul rate limits this client; calls are retried with back-off' });
+    if (status >= 500)
+      return new DiscoveryError(`${what}: ${detail} (HTTP ${status})`, { hint: 'the Consul agent failed; check its logs and its connection to the servers' });
     if (status === 400 && this.#secure === false && /https|TLS|Client sent an HTTP request to an HTTPS server/i.test(text)) {
-      return new DiscoveryError(`${what}: ${detail} (HTTP 400)`, { retriable: false, hint: 'the agent serves HTTPS: set secure (or CONSUL_HTTP_SSL=true, or an https:// CONSUL_HTTP_ADDR)' });
+      return new DiscoveryError(`${what}: ${detail} (HTTP 400)`, {
+        retriable: false,
+        hint: 'the agent serves HTTPS: set secure (or CONSUL_HTTP_SSL=true, or an https:// CONSUL_HTTP_ADDR)',
+      });
     }
     return new DiscoveryError(`${what}: ${detail} (HTTP ${status})`, { retriable: false, hint: 'the agent rejected the request; check the consul options' });
   }
@@ -409,11 +454,14 @@ const TLS_REASONS: Record<string, string> = {
   CERT_HAS_EXPIRED: 'the agent certificate has expired',
   CERT_NOT_YET_VALID: 'the agent certificate is not valid yet (check the clock)',
   CERT_REVOKED: 'the agent certificate is revoked',
-  ERR_TLS_CERT_ALTNAME_INVALID: 'hostname mismatch: the agent certificate does not name the host dialled (set tlsServerName or CONSUL_TLS_SERVER_NAME to a name it carries)',
-  HOSTNAME_MISMATCH: 'hostname mismatch: the agent certificate does not name the host dialled (set tlsServerName or CONSUL_TLS_SERVER_NAME to a name it carries)',
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    'hostname mismatch: the agent certificate does not name the host dialled (set tlsServerName or CONSUL_TLS_SERVER_NAME to a name it carries)',
+  HOSTNAME_MISMATCH:
+    'hostname mismatch: the agent certificate does not name the host dialled (set tlsServerName or CONSUL_TLS_SERVER_NAME to a name it carries)',
   ERR_SSL_WRONG_VERSION_NUMBER: 'the agent does not speak TLS there (plain http on that port?)',
   ERR_SSL_PACKET_LENGTH_TOO_LONG: 'the agent does not speak TLS there (plain http on that port?)',
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the agent requires a client certificate and none was presented (set certFile and keyFile, or CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY)',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    'the agent requires a client certificate and none was presented (set certFile and keyFile, or CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY)',
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE: 'the agent refused the handshake (it may require a client certificate)',
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'the agent does not trust the client certificate (issued by a CA it does not know)',
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'the agent rejected the client certificate',
@@ -437,7 +485,9 @@ export function parseBody<S extends z.ZodType>(schema: S, text: string, what: st
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new ProtocolError(`${what}: response is not valid JSON`, { hint: 'is CONSUL_HTTP_ADDR pointing at a Consul agent (and not a proxy or another service)?' });
+    throw new ProtocolError(`${what}: response is not valid JSON`, {
+      hint: 'is CONSUL_HTTP_ADDR pointing at a Consul agent (and not a proxy or another service)?',
+    });
   }
   return checkWireShape(schema, raw, what, 'the agent answered in an unexpected format; check that it is a Consul agent (1.x)');
 }

@@ -5,17 +5,22 @@ import { ProtocolError } from '../../src/errors.js';
 import type { ContactPoint } from '../../src/types.js';
 
 /** The fields of a /v1/health/service entry clusterseed reads; everything else is ignored. */
-export const HealthEntries = z.array(z.object({
-  Node: z.object({ Node: z.string(), Address: z.string(), Datacenter: z.string().optional() }),
-  Service: z.object({
-    ID: z.string(),
-    Service: z.string(),
-    Tags: z.array(z.string()).nullable().optional(),
-    Address: z.string(),
-    Port: z.number().int().min(0).max(65_535),
+export const HealthEntries = z.array(
+  z.object({
+    Node: z.object({ Node: z.string(), Address: z.string(), Datacenter: z.string().optional() }),
+    Service: z.object({
+      ID: z.string(),
+      Service: z.string(),
+      Tags: z.array(z.string()).nullable().optional(),
+      Address: z.string(),
+      Port: z.number().int().min(0).max(65_535),
+    }),
+    Checks: z
+      .array(z.object({ CheckID: z.string(), Status: z.string() }))
+      .nullable()
+      .optional(),
   }),
-  Checks: z.array(z.object({ CheckID: z.string(), Status: z.string() })).nullable().optional(),
-}));
+);
 export type HealthEntries = z.output<typeof HealthEntries>;
 
 export interface ToContactPointsOptions {
@@ -36,8 +41,14 @@ export function toContactPoints(entries: HealthEntries, what: string, options: T
   const points: ContactPoint[] = [];
   entries.forEach((e, i) => {
     const tags = e.Service.Tags ?? [];
-    if (!options.tags.every((t) => tags.includes(t))) return options.onSkip(e.Service.ID, 'lacks a required tag');
-    if (options.passingOnly && (e.Checks ?? []).some((c) => c.Status !== 'passing')) return options.onSkip(e.Service.ID, 'has a check that is not passing');
+    if (!options.tags.every((t) => tags.includes(t))) {
+      options.onSkip(e.Service.ID, 'lacks a required tag');
+      return;
+    }
+    if (options.passingOnly && (e.Checks ?? []).some((c) => c.Status !== 'passing')) {
+      options.onSkip(e.Service.ID, 'has a check that is not passing');
+      return;
+    }
     const field = e.Service.Address !== '' ? `[${i}].Service.Address` : `[${i}].Node.Address`;
     const host = e.Service.Address !== '' ? e.Service.Address : e.Node.Address;
     if (!net.isIP(host) && !isValidHostname(host)) {
@@ -51,7 +62,10 @@ export function toContactPoints(entries: HealthEntries, what: string, options: T
       if (tag !== undefined) {
         const rest = tag.slice(options.portFromTag.length);
         const n = /^\d{1,5}$/.test(rest) ? Number(rest) : NaN;
-        if (!(n >= 1 && n <= 65_535)) return options.onSkip(e.Service.ID, `tag "${tag}" does not end in a port number`);
+        if (!(n >= 1 && n <= 65_535)) {
+          options.onSkip(e.Service.ID, `tag "${tag}" does not end in a port number`);
+          return;
+        }
         port = n;
       }
     }

@@ -1,9 +1,7 @@
 import { canonicalize, formatHostPort } from '../../src/address.js';
 import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
-import type {
-  ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
-} from '../../src/types.js';
+import type { ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions } from '../../src/types.js';
 import { ConsulHttp, consulEndpoint, encodeSegment } from './client.js';
 import { HealthEntries, toContactPoints } from './health.js';
 import { ConsulSeedLock } from './lock.js';
@@ -33,7 +31,10 @@ export class ConsulProvider implements LockCapableProvider {
     this.#http = new ConsulHttp(consulEndpoint(options, context.env));
     const verify = context.env.CONSUL_HTTP_SSL_VERIFY?.trim().toLowerCase();
     if (this.#http.endpoint.tls && (verify === 'false' || verify === '0' || verify === 'f')) {
-      context.logger.warn({}, 'consul: CONSUL_HTTP_SSL_VERIFY=false is ignored: clusterseed always verifies the agent certificate (set CONSUL_CACERT or caFile to its CA)');
+      context.logger.warn(
+        {},
+        'consul: CONSUL_HTTP_SSL_VERIFY=false is ignored: clusterseed always verifies the agent certificate (set CONSUL_CACERT or caFile to its CA)',
+      );
     }
   }
 
@@ -67,11 +68,16 @@ export class ConsulProvider implements LockCapableProvider {
       ...(this.#options.portFromTag === undefined ? {} : { portFromTag: this.#options.portFromTag }),
     };
     const key = `${options.service}\u0000${formatHostPort(self)}`;
-    return this.#registrations.acquire(key, () => registerWithTtlCheck(this.#http, settings, {
-      clock: this.#context.clock,
-      logger: this.#context.logger,
-      ...(options.signal ? { signal: options.signal } : {}),
-    }), options.signal);
+    return this.#registrations.acquire(
+      key,
+      () =>
+        registerWithTtlCheck(this.#http, settings, {
+          clock: this.#context.clock,
+          logger: this.#context.logger,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      options.signal,
+    );
   }
 
   seedLock(): SeedLock {

@@ -11,16 +11,21 @@ import type { ContactPoint } from '../../src/types.js';
 import { kvPath, parseBody, type ConsulHttp } from './client.js';
 import type { ConsulSession } from './session.js';
 
-const KvEntries = z.array(z.object({
-  Key: z.string(),
-  Value: z.string().nullable(),
-  Session: z.string().optional(),
-  ModifyIndex: z.number().int().nonnegative(),
-}));
+const KvEntries = z.array(
+  z.object({
+    Key: z.string(),
+    Value: z.string().nullable(),
+    Session: z.string().optional(),
+    ModifyIndex: z.number().int().nonnegative(),
+  }),
+);
 const KvResult = z.boolean();
 /** PUT /v1/txn answers 200 (applied) or 409 (rolled back) with this body. */
 const TxnResult = z.object({
-  Errors: z.array(z.object({ OpIndex: z.number().int(), What: z.string() })).nullable().optional(),
+  Errors: z
+    .array(z.object({ OpIndex: z.number().int(), What: z.string() }))
+    .nullable()
+    .optional(),
 });
 
 /** Blocking queries: Consul adds up to wait/16 of jitter; allow that plus a network margin. */
@@ -83,8 +88,11 @@ export class ConsulSeedLock implements SeedLock {
         released = true;
         // Our session stays alive, so an unreleased lock would block everyone: retry transient failures.
         // "invalid session" (HTTP 500): it expired meanwhile, and Consul already deleted the key.
-        await retry(() => this.http.call('PUT', kvPath(key), { query: { release: sid }, accept: [500] }),
-          { attempts: 4, clock: this.context.clock, onRetry: (err) => this.context.logger.warn({ error: describeError(err) }, 'consul: releasing the lock failed; retrying') });
+        await retry(() => this.http.call('PUT', kvPath(key), { query: { release: sid }, accept: [500] }), {
+          attempts: 4,
+          clock: this.context.clock,
+          onRetry: (err) => this.context.logger.warn({ error: describeError(err) }, 'consul: releasing the lock failed; retrying'),
+        });
       },
     };
   }
@@ -102,7 +110,9 @@ export class ConsulSeedLock implements SeedLock {
       ? { Verb: 'cas', Key: key, Value: Buffer.from(encodeFirstSeed(next)).toString('base64'), Index: index }
       : { Verb: 'delete-cas', Key: key, Index: index };
     const txn = await this.http.call('PUT', '/v1/txn', {
-      body: JSON.stringify([{ KV: { Verb: 'check-session', Key: lockKey, Session: sid } }, { KV: write }]), signal: options.signal, accept: [409],
+      body: JSON.stringify([{ KV: { Verb: 'check-session', Key: lockKey, Session: sid } }, { KV: write }]),
+      signal: options.signal,
+      accept: [409],
     });
     const result = parseBody(TxnResult, txn.text, 'consul PUT /v1/txn');
     if (txn.status === 409) {
@@ -138,7 +148,9 @@ export class ConsulSeedLock implements SeedLock {
         return;
       }
       const { index: next } = await this.#readPrefix(options.service, {
-        signal: options.signal, blockAt: index, waitMs: Math.max(1, Math.round(remaining)),
+        signal: options.signal,
+        blockAt: index,
+        waitMs: Math.max(1, Math.round(remaining)),
       });
       // Consul: an index that goes backwards (store restored, leader change) means "start over": treat as a change.
       if (next !== index) return;
@@ -149,17 +161,27 @@ export class ConsulSeedLock implements SeedLock {
   async close(): Promise<void> {
     const keys = [...this.#members.keys()];
     this.#members.clear();
-    await Promise.all(keys.map((key) => this.http.call('DELETE', kvPath(key), {}).catch((err) => {
-      this.context.logger.warn({ key, error: describeError(err) }, 'consul: removing the member entry failed; it goes with the session');
-    })));
+    await Promise.all(
+      keys.map((key) =>
+        this.http.call('DELETE', kvPath(key), {}).catch((err) => {
+          this.context.logger.warn({ key, error: describeError(err) }, 'consul: removing the member entry failed; it goes with the session');
+        }),
+      ),
+    );
   }
 
   async #readPrefix(service: string, o: { signal?: AbortSignal; blockAt?: number; waitMs?: number }) {
     const path = kvPath(this.base(service));
     const query: Record<string, string | boolean> = { recurse: true };
-    if (o.blockAt !== undefined) { query.index = String(o.blockAt); query.wait = `${o.waitMs}ms`; }
+    if (o.blockAt !== undefined) {
+      query.index = String(o.blockAt);
+      query.wait = `${o.waitMs}ms`;
+    }
     const res = await this.http.call('GET', path, {
-      query, signal: o.signal, accept: [404], timeoutMs: o.waitMs === undefined ? undefined : this.http.defaultTimeoutMs + o.waitMs + o.waitMs / 16 + BLOCKING_MARGIN_MS,
+      query,
+      signal: o.signal,
+      accept: [404],
+      timeoutMs: o.waitMs === undefined ? undefined : this.http.defaultTimeoutMs + o.waitMs + o.waitMs / 16 + BLOCKING_MARGIN_MS,
     });
     const entries = res.status === 404 ? [] : parseBody(KvEntries, res.text, `consul GET ${path}`);
     const index = res.index ?? 0;
@@ -193,7 +215,10 @@ export class ConsulSeedLock implements SeedLock {
       const sid = await this.session.id(signal);
       const res = await this.http.call('PUT', kvPath(key), { query: { acquire: sid }, body: value, signal, accept: [500] });
       if (res.status === 500) {
-        if (attempt === 0 && /invalid session/i.test(res.text)) { this.session.lost(sid); continue; }
+        if (attempt === 0 && /invalid session/i.test(res.text)) {
+          this.session.lost(sid);
+          continue;
+        }
         throw new DiscoveryError(`consul: acquiring ${key} failed: ${res.text.slice(0, 200)} (HTTP 500)`, { hint: 'the Consul agent failed; check its logs' });
       }
       return parseBody(KvResult, res.text, `consul PUT ${kvPath(key)}`) ? sid : undefined;

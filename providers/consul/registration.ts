@@ -33,7 +33,7 @@ export function registrationBody(s: RegistrationSettings): Record<string, unknow
     Address: s.self.host,
     Port: s.self.port ?? 0,
     Tags: tags,
-    Meta: { 'clusterseed': '1' },
+    Meta: { clusterseed: '1' },
     Check: {
       CheckID: `service:${id}`,
       Name: 'clusterseed TTL',
@@ -51,7 +51,8 @@ export function registrationBody(s: RegistrationSettings): Record<string, unknow
  * and logs it. close() stops the refresh and deregisters.
  */
 export async function registerWithTtlCheck(
-  http: ConsulHttp, settings: RegistrationSettings,
+  http: ConsulHttp,
+  settings: RegistrationSettings,
   context: { clock: Clock; logger: Logger; signal?: AbortSignal },
 ): Promise<Registration> {
   const { clock, logger } = context;
@@ -78,11 +79,18 @@ export async function registerWithTtlCheck(
     logger.warn({ serviceId: id, status: res.status }, 'consul: refreshing the TTL check failed');
   };
   const schedule = () => {
-    timer = clock.setTimeout(() => {
-      inflight = refresh()
-        .catch((err) => { if (!closed) logger.warn({ serviceId: id, error: describeError(err) }, 'consul: refreshing the TTL check failed'); })
-        .finally(() => { if (!closed) schedule(); });
-    }, Math.max(100, Math.floor((settings.ttlSeconds * 1000) / 3)));
+    timer = clock.setTimeout(
+      () => {
+        inflight = refresh()
+          .catch((err) => {
+            if (!closed) logger.warn({ serviceId: id, error: describeError(err) }, 'consul: refreshing the TTL check failed');
+          })
+          .finally(() => {
+            if (!closed) schedule();
+          });
+      },
+      Math.max(100, Math.floor((settings.ttlSeconds * 1000) / 3)),
+    );
     timer.unref();
   };
   schedule();

@@ -40,18 +40,23 @@ export class ConsulSession {
 
   async id(signal?: AbortSignal): Promise<string> {
     if (this.#id !== undefined) return this.#id;
-    this.#creating ??= this.#create(signal).finally(() => { this.#creating = undefined; });
+    this.#creating ??= this.#create(signal).finally(() => {
+      this.#creating = undefined;
+    });
     return this.#creating;
   }
 
   /** Renews the session now; rejects when Consul no longer knows it (it was invalidated) or is unreachable. */
   async confirm(signal?: AbortSignal): Promise<void> {
     const id = this.#id;
-    if (id === undefined) throw new DiscoveryError('consul: the session was lost', { hint: 'a new session is being created; the strategy re-reads the record' });
+    if (id === undefined)
+      throw new DiscoveryError('consul: the session was lost', { hint: 'a new session is being created; the strategy re-reads the record' });
     const res = await this.http.call('PUT', `/v1/session/renew/${encodeSegment(id)}`, { accept: [404], signal });
     if (res.status === 404) {
       this.lost(id);
-      throw new DiscoveryError('consul: the session was invalidated (TTL missed)', { hint: 'a new session is being created; the strategy re-reads the record' });
+      throw new DiscoveryError('consul: the session was invalidated (TTL missed)', {
+        hint: 'a new session is being created; the strategy re-reads the record',
+      });
     }
     this.#scheduleRenewal();
   }

@@ -30,7 +30,11 @@ export interface QueryOptions {
 
 /** Why an attempt produced no usable answer; the caller decides whether to try again elsewhere. */
 export class NoAnswer extends Error {
-  constructor(readonly reason: 'timeout' | 'network', message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: 'timeout' | 'network',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }
@@ -109,7 +113,11 @@ function queryUdp(server: Nameserver, name: string, type: RecordType, options: Q
     const id = randomInt(0, 0x10000);
     const socket = dgram.createSocket(net.isIPv6(server.host) ? 'udp6' : 'udp4');
     const { succeed, fail, started } = settleOnce<Packet>(
-      options, () => new NoAnswer('timeout', `no answer from ${where} within ${options.timeoutMs} ms`), () => socket.close(), resolve, reject,
+      options,
+      () => new NoAnswer('timeout', `no answer from ${where} within ${options.timeoutMs} ms`),
+      () => socket.close(),
+      resolve,
+      reject,
     );
     if (!started) return;
     socket.on('error', (err) => fail(new NoAnswer('network', `${where}: ${err.message}`, { cause: err })));
@@ -136,7 +144,11 @@ function queryTcp(server: Nameserver, name: string, type: RecordType, options: Q
     const socket = net.connect({ host: server.host, port: server.port });
     let buffered = Buffer.alloc(0);
     const { succeed, fail, started } = settleOnce<Packet>(
-      options, () => new NoAnswer('timeout', `no answer over TCP from ${where} within ${options.timeoutMs} ms`), () => socket.destroy(), resolve, reject,
+      options,
+      () => new NoAnswer('timeout', `no answer over TCP from ${where} within ${options.timeoutMs} ms`),
+      () => socket.destroy(),
+      resolve,
+      reject,
     );
     if (!started) return;
     socket.on('error', (err) => fail(new NoAnswer('network', `${where} (TCP): ${err.message}`, { cause: err })));

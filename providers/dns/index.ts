@@ -72,9 +72,10 @@ export class DnsProvider implements DiscoveryProvider {
     const recordType = this.#options.recordType ?? (portName && protocol ? 'SRV' : 'A');
     // Like the system resolver: the first candidate name with records wins; failures are not skipped.
     for (const candidate of candidateNames(name, this.#search)) {
-      const points = recordType === 'SRV'
-        ? await this.#srv(portName && protocol ? `_${portName}._${protocol}.${candidate}` : candidate, signal)
-        : (await this.#addresses(candidate, recordType, signal)).map((host) => ({ host }));
+      const points =
+        recordType === 'SRV'
+          ? await this.#srv(portName && protocol ? `_${portName}._${protocol}.${candidate}` : candidate, signal)
+          : (await this.#addresses(candidate, recordType, signal)).map((host) => ({ host }));
       if (points.length > 0) return canonicalize(points);
     }
     return [];
@@ -114,7 +115,7 @@ export class DnsProvider implements DiscoveryProvider {
       const hosts = resolved[i]!;
       if (hosts.length > 0) return hosts.map((host) => ({ host, port, meta }));
       this.#logger.debug({ target }, 'dns: SRV target has no address records; reporting it by name');
-      return [{ host: meta['target']!, port, meta }];
+      return [{ host: meta.target!, port, meta }];
     });
   }
 

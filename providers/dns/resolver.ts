@@ -115,7 +115,9 @@ export class CachingResolver {
     const detail = [...new Set(failures)].join('; ');
     const serverList = servers.map((s) => formatHostPort(s)).join(', ');
     if (rcodeFailure) {
-      throw new DiscoveryError(`${what}: ${detail}`, { hint: RCODE_HINTS[rcodeFailure.rcode] ?? `the nameserver answered ${rcodeFailure.rcode}; check the DNS server` });
+      throw new DiscoveryError(`${what}: ${detail}`, {
+        hint: RCODE_HINTS[rcodeFailure.rcode] ?? `the nameserver answered ${rcodeFailure.rcode}; check the DNS server`,
+      });
     }
     if (allTimeouts) {
       throw new TimeoutError(`${what}: no answer from ${serverList} (${tries} × ${timeoutMs} ms each)`, {

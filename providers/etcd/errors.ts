@@ -2,8 +2,13 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import {
-  EtcdAuthenticationFailedError, EtcdError, EtcdInvalidAuthTokenError, EtcdLeaseInvalidError, EtcdPermissionDeniedError,
-  GRPCInvalidArgumentError, GRPCFailedPreconditionError,
+  EtcdAuthenticationFailedError,
+  EtcdError,
+  EtcdInvalidAuthTokenError,
+  EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
+  GRPCInvalidArgumentError,
+  GRPCFailedPreconditionError,
 } from 'etcd3';
 import { AuthError, ClusterseedError, DiscoveryError } from '../../src/errors.js';
 import type { EtcdSettings } from './settings.js';
@@ -35,7 +40,7 @@ function who(s: EtcdSettings): string {
   if (s.auth) return `user "${s.auth.username}" (${s.auth.source})`;
   if (s.cert) {
     const cn = commonName(s.cert.pem);
-    return `${cn === undefined ? 'the user named by the client certificate\'s CN' : `user "${cn}" (the CN of ${s.cert.source}; no username is configured)`}`;
+    return `${cn === undefined ? "the user named by the client certificate's CN" : `user "${cn}" (the CN of ${s.cert.source}; no username is configured)`}`;
   }
   return 'no user';
 }
@@ -83,8 +88,13 @@ export function classifyEtcdError(what: string, err: unknown, s: EtcdSettings): 
 
 /** Server-side etcd answers: the connection worked, so TLS is not the problem. */
 function isServerAnswer(err: unknown): boolean {
-  return err instanceof EtcdError || err instanceof EtcdLeaseInvalidError || err instanceof EtcdAuthenticationFailedError
-    || err instanceof EtcdPermissionDeniedError || err instanceof EtcdInvalidAuthTokenError;
+  return (
+    err instanceof EtcdError ||
+    err instanceof EtcdLeaseInvalidError ||
+    err instanceof EtcdAuthenticationFailedError ||
+    err instanceof EtcdPermissionDeniedError ||
+    err instanceof EtcdInvalidAuthTokenError
+  );
 }
 
 /**
@@ -100,11 +110,14 @@ export async function explainEtcdError(what: string, err: unknown, s: EtcdSettin
     if (left < 50) break;
     if (!s.secure) {
       if (await speaksTls(host, left)) {
-        return new DiscoveryError(`etcd: ${what}: ${host} answers with TLS but the endpoint is http://; use https:// (with caFile, certFile and keyFile as etcd requires)`, {
-          cause: err,
-          retriable: false,
-          hint: 'etcd serves clients over TLS when it runs with --cert-file: write the endpoints as https://host:port',
-        });
+        return new DiscoveryError(
+          `etcd: ${what}: ${host} answers with TLS but the endpoint is http://; use https:// (with caFile, certFile and keyFile as etcd requires)`,
+          {
+            cause: err,
+            retriable: false,
+            hint: 'etcd serves clients over TLS when it runs with --cert-file: write the endpoints as https://host:port',
+          },
+        );
       }
       continue;
     }
@@ -192,13 +205,18 @@ const SERVER_CERT_REASONS: Record<string, string> = {
 };
 
 function clientCertReason(s: EtcdSettings, failure: TlsFailure): string {
-  const alert = failure.code.replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '').toLowerCase().replace(/_/g, ' ');
+  const alert = failure.code
+    .replace(/^ERR_SSL_(SSLV3|TLSV1|TLSV13)_ALERT_/, '')
+    .toLowerCase()
+    .replace(/_/g, ' ');
   if (!s.cert) return `the server requires a client certificate and none is configured (alert: ${alert})`;
   try {
     const cert = new X509Certificate(s.cert.pem);
     const now = Date.now();
-    if (Date.parse(cert.validTo) < now) return `the server refused the client certificate ${s.cert.source}: it expired on ${new Date(cert.validTo).toISOString()} (alert: ${alert})`;
-    if (Date.parse(cert.validFrom) > now) return `the server refused the client certificate ${s.cert.source}: it is not valid before ${new Date(cert.validFrom).toISOString()} (alert: ${alert})`;
+    if (Date.parse(cert.validTo) < now)
+      return `the server refused the client certificate ${s.cert.source}: it expired on ${new Date(cert.validTo).toISOString()} (alert: ${alert})`;
+    if (Date.parse(cert.validFrom) > now)
+      return `the server refused the client certificate ${s.cert.source}: it is not valid before ${new Date(cert.validFrom).toISOString()} (alert: ${alert})`;
   } catch {
     // checked at start-up; fall through to the generic reason
   }
@@ -211,7 +229,7 @@ function tlsError(what: string, host: string, failure: TlsFailure, s: EtcdSettin
     return new DiscoveryError(`etcd: ${what}: TLS handshake with ${host} failed: ${failure.message}; verified against ${against} (${failure.code})`, {
       cause,
       retriable: false,
-      hint: 'set discovery.caFile (or ETCDCTL_CACERT) to the CA that signed etcd\'s --cert-file, and use an endpoint host named in its subjectAltName',
+      hint: "set discovery.caFile (or ETCDCTL_CACERT) to the CA that signed etcd's --cert-file, and use an endpoint host named in its subjectAltName",
     });
   }
   return new AuthError(`etcd: ${what}: TLS handshake with ${host} failed: ${clientCertReason(s, failure)} (${failure.code})`, {

@@ -4,9 +4,7 @@ import { bounded } from '../../src/lock/bounded.js';
 import { decodePoint, pointKey } from '../../src/lock/codec.js';
 import { OwnedEntries } from '../../src/lock/owned-entries.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
-import type {
-  ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
-} from '../../src/types.js';
+import type { ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions } from '../../src/types.js';
 import type { ClusterseedError } from '../../src/errors.js';
 import { CALL_TIMEOUT_MS, createEtcdClient, type Etcd3, type Lease } from './client.js';
 import { classifyEtcdError, explainEtcdError } from './errors.js';
@@ -38,20 +36,23 @@ export class EtcdProvider implements LockCapableProvider {
     this.#context = context;
     this.#settings = resolveEtcdSettings(options, context.env);
     this.client = createEtcdClient(this.#settings);
-    this.#owned = new OwnedEntries<string>({
-      name: 'etcd',
-      keyField: 'key',
-      generation: (signal) => this.leaseId(signal),
-      write: (leaseId, key, value, signal) =>
-        this.call(`writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(leaseId).exec()).then(() => {}),
-      writeError: (key, err) => this.etcdError(`writing ${key}`, err),
-      remove: (key) =>
-        bounded(`etcd: deleting ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.delete().key(key).exec()).then(
-          () => {},
-          (err: Error) => this.#context.logger.warn({ key, error: err.message }, 'etcd: deleting a key failed; it expires with the lease'),
-        ),
-      logReRegistered: (lease, keys) => this.#context.logger.info({ lease, keys }, 'etcd: re-registered after lease loss'),
-    }, context);
+    this.#owned = new OwnedEntries<string>(
+      {
+        name: 'etcd',
+        keyField: 'key',
+        generation: (signal) => this.leaseId(signal),
+        write: (leaseId, key, value, signal) =>
+          this.call(`writing ${key}`, CALL_TIMEOUT_MS, signal, () => this.client.put(key).value(value).lease(leaseId).exec()).then(() => {}),
+        writeError: (key, err) => this.etcdError(`writing ${key}`, err),
+        remove: (key) =>
+          bounded(`etcd: deleting ${key}`, CALL_TIMEOUT_MS, undefined, () => this.client.delete().key(key).exec()).then(
+            () => {},
+            (err: Error) => this.#context.logger.warn({ key, error: err.message }, 'etcd: deleting a key failed; it expires with the lease'),
+          ),
+        logReRegistered: (lease, keys) => this.#context.logger.info({ lease, keys }, 'etcd: re-registered after lease loss'),
+      },
+      context,
+    );
   }
 
   /** The typed error of a failed call (no TLS diagnosis: for callers that cannot wait). */
@@ -79,9 +80,7 @@ export class EtcdProvider implements LockCapableProvider {
 
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
     const prefix = `${this.serviceBase(lookup.service)}nodes/`;
-    const kvs = await this.call(`reading ${prefix}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () =>
-      this.client.getAll().prefix(prefix).strings(),
-    );
+    const kvs = await this.call(`reading ${prefix}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () => this.client.getAll().prefix(prefix).strings());
     const points: ContactPoint[] = [];
     for (const [key, value] of Object.entries(kvs)) {
       try {
@@ -147,7 +146,11 @@ export class EtcdProvider implements LockCapableProvider {
     const base = this.serviceBase(options.service);
     const node = `${base}nodes/${pointKey(self)}`;
     // Shared by reference count: closing the lock strategy's copy must not delete bootstrap()'s entry.
-    return this.#registrations.acquire(node, () => this.#owned.register(self, { node, member: `${base}members/${pointKey(self)}` }, options.signal), options.signal);
+    return this.#registrations.acquire(
+      node,
+      () => this.#owned.register(self, { node, member: `${base}members/${pointKey(self)}` }, options.signal),
+      options.signal,
+    );
   }
 
   seedLock(): SeedLock {

@@ -50,14 +50,18 @@ export class EtcdSeedLock implements SeedLock {
         const key = kv.key.toString();
         if (key === keys.lock || key === keys.firstSeed || key.startsWith(keys.members)) changes.bump();
       };
-      watcher = this.#provider.client.watch().prefix(keys.base).create().then((w) => {
-        w.on('put', onEvent);
-        w.on('delete', onEvent);
-        // After a reconnect etcd3 resumes the watch; bump so waiters re-read what they may have missed.
-        w.on('connected', () => changes.bump());
-        w.on('error', (err: Error) => this.#context.logger.debug({ error: err.message }, 'etcd: watch error (etcd3 reconnects)'));
-        return w;
-      });
+      watcher = this.#provider.client
+        .watch()
+        .prefix(keys.base)
+        .create()
+        .then((w) => {
+          w.on('put', onEvent);
+          w.on('delete', onEvent);
+          // After a reconnect etcd3 resumes the watch; bump so waiters re-read what they may have missed.
+          w.on('connected', () => changes.bump());
+          w.on('error', (err: Error) => this.#context.logger.debug({ error: err.message }, 'etcd: watch error (etcd3 reconnects)'));
+          return w;
+        });
       watcher.catch(() => this.#watchers.delete(service));
       this.#watchers.set(service, watcher);
     }
@@ -109,7 +113,11 @@ export class EtcdSeedLock implements SeedLock {
       acquired = res.succeeded || (current !== undefined && current.value.toString() === value && String(current.lease) === leaseId);
     } catch (err) {
       // The transaction may have committed: remove a lock of ours rather than hold it unknowingly.
-      void client.if(lock, 'Value', '==', value).then(client.delete().key(lock)).commit().catch(() => {});
+      void client
+        .if(lock, 'Value', '==', value)
+        .then(client.delete().key(lock))
+        .commit()
+        .catch(() => {});
       throw err;
     }
     if (!acquired) return undefined;
@@ -131,17 +139,26 @@ export class EtcdSeedLock implements SeedLock {
   }
 
   /** One transaction: lock still ours (value and lease) and first-seed unchanged since read, then write. */
-  async #fencedWrite(lock: string, lockValue: string, leaseId: string, next: FirstSeed | undefined, expected: FirstSeed | undefined,
-    { service, signal }: SeedLockOptions): Promise<boolean> {
+  async #fencedWrite(
+    lock: string,
+    lockValue: string,
+    leaseId: string,
+    next: FirstSeed | undefined,
+    expected: FirstSeed | undefined,
+    { service, signal }: SeedLockOptions,
+  ): Promise<boolean> {
     const { firstSeed } = this.#keys(service);
     const client = this.#provider.client;
     return this.#provider.call(`writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, async () => {
       const current = (await client.get(firstSeed).exec()).kvs[0];
       if (!sameStoredFirstSeed(current?.value.toString(), expected, firstSeed)) return false;
       const write = next ? client.put(firstSeed).value(encodeFirstSeed(next)) : client.delete().key(firstSeed);
-      const res = await client.if(lock, 'Value', '==', lockValue).and(lock, 'Lease', '==', leaseId)
+      const res = await client
+        .if(lock, 'Value', '==', lockValue)
+        .and(lock, 'Lease', '==', leaseId)
         .and(firstSeed, current ? 'Mod' : 'Create', '==', current ? current.mod_revision : 0)
-        .then(write).commit();
+        .then(write)
+        .commit();
       return res.succeeded;
     });
   }

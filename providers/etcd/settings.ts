@@ -53,7 +53,9 @@ function read(file: Sourced): Sourced & { pem: Buffer } {
   try {
     return { ...file, pem: readFileSync(file.value) };
   } catch (err) {
-    throw new ConfigError(`${file.source}: file ${JSON.stringify(file.value)} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigError(
+      `${file.source}: file ${JSON.stringify(file.value)} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
 }
 
@@ -71,7 +73,10 @@ export function resolveEtcdSettings(options: EtcdOptions, env: Env): EtcdSetting
         hint: 'e.g. "endpoints": ["https://10.0.0.5:2379"], or ETCDCTL_ENDPOINTS=https://10.0.0.5:2379,https://10.0.0.6:2379',
       });
     }
-    endpoints = fromVar.split(',').map((e) => e.trim()).filter((e) => e !== '');
+    endpoints = fromVar
+      .split(',')
+      .map((e) => e.trim())
+      .filter((e) => e !== '');
     endpointsSource = 'ETCDCTL_ENDPOINTS';
     if (endpoints.length === 0) throw new ConfigError('ETCDCTL_ENDPOINTS: expected comma-separated endpoints such as https://10.0.0.5:2379');
     for (const e of endpoints) {
@@ -87,8 +92,10 @@ export function resolveEtcdSettings(options: EtcdOptions, env: Env): EtcdSetting
   if (cert === undefined && key === undefined) {
     cert = fromEnv(env, 'ETCDCTL_CERT');
     key = fromEnv(env, 'ETCDCTL_KEY');
-    if (cert !== undefined && key === undefined) throw new ConfigError('ETCDCTL_KEY: required when ETCDCTL_CERT is set (a client certificate is presented with its private key)');
-    if (key !== undefined && cert === undefined) throw new ConfigError('ETCDCTL_CERT: required when ETCDCTL_KEY is set (a client certificate is presented with its private key)');
+    if (cert !== undefined && key === undefined)
+      throw new ConfigError('ETCDCTL_KEY: required when ETCDCTL_CERT is set (a client certificate is presented with its private key)');
+    if (key !== undefined && cert === undefined)
+      throw new ConfigError('ETCDCTL_CERT: required when ETCDCTL_KEY is set (a client certificate is presented with its private key)');
   }
   const problems = tlsProblems({ endpoints, caFile: ca?.value, certFile: cert?.value, keyFile: key?.value });
   if (problems.length > 0) {
@@ -132,7 +139,8 @@ function checkPem(s: EtcdSettings): void {
   for (const file of [s.ca, s.cert]) {
     if (!file) continue;
     const what = file === s.ca ? 'a PEM CA certificate (bundle)' : 'a PEM certificate';
-    if (!file.pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${file.source}: ${JSON.stringify(file.value)} is not ${what} (no BEGIN CERTIFICATE line)`);
+    if (!file.pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ConfigError(`${file.source}: ${JSON.stringify(file.value)} is not ${what} (no BEGIN CERTIFICATE line)`);
     try {
       new X509Certificate(file.pem);
       if (file === s.ca) createSecureContext({ ca: file.pem });

@@ -39,9 +39,7 @@ export async function writeAtomic(file: string, content: string): Promise<void> 
   }
 }
 
-export type ReadResult =
-  | { kind: 'ok'; entry: Entry; file: string }
-  | { kind: 'skipped'; file: string; reason: string };
+export type ReadResult = { kind: 'ok'; entry: Entry; file: string } | { kind: 'skipped'; file: string; reason: string };
 
 /** True when `pid` is a process that no longer exists on this host. */
 function deadLocalProcess(entry: Entry): boolean {

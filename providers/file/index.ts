@@ -4,7 +4,14 @@ import { unlink } from 'node:fs/promises';
 import { canonicalize, formatHostPort } from '../../src/address.js';
 import { DiscoveryError } from '../../src/errors.js';
 import type {
-  ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, RegistryProvider, ResolveOptions,
+  ContactPoint,
+  Lookup,
+  ProviderContext,
+  ProviderDefinition,
+  RegisterOptions,
+  Registration,
+  RegistryProvider,
+  ResolveOptions,
 } from '../../src/types.js';
 import { entryFileName, readEntries, serviceDir, writeAtomic, type Entry } from './entries.js';
 import { FileOptions, aliases, method } from './options.js';
@@ -36,7 +43,7 @@ export class FileProvider implements RegistryProvider {
 
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
     options.signal?.throwIfAborted();
-    let results;
+    let results: Awaited<ReturnType<typeof readEntries>>;
     try {
       results = await readEntries(this.nodesDir(lookup.service), this.#context.clock.now(), this.#options.ttlMs);
     } catch (err) {
@@ -78,11 +85,16 @@ export class FileProvider implements RegistryProvider {
     let closed = false;
     let inflight: Promise<void> = Promise.resolve();
     const schedule = () => {
-      const t = clock.setTimeout(() => {
-        inflight = write()
-          .catch((err: Error) => logger.warn({ file, error: err.message }, 'file: refreshing the registration failed'))
-          .finally(() => { if (!closed) timer = schedule(); });
-      }, Math.max(100, Math.floor(ttlMs / 3)));
+      const t = clock.setTimeout(
+        () => {
+          inflight = write()
+            .catch((err: Error) => logger.warn({ file, error: err.message }, 'file: refreshing the registration failed'))
+            .finally(() => {
+              if (!closed) timer = schedule();
+            });
+        },
+        Math.max(100, Math.floor(ttlMs / 3)),
+      );
       t.unref();
       return t;
     };

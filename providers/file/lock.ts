@@ -203,13 +203,24 @@ export class FileSeedLock implements SeedLock {
     const ttl = this.#options.ttlMs;
     const { clock, logger } = this.#context;
     const mine = (): LockFile => ({
-      token: randomBytes(12).toString('hex'), expiresAt: clock.now() + ttl, pid: process.pid, hostname: os.hostname(), holder: pointKey(self),
+      token: randomBytes(12).toString('hex'),
+      expiresAt: clock.now() + ttl,
+      pid: process.pid,
+      hostname: os.hostname(),
+      holder: pointKey(self),
     });
     let content = mine();
     let acquired = await this.#create(lock, JSON.stringify(content));
     if (!acquired) {
       const existing = await this.#readLock(lock);
-      const malformedAndOld = existing === 'malformed' && clock.now() - (await stat(lock).then((s) => s.mtimeMs, () => 0)) > ttl;
+      const malformedAndOld =
+        existing === 'malformed' &&
+        clock.now() -
+          (await stat(lock).then(
+            (s) => s.mtimeMs,
+            () => 0,
+          )) >
+          ttl;
       if (existing && (malformedAndOld || (existing !== 'malformed' && this.#breakable(existing)))) {
         if (await this.#break(lock, existing)) {
           logger.warn({ file: lock }, 'file: broke an expired lock (its holder stopped refreshing it)');
@@ -224,14 +235,17 @@ export class FileSeedLock implements SeedLock {
     let released = false;
     let timer: TimerHandle | undefined;
     const schedule = () => {
-      timer = clock.setTimeout(() => {
-        void (async () => {
-          const now = await this.#readLock(lock).catch(() => undefined);
-          if (released || typeof now !== 'object' || now.token !== token) return;
-          await writeAtomic(lock, JSON.stringify({ ...now, expiresAt: clock.now() + ttl })).catch(() => {});
-          if (!released) schedule();
-        })();
-      }, Math.max(100, Math.floor(ttl / 3)));
+      timer = clock.setTimeout(
+        () => {
+          void (async () => {
+            const now = await this.#readLock(lock).catch(() => undefined);
+            if (released || typeof now !== 'object' || now.token !== token) return;
+            await writeAtomic(lock, JSON.stringify({ ...now, expiresAt: clock.now() + ttl })).catch(() => {});
+            if (!released) schedule();
+          })();
+        },
+        Math.max(100, Math.floor(ttl / 3)),
+      );
       timer.unref();
     };
     schedule();

@@ -68,7 +68,10 @@ export class KubernetesClient {
     this.apiServer = config.apiServer.replace(/\/+$/, '');
     this.namespace = config.namespace;
     this.#url = new URL(this.apiServer);
-    if (this.#url.protocol !== 'https:') throw new ConfigError(`discovery.apiServer: expected https://, got ${this.#url.protocol}//`, { hint: 'TLS is always verified: there is no http:// mode' });
+    if (this.#url.protocol !== 'https:')
+      throw new ConfigError(`discovery.apiServer: expected https://, got ${this.#url.protocol}//`, {
+        hint: 'TLS is always verified: there is no http:// mode',
+      });
     this.#host = this.#url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.#token = config.token;
     this.#clock = config.clock ?? systemClock;
@@ -86,14 +89,22 @@ export class KubernetesClient {
 
   /** One call; 2xx and `accept`ed statuses resolve, everything else throws a typed error. */
   async request(call: KubeCall): Promise<KubeResponse> {
-    return this.#perform(call, async (res, signal) => {
-      const text = await readAll(res, signal, call, this.#lost);
-      const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) return { status, body: this.#parseJson(text, call), headers: res.headers };
-      let body: unknown = text;
-      try { body = JSON.parse(text); } catch { /* an accepted status with a non-JSON body: give the text */ }
-      return { status, body, headers: res.headers };
-    }, true);
+    return this.#perform(
+      call,
+      async (res, signal) => {
+        const text = await readAll(res, signal, call, this.#lost);
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) return { status, body: this.#parseJson(text, call), headers: res.headers };
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* an accepted status with a non-JSON body: give the text */
+        }
+        return { status, body, headers: res.headers };
+      },
+      true,
+    );
   }
 
   /** 2xx body checked against schema; mismatch → ProtocolError naming the field. */
@@ -246,7 +257,10 @@ export class KubernetesClient {
   /** Also the readers' (stream.ts) error for a connection lost mid-body. */
   readonly #lost = (call: KubeCall, err?: Error): Error => {
     if (this.#closed) return new AbortedError('kubernetes client closed');
-    return new DiscoveryError(`${describe(call)}: the connection to ${this.apiServer} was lost while reading the response${err ? `: ${(err as { code?: string }).code ?? err.message}` : ''}`, { cause: err });
+    return new DiscoveryError(
+      `${describe(call)}: the connection to ${this.apiServer} was lost while reading the response${err ? `: ${(err as { code?: string }).code ?? err.message}` : ''}`,
+      { cause: err },
+    );
   };
 }
 
@@ -277,15 +291,27 @@ export async function createKubernetesClient(
     ca = await readFile(config.caFile);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new ConfigError(`discovery.caFile: cannot read the cluster CA ${config.caFile}: ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`, {
-      cause: err,
-      hint: 'run in a pod with its service account mounted (ca.crt), or set discovery.caFile to the PEM of the CA that signed the API server certificate; TLS is always verified',
-    });
+    throw new ConfigError(
+      `discovery.caFile: cannot read the cluster CA ${config.caFile}: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
+      {
+        cause: err,
+        hint: 'run in a pod with its service account mounted (ca.crt), or set discovery.caFile to the PEM of the CA that signed the API server certificate; TLS is always verified',
+      },
+    );
   }
   if (!/-----BEGIN CERTIFICATE-----/.test(ca.toString('latin1'))) {
-    throw new ConfigError(`discovery.caFile: ${config.caFile} holds no PEM certificate`, { hint: 'it must hold the cluster CA in PEM form (-----BEGIN CERTIFICATE-----)' });
+    throw new ConfigError(`discovery.caFile: ${config.caFile} holds no PEM certificate`, {
+      hint: 'it must hold the cluster CA in PEM form (-----BEGIN CERTIFICATE-----)',
+    });
   }
   const token = new ServiceAccountToken(config.tokenFile, { ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
   await token.load();
-  return new KubernetesClient({ apiServer: config.apiServer, namespace: config.namespace, ca, token, ...(deps.clock ? { clock: deps.clock } : {}), ...(deps.logger ? { logger: deps.logger } : {}) });
+  return new KubernetesClient({
+    apiServer: config.apiServer,
+    namespace: config.namespace,
+    ca,
+    token,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    ...(deps.logger ? { logger: deps.logger } : {}),
+  });
 }

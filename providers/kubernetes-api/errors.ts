@@ -25,11 +25,11 @@ export interface KubeStatus {
 export function parseKubeStatus(body: unknown): KubeStatus | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const b = body as Record<string, unknown>;
-  if (b['kind'] !== 'Status') return undefined;
+  if (b.kind !== 'Status') return undefined;
   const out: KubeStatus = {};
-  if (typeof b['code'] === 'number') out.code = b['code'];
-  if (typeof b['reason'] === 'string') out.reason = b['reason'];
-  if (typeof b['message'] === 'string') out.message = b['message'];
+  if (typeof b.code === 'number') out.code = b.code;
+  if (typeof b.reason === 'string') out.reason = b.reason;
+  if (typeof b.message === 'string') out.message = b.message;
   return out;
 }
 
@@ -46,29 +46,48 @@ export class KubernetesStatusError extends DiscoveryError {
 }
 
 /** The error for a status the call did not accept, once the client's retries (401, 429) are spent. */
-export function statusError(call: KubeCall, status: number, text: string, headers: http.IncomingHttpHeaders, token: Pick<ServiceAccountToken, 'file' | 'scrub'>): Error {
+export function statusError(
+  call: KubeCall,
+  status: number,
+  text: string,
+  headers: http.IncomingHttpHeaders,
+  token: Pick<ServiceAccountToken, 'file' | 'scrub'>,
+): Error {
   const what = describe(call);
   let parsed: unknown;
-  try { parsed = JSON.parse(text); } catch { /* not a Status */ }
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not a Status */
+  }
   const st = parseKubeStatus(parsed);
   const detail = token.scrub((st?.message ?? text).trim().replace(/\s+/g, ' ').slice(0, 300)) || `HTTP ${status}`;
   const namespace = namespaceOf(call.path);
   const rule = rbacRule(call.rbac, namespace);
   if (status === 401) {
-    return new AuthError(`${what}: the API server rejected the service-account token (HTTP 401 ${st?.reason ?? 'Unauthorized'}), also after re-reading ${token.file}`, {
-      hint: `the token is invalid, expired or revoked: check the pod's serviceAccountName and that its token is mounted (discovery.tokenFile); ${rule}`,
-    });
+    return new AuthError(
+      `${what}: the API server rejected the service-account token (HTTP 401 ${st?.reason ?? 'Unauthorized'}), also after re-reading ${token.file}`,
+      {
+        hint: `the token is invalid, expired or revoked: check the pod's serviceAccountName and that its token is mounted (discovery.tokenFile); ${rule}`,
+      },
+    );
   }
   if (status === 403) {
-    return new AuthError(`${what}: forbidden (HTTP 403): the service account may not "${call.rbac.verb}" "${call.rbac.resource}" in ${namespace === undefined ? 'the cluster scope' : `namespace "${namespace}"`}: ${detail}`, {
-      hint: rule,
-    });
+    return new AuthError(
+      `${what}: forbidden (HTTP 403): the service account may not "${call.rbac.verb}" "${call.rbac.resource}" in ${namespace === undefined ? 'the cluster scope' : `namespace "${namespace}"`}: ${detail}`,
+      {
+        hint: rule,
+      },
+    );
   }
   if (status === 429) {
     const after = headers['retry-after'];
-    return new ThrottledError(`${what}: the API server is throttling (HTTP 429${after ? `, Retry-After ${after}` : ''}) after ${MAX_THROTTLE_RETRIES} retries or the call's deadline`, {
-      hint: 'the API server\'s priority and fairness limits are reached; the lookup is retried with back-off',
-    });
+    return new ThrottledError(
+      `${what}: the API server is throttling (HTTP 429${after ? `, Retry-After ${after}` : ''}) after ${MAX_THROTTLE_RETRIES} retries or the call's deadline`,
+      {
+        hint: "the API server's priority and fairness limits are reached; the lookup is retried with back-off",
+      },
+    );
   }
   const reason = st?.reason;
   return new KubernetesStatusError(`${what}: HTTP ${status}${reason ? ` ${reason}` : ''}: ${detail}`, status, reason, {
@@ -84,7 +103,7 @@ export function networkError(apiServer: string, what: string, err: Error): Error
     return new DiscoveryError(`${what}: TLS verification of ${apiServer} failed: ${tls ?? err.message}${code ? ` (${code})` : ''}`, {
       cause: err,
       retriable: false,
-      hint: 'the API server is always verified against discovery.caFile (in a pod: the service account\'s ca.crt); check that the file holds the cluster CA and that discovery.apiServer names a host in the server certificate. There is no insecure mode.',
+      hint: "the API server is always verified against discovery.caFile (in a pod: the service account's ca.crt); check that the file holds the cluster CA and that discovery.apiServer names a host in the server certificate. There is no insecure mode.",
     });
   }
   return new DiscoveryError(`${what}: cannot reach the API server ${apiServer}: ${code ?? err.message}`, {

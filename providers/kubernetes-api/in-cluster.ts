@@ -31,7 +31,11 @@ export interface InClusterConfig {
 
 export type InClusterOptions = Pick<KubernetesApiOptions, 'apiServer' | 'namespace' | 'tokenFile' | 'caFile' | 'namespaceFile'>;
 
-export function resolveInClusterConfig(options: InClusterOptions, env: Env, readFile: (file: string) => string = (f) => readFileSync(f, 'utf8')): InClusterConfig {
+export function resolveInClusterConfig(
+  options: InClusterOptions,
+  env: Env,
+  readFile: (file: string) => string = (f) => readFileSync(f, 'utf8'),
+): InClusterConfig {
   const tokenFile = options.tokenFile ?? path.posix.join(SERVICE_ACCOUNT_DIR, 'token');
   const caFile = options.caFile ?? path.posix.join(SERVICE_ACCOUNT_DIR, 'ca.crt');
   const { namespace, namespaceSource } = resolveNamespace(options, env, readFile);
@@ -41,7 +45,9 @@ export function resolveInClusterConfig(options: InClusterOptions, env: Env, read
 export function resolveApiServer(option: string | undefined, env: Env): string {
   if (option !== undefined) {
     if (!/^https:\/\//i.test(option)) {
-      throw new ConfigError(`discovery.apiServer: expected an https:// URL, got ${JSON.stringify(option)}`, { hint: 'TLS is always verified: there is no http:// mode' });
+      throw new ConfigError(`discovery.apiServer: expected an https:// URL, got ${JSON.stringify(option)}`, {
+        hint: 'TLS is always verified: there is no http:// mode',
+      });
     }
     return option.replace(/\/+$/, '');
   }
@@ -72,12 +78,18 @@ function resolveNamespace(options: InClusterOptions, env: Env, readFile: (file: 
     text = readFile(file).trim();
   } catch (err) {
     if (options.namespaceFile !== undefined) {
-      throw new ConfigError(`discovery.namespaceFile: cannot read ${file}: ${(err as Error).message}`, { cause: err, hint: 'point it at the pod\'s namespace file, or set discovery.namespace' });
+      throw new ConfigError(`discovery.namespaceFile: cannot read ${file}: ${(err as Error).message}`, {
+        cause: err,
+        hint: "point it at the pod's namespace file, or set discovery.namespace",
+      });
     }
   }
   if (text) {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(text) || text.length > 63) {
-      throw new ConfigError(`${options.namespaceFile !== undefined ? 'discovery.namespaceFile' : file}: ${JSON.stringify(text.slice(0, 80))} is not a namespace name`, { hint: 'or set discovery.namespace' });
+      throw new ConfigError(
+        `${options.namespaceFile !== undefined ? 'discovery.namespaceFile' : file}: ${JSON.stringify(text.slice(0, 80))} is not a namespace name`,
+        { hint: 'or set discovery.namespace' },
+      );
     }
     return { namespace: text, namespaceSource: 'file' };
   }

@@ -1,9 +1,7 @@
 import { formatHostPort } from '../../src/address.js';
 import { describeError } from '../../src/errors.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
-import type {
-  ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
-} from '../../src/types.js';
+import type { ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions } from '../../src/types.js';
 import { createKubernetesClient, type KubernetesClient } from './client.js';
 import { KubernetesLeaseLock } from './lease-lock.js';
 import { KubernetesApiOptions, aliases, method } from './options.js';
@@ -55,8 +53,9 @@ export class KubernetesApiProvider implements LockCapableProvider {
 
   watch(lookup: Lookup, onChange: () => void, signal: AbortSignal): void {
     const { logger, clock } = this.#context;
-    watchPods(this.#client, { namespace: this.#client.namespace, labelSelector: this.labelSelector(lookup.service), logger, clock }, onChange, signal)
-      .catch((err: unknown) => logger.warn({ error: describeError(err) }, 'kubernetes-api: the pod watch stopped; lookups go on at the discovery interval'));
+    watchPods(this.#client, { namespace: this.#client.namespace, labelSelector: this.labelSelector(lookup.service), logger, clock }, onChange, signal).catch(
+      (err: unknown) => logger.warn({ error: describeError(err) }, 'kubernetes-api: the pod watch stopped; lookups go on at the discovery interval'),
+    );
   }
 
   /**

@@ -13,7 +13,18 @@ import { leaseNames, type LeaseNames } from './lease-names.js';
 import { expired, fingerprint, observe, type Fingerprint, type Observation } from './lease-observation.js';
 import { pollForChange } from './lease-wait.js';
 import {
-  annotation, FIRST_SEED_ANNOTATION, firstSeedOf, holderOf, membersOf, microTime, newLease, parseLease, replaced, specOf, type LeaseSpec, type LeaseWire,
+  annotation,
+  FIRST_SEED_ANNOTATION,
+  firstSeedOf,
+  holderOf,
+  membersOf,
+  microTime,
+  newLease,
+  parseLease,
+  replaced,
+  specOf,
+  type LeaseSpec,
+  type LeaseWire,
 } from './lease-record.js';
 
 /*
@@ -145,8 +156,20 @@ export class KubernetesLeaseLock implements SeedLock {
       let lease = await this.#get(st, 'lock', signal);
       if (!lease) {
         const now = microTime(this.#deps.clock.now());
-        const spec: LeaseSpec = { holderIdentity: identity, leaseDurationSeconds: this.#settings.leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 };
-        const res = await this.#leases.call('create', { method: 'POST', path: this.#leases.collection(), body: newLease(st.names.lock, this.#settings.namespace, service, spec), signal, accept: [409] });
+        const spec: LeaseSpec = {
+          holderIdentity: identity,
+          leaseDurationSeconds: this.#settings.leaseDurationSeconds,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 0,
+        };
+        const res = await this.#leases.call('create', {
+          method: 'POST',
+          path: this.#leases.collection(),
+          body: newLease(st.names.lock, this.#settings.namespace, service, spec),
+          signal,
+          accept: [409],
+        });
         if (res.status !== 409) return this.#acquired(st, this.#observe(st, parseLease(res.body, st.names.lock)));
         // AlreadyExists: someone created it between our GET and POST. Judge it like any other.
         lease = await this.#get(st, 'lock', signal);
@@ -156,14 +179,17 @@ export class KubernetesLeaseLock implements SeedLock {
       const mine = holder === identity;
       if (!mine && holder !== '' && !expired(st.observed, this.#deps.clock)) return undefined;
       if (!mine && holder !== '') {
-        this.#deps.logger.warn({ lease: st.names.lock, holder }, 'kubernetes: the lock holder has not renewed for leaseDurationSeconds (observed on this node); taking the lock over');
+        this.#deps.logger.warn(
+          { lease: st.names.lock, holder },
+          'kubernetes: the lock holder has not renewed for leaseDurationSeconds (observed on this node); taking the lock over',
+        );
       }
       const now = microTime(this.#deps.clock.now());
       const spec: LeaseSpec = {
         holderIdentity: identity,
         leaseDurationSeconds: this.#settings.leaseDurationSeconds,
         // Ours already (an earlier acquire whose answer was lost, or a generation never released): no transition.
-        acquireTime: mine ? lease.spec?.acquireTime ?? now : now,
+        acquireTime: mine ? (lease.spec?.acquireTime ?? now) : now,
         renewTime: now,
         leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + (mine ? 0 : 1),
       };
@@ -291,17 +317,25 @@ export class KubernetesLeaseLock implements SeedLock {
     st.hold = undefined;
     const timeoutMs = this.#callTimeoutMs();
     try {
-      await this.#serial(st, () => retry(async () => {
-        let lease: LeaseWire | undefined = hold.lease;
-        for (let attempt = 0; lease && attempt < 2; attempt++) {
-          const spec: LeaseSpec = { ...specOf(lease), holderIdentity: undefined, renewTime: microTime(this.#deps.clock.now()) };
-          if (await this.#put(st, lease, spec, {}, AbortSignal.timeout(timeoutMs))) return;
-          lease = await this.#get(st, 'lock', AbortSignal.timeout(timeoutMs));
-          if (lease && holderOf(lease) !== this.#identity) return; // not ours any more: nothing to release
-        }
-      }, { attempts: 3, clock: this.#deps.clock, maxMs: 1000 }));
+      await this.#serial(st, () =>
+        retry(
+          async () => {
+            let lease: LeaseWire | undefined = hold.lease;
+            for (let attempt = 0; lease && attempt < 2; attempt++) {
+              const spec: LeaseSpec = { ...specOf(lease), holderIdentity: undefined, renewTime: microTime(this.#deps.clock.now()) };
+              if (await this.#put(st, lease, spec, {}, AbortSignal.timeout(timeoutMs))) return;
+              lease = await this.#get(st, 'lock', AbortSignal.timeout(timeoutMs));
+              if (lease && holderOf(lease) !== this.#identity) return; // not ours any more: nothing to release
+            }
+          },
+          { attempts: 3, clock: this.#deps.clock, maxMs: 1000 },
+        ),
+      );
     } catch (err) {
-      this.#deps.logger.warn({ lease: st.names.lock, error: describeError(err) }, 'kubernetes: releasing the lock failed; it expires leaseDurationSeconds after the last renewal');
+      this.#deps.logger.warn(
+        { lease: st.names.lock, error: describeError(err) },
+        'kubernetes: releasing the lock failed; it expires leaseDurationSeconds after the last renewal',
+      );
     }
   }
 
@@ -355,8 +389,20 @@ export class KubernetesLeaseLock implements SeedLock {
    * wrote it since). A 201 (Leases are created on update) or 404 means the Lease had been deleted:
    * whatever we thought we held is gone, so that counts as lost too.
    */
-  async #put(st: ServiceState, lease: LeaseWire, spec: LeaseSpec, annotations: Record<string, string | undefined>, signal?: AbortSignal): Promise<LeaseWire | undefined> {
-    const res = await this.#leases.call('update', { method: 'PUT', path: this.#leases.path(st.names.lock), body: replaced(lease, spec, annotations), signal, accept: [409, 404] });
+  async #put(
+    st: ServiceState,
+    lease: LeaseWire,
+    spec: LeaseSpec,
+    annotations: Record<string, string | undefined>,
+    signal?: AbortSignal,
+  ): Promise<LeaseWire | undefined> {
+    const res = await this.#leases.call('update', {
+      method: 'PUT',
+      path: this.#leases.path(st.names.lock),
+      body: replaced(lease, spec, annotations),
+      signal,
+      accept: [409, 404],
+    });
     if (res.status === 409 || res.status === 404) return undefined;
     const written = this.#observe(st, parseLease(res.body, st.names.lock));
     if (res.status === 201) {

@@ -46,10 +46,23 @@ export async function changeMembers(
     const next = change(pruned);
     const text = encodeMembers(next);
     if (text === annotation(lease, MEMBERS_ANNOTATION) || (!lease && next.length === 0)) return;
-    if (pruned.length < current.length) logger.debug({ lease: name, pruned: current.length - pruned.length }, 'kubernetes: dropping member entries of pods that are gone');
+    if (pruned.length < current.length)
+      logger.debug({ lease: name, pruned: current.length - pruned.length }, 'kubernetes: dropping member entries of pods that are gone');
     const res = lease
-      ? await leases.call('update', { method: 'PUT', path: leases.path(name), body: replaced(lease, undefined, { [MEMBERS_ANNOTATION]: text }), signal, accept: [409, 404] })
-      : await leases.call('create', { method: 'POST', path: leases.collection(), body: newLease(name, leases.namespace, service, {}, { [MEMBERS_ANNOTATION]: text }), signal, accept: [409] });
+      ? await leases.call('update', {
+          method: 'PUT',
+          path: leases.path(name),
+          body: replaced(lease, undefined, { [MEMBERS_ANNOTATION]: text }),
+          signal,
+          accept: [409, 404],
+        })
+      : await leases.call('create', {
+          method: 'POST',
+          path: leases.collection(),
+          body: newLease(name, leases.namespace, service, {}, { [MEMBERS_ANNOTATION]: text }),
+          signal,
+          accept: [409],
+        });
     if (res.status < 300) return;
     if (attempt + 1 >= MEMBER_CAS_ATTEMPTS) {
       throw new DiscoveryError(`kubernetes: updating Lease ${name} kept conflicting (${MEMBER_CAS_ATTEMPTS} attempts)`, {

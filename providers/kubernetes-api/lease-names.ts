@@ -33,7 +33,10 @@ export function leaseNames(service: string): LeaseNames {
 /** The `<service>` part: sanitised, with `-<hash>` when sanitising or truncating changed it. */
 export function servicePart(service: string): string {
   const room = MAX_NAME_LENGTH - PREFIX.length - LONGEST_SUFFIX;
-  const sanitised = service.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const sanitised = service
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (sanitised === service && sanitised.length <= room) return sanitised;
   const hash = createHash('sha256').update(service, 'utf8').digest('hex').slice(0, HASH_LENGTH);
   // Room for "-<hash>"; the truncated part must not end in '-' (it is followed by one).

@@ -48,5 +48,5 @@ export function fingerprint(lock: LeaseWire | undefined, members: LeaseWire | un
   const l = lock
     ? JSON.stringify([holderOf(lock), lock.spec?.acquireTime ?? '', lock.spec?.leaseTransitions ?? 0, annotation(lock, FIRST_SEED_ANNOTATION) ?? null])
     : 'absent';
-  return { lock: l, members: members ? annotation(members, MEMBERS_ANNOTATION) ?? '' : 'absent' };
+  return { lock: l, members: members ? (annotation(members, MEMBERS_ANNOTATION) ?? '') : 'absent' };
 }

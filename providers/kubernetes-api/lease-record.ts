@@ -33,13 +33,15 @@ export const LeaseWire = z.looseObject({
     annotations: z.record(z.string(), z.string()).nullish(),
     labels: z.record(z.string(), z.string()).nullish(),
   }),
-  spec: z.looseObject({
-    holderIdentity: z.string().nullish(),
-    leaseDurationSeconds: z.number().int().nullish(),
-    acquireTime: z.string().nullish(),
-    renewTime: z.string().nullish(),
-    leaseTransitions: z.number().int().nullish(),
-  }).nullish(),
+  spec: z
+    .looseObject({
+      holderIdentity: z.string().nullish(),
+      leaseDurationSeconds: z.number().int().nullish(),
+      acquireTime: z.string().nullish(),
+      renewTime: z.string().nullish(),
+      leaseTransitions: z.number().int().nullish(),
+    })
+    .nullish(),
 });
 export type LeaseWire = z.output<typeof LeaseWire>;
 
@@ -85,7 +87,8 @@ export function newLease(name: string, namespace: string, service: string, spec:
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
     metadata: {
-      name, namespace,
+      name,
+      namespace,
       labels: { [MANAGED_BY_LABEL]: 'clusterseed' },
       annotations: { [SERVICE_ANNOTATION]: service, ...annotations },
     },
@@ -169,5 +172,7 @@ export function membersOf(lease: LeaseWire | undefined, leaseName: string, logge
 
 /** Canonical order, no meta: every node writes the same text for the same set. */
 export function encodeMembers(points: readonly ContactPoint[]): string {
-  return `[${canonicalize(points).map((p) => encodePoint(p, false)).join(',')}]`;
+  return `[${canonicalize(points)
+    .map((p) => encodePoint(p, false))
+    .join(',')}]`;
 }

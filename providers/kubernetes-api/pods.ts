@@ -32,7 +32,9 @@ import { fieldPath } from '../../src/wire.js';
 
 export const DEFAULT_PAGE_SIZE = 500;
 
-const podIp = z.string().refine((v) => v === '' || net.isIP(v) !== 0, { error: (iss) => `not an IP address: ${JSON.stringify(String(iss.input).slice(0, 60))}` });
+const podIp = z
+  .string()
+  .refine((v) => v === '' || net.isIP(v) !== 0, { error: (iss) => `not an IP address: ${JSON.stringify(String(iss.input).slice(0, 60))}` });
 
 const ContainerPort = z.object({
   name: z.string().nullish(),
@@ -47,20 +49,28 @@ export const Pod = z.object({
     deletionTimestamp: z.string().nullish(),
     resourceVersion: z.string().nullish(),
   }),
-  spec: z.object({
-    nodeName: z.string().nullish(),
-    containers: z.array(z.object({ name: z.string(), ports: z.array(ContainerPort).nullish() })).nullish(),
-  }).nullish(),
-  status: z.object({
-    phase: z.string().nullish(),
-    // "" is what an unset field may serialise to from old clients; treat it as absent.
-    podIP: podIp.nullish(),
-    conditions: z.array(z.object({ type: z.string(), status: z.string() })).nullish(),
-    containerStatuses: z.array(z.object({
-      name: z.string(),
-      state: z.object({ waiting: z.unknown().optional(), running: z.unknown().optional(), terminated: z.unknown().optional() }).nullish(),
-    })).nullish(),
-  }).nullish(),
+  spec: z
+    .object({
+      nodeName: z.string().nullish(),
+      containers: z.array(z.object({ name: z.string(), ports: z.array(ContainerPort).nullish() })).nullish(),
+    })
+    .nullish(),
+  status: z
+    .object({
+      phase: z.string().nullish(),
+      // "" is what an unset field may serialise to from old clients; treat it as absent.
+      podIP: podIp.nullish(),
+      conditions: z.array(z.object({ type: z.string(), status: z.string() })).nullish(),
+      containerStatuses: z
+        .array(
+          z.object({
+            name: z.string(),
+            state: z.object({ waiting: z.unknown().optional(), running: z.unknown().optional(), terminated: z.unknown().optional() }).nullish(),
+          }),
+        )
+        .nullish(),
+    })
+    .nullish(),
 });
 export type Pod = z.output<typeof Pod>;
 
@@ -126,10 +136,13 @@ export async function listPods(client: KubernetesClient, options: ListPodsOption
       } catch (err) {
         if (err instanceof KubernetesStatusError && err.status === 400 && options.labelSelector) {
           // The API server parses the selector (kubectl's -l syntax); its 400 names what is wrong.
-          throw new ConfigError(`discovery.labelSelector: the API server rejected ${JSON.stringify(options.labelSelector)}: ${err.message.replace(/^.*?HTTP 400( BadRequest)?: /, '')}`, {
-            cause: err,
-            hint: 'use kubectl -l syntax: app=orders, tier!=canary, env in (prod,staging), !legacy (without discovery.labelSelector it is app=<service>)',
-          });
+          throw new ConfigError(
+            `discovery.labelSelector: the API server rejected ${JSON.stringify(options.labelSelector)}: ${err.message.replace(/^.*?HTTP 400( BadRequest)?: /, '')}`,
+            {
+              cause: err,
+              hint: 'use kubectl -l syntax: app=orders, tier!=canary, env in (prod,staging), !legacy (without discovery.labelSelector it is app=<service>)',
+            },
+          );
         }
         const expired = err instanceof KubernetesStatusError && err.status === 410 && token !== undefined;
         if (!expired || restarts >= 1) throw err;
@@ -185,8 +198,8 @@ export function podsToContactPoints(pods: readonly Pod[], options: ContactPointO
       }
     }
     const meta: Record<string, string> = { pod: name };
-    if (pod.metadata.namespace) meta['namespace'] = pod.metadata.namespace;
-    if (pod.spec?.nodeName) meta['node'] = pod.spec.nodeName;
+    if (pod.metadata.namespace) meta.namespace = pod.metadata.namespace;
+    if (pod.spec?.nodeName) meta.node = pod.spec.nodeName;
     points.push(port === undefined ? { host: ip, meta } : { host: ip, port, meta });
   }
   return canonicalize(points);

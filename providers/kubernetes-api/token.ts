@@ -36,7 +36,10 @@ export class ServiceAccountToken {
   #reading: Promise<string> | undefined;
   readonly #seen: string[] = [];
 
-  constructor(readonly file: string, deps: TokenSourceDeps = {}) {
+  constructor(
+    readonly file: string,
+    deps: TokenSourceDeps = {},
+  ) {
     this.#clock = deps.clock ?? systemClock;
     this.#logger = deps.logger ?? silentLogger;
     this.#maxAgeMs = deps.maxAgeMs ?? TOKEN_MAX_AGE_MS;
@@ -71,7 +74,9 @@ export class ServiceAccountToken {
 
   /** Reads the file now (after a 401). Concurrent callers share one read. */
   refresh(): Promise<string> {
-    this.#reading ??= this.#read().finally(() => { this.#reading = undefined; });
+    this.#reading ??= this.#read().finally(() => {
+      this.#reading = undefined;
+    });
     return this.#reading;
   }
 

@@ -75,7 +75,10 @@ export async function watchPods(client: KubernetesClient, options: WatchPodsOpti
     try {
       if (resourceVersion === undefined) {
         const listing = await listPods(client, {
-          namespace: options.namespace, labelSelector: options.labelSelector, signal, timeoutMs: options.timeoutMs,
+          namespace: options.namespace,
+          labelSelector: options.labelSelector,
+          signal,
+          timeoutMs: options.timeoutMs,
         });
         resourceVersion = listing.resourceVersion;
         if (notifyAfterList) notify();
@@ -83,44 +86,47 @@ export async function watchPods(client: KubernetesClient, options: WatchPodsOpti
       }
       started = performance.now();
       const timeoutSeconds = options.timeoutSeconds ?? WATCH_TIMEOUT_SECONDS;
-      await client.stream({
-        method: 'GET',
-        path,
-        query: {
-          labelSelector: options.labelSelector || undefined,
-          watch: 1,
-          allowWatchBookmarks: true,
-          resourceVersion,
-          timeoutSeconds,
+      await client.stream(
+        {
+          method: 'GET',
+          path,
+          query: {
+            labelSelector: options.labelSelector || undefined,
+            watch: 1,
+            allowWatchBookmarks: true,
+            resourceVersion,
+            timeoutSeconds,
+          },
+          signal,
+          timeoutMs: options.timeoutMs,
+          idleTimeoutMs: Math.max(IDLE_TIMEOUT_MS, (timeoutSeconds + 30) * 1000),
+          rbac: { verb: 'watch', resource: 'pods', apiGroup: '' },
         },
-        signal,
-        timeoutMs: options.timeoutMs,
-        idleTimeoutMs: Math.max(IDLE_TIMEOUT_MS, (timeoutSeconds + 30) * 1000),
-        rbac: { verb: 'watch', resource: 'pods', apiGroup: '' },
-      }, (raw) => {
-        const event = raw as { type?: unknown; object?: { metadata?: { resourceVersion?: unknown } } };
-        const rv = event.object?.metadata?.resourceVersion;
-        switch (event.type) {
-          case 'ADDED':
-          case 'MODIFIED':
-          case 'DELETED':
-            events++;
-            if (typeof rv === 'string' && rv !== '') resourceVersion = rv;
-            notify();
-            return;
-          case 'BOOKMARK':
-            events++;
-            if (typeof rv === 'string' && rv !== '') resourceVersion = rv;
-            return;
-          case 'ERROR': {
-            const status = parseKubeStatus(event.object);
-            if (status?.code === 410) throw new Relist(status.message ?? 'Gone');
-            throw new KubernetesStatusError(`kubernetes watch pods: ERROR event: ${status?.message ?? 'no Status'}`, status?.code ?? 500, status?.reason);
+        (raw) => {
+          const event = raw as { type?: unknown; object?: { metadata?: { resourceVersion?: unknown } } };
+          const rv = event.object?.metadata?.resourceVersion;
+          switch (event.type) {
+            case 'ADDED':
+            case 'MODIFIED':
+            case 'DELETED':
+              events++;
+              if (typeof rv === 'string' && rv !== '') resourceVersion = rv;
+              notify();
+              return;
+            case 'BOOKMARK':
+              events++;
+              if (typeof rv === 'string' && rv !== '') resourceVersion = rv;
+              return;
+            case 'ERROR': {
+              const status = parseKubeStatus(event.object);
+              if (status?.code === 410) throw new Relist(status.message ?? 'Gone');
+              throw new KubernetesStatusError(`kubernetes watch pods: ERROR event: ${status?.message ?? 'no Status'}`, status?.code ?? 500, status?.reason);
+            }
+            default:
+              throw new ProtocolError(`kubernetes watch pods: unexpected event type ${JSON.stringify(event.type)}`);
           }
-          default:
-            throw new ProtocolError(`kubernetes watch pods: unexpected event type ${JSON.stringify(event.type)}`);
-        }
-      });
+        },
+      );
       // Ended by the server: watch again from the last resourceVersion.
       if (events === 0 && performance.now() - started < MIN_HEALTHY_STREAM_MS) {
         failures++;

@@ -4,9 +4,7 @@ import { bounded } from '../../src/lock/bounded.js';
 import { decodePoint, pointKey } from '../../src/lock/codec.js';
 import { OwnedEntries } from '../../src/lock/owned-entries.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
-import type {
-  ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions,
-} from '../../src/types.js';
+import type { ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions } from '../../src/types.js';
 import { aliases, method, ZookeeperOptions } from './options.js';
 import { CALL_TIMEOUT_MS, CreateMode, Exception, isZkCode, zkError, ZkSession } from './session.js';
 import { ZookeeperSeedLock } from './seed-lock.js';
@@ -33,20 +31,23 @@ export class ZookeeperProvider implements LockCapableProvider {
     this.#options = options;
     this.#context = context;
     this.#session = this.#newSession();
-    this.#owned = new OwnedEntries<ZkSession>({
-      name: 'zookeeper',
-      keyField: 'znode',
-      generation: async () => this.#session,
-      write: (session, path, data, signal) => this.#createEphemeral(session, path, data, signal),
-      writeError: (path, err) => zkError(`creating ${path}`, err),
-      remove: (path) =>
-        this.#session.remove(path).catch((err: unknown) => {
-          if (!isZkCode(err, Exception.NO_NODE)) {
-            this.#context.logger.warn({ znode: path, error: (err as Error).message }, 'zookeeper: removing a znode failed; it goes with the session');
-          }
-        }),
-      logReRegistered: (_session, znodes) => this.#context.logger.info({ znodes }, 'zookeeper: re-registered in a new session'),
-    }, context);
+    this.#owned = new OwnedEntries<ZkSession>(
+      {
+        name: 'zookeeper',
+        keyField: 'znode',
+        generation: async () => this.#session,
+        write: (session, path, data, signal) => this.#createEphemeral(session, path, data, signal),
+        writeError: (path, err) => zkError(`creating ${path}`, err),
+        remove: (path) =>
+          this.#session.remove(path).catch((err: unknown) => {
+            if (!isZkCode(err, Exception.NO_NODE)) {
+              this.#context.logger.warn({ znode: path, error: (err as Error).message }, 'zookeeper: removing a znode failed; it goes with the session');
+            }
+          }),
+        logReRegistered: (_session, znodes) => this.#context.logger.info({ znodes }, 'zookeeper: re-registered in a new session'),
+      },
+      context,
+    );
   }
 
   #newSession(): ZkSession {
@@ -110,7 +111,9 @@ export class ZookeeperProvider implements LockCapableProvider {
     } catch (err) {
       if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
       // Same address, earlier session (a restart faster than the session timeout): take it over.
-      await session.remove(path, -1, signal).catch((e: unknown) => { if (!isZkCode(e, Exception.NO_NODE)) throw e; });
+      await session.remove(path, -1, signal).catch((e: unknown) => {
+        if (!isZkCode(e, Exception.NO_NODE)) throw e;
+      });
       await session.create(path, data, CreateMode.EPHEMERAL, signal);
     }
   }
@@ -132,7 +135,11 @@ export class ZookeeperProvider implements LockCapableProvider {
     const base = this.servicePath(options.service);
     const node = `${base}/nodes/${pointKey(self)}`;
     // Shared by reference count: closing the lock strategy's copy must not delete bootstrap()'s znode.
-    return this.#registrations.acquire(node, () => this.#owned.register(self, { node, member: `${base}/members/${pointKey(self)}` }, options.signal), options.signal);
+    return this.#registrations.acquire(
+      node,
+      () => this.#owned.register(self, { node, member: `${base}/members/${pointKey(self)}` }, options.signal),
+      options.signal,
+    );
   }
 
   seedLock(): SeedLock {

@@ -28,7 +28,9 @@ export class ZookeeperSeedLock implements SeedLock {
     this.#provider = provider;
     this.#context = context;
     // A new session has none of the old watches: wake every waiter so it reads (and watches) again.
-    provider.onNewSession(() => { for (const c of this.#changes.values()) c.signal.bump(); });
+    provider.onNewSession(() => {
+      for (const c of this.#changes.values()) c.signal.bump();
+    });
   }
 
   #paths(service: string) {
@@ -118,7 +120,9 @@ export class ZookeeperSeedLock implements SeedLock {
         if (held !== created) void session.remove(created).catch(() => {});
         return this.#heldLock(held, service);
       }
-      await session.remove(created, -1, signal).catch((err: unknown) => { if (!isZkCode(err, Exception.NO_NODE)) throw err; });
+      await session.remove(created, -1, signal).catch((err: unknown) => {
+        if (!isZkCode(err, Exception.NO_NODE)) throw err;
+      });
       // Watch the holder: its node goes when it releases or its session ends.
       if (holder === undefined || !(await session.exists(`${lockDir}/${holder}`, signal, change.watcher))) change.signal.bump();
     } catch (err) {

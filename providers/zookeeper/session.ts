@@ -48,7 +48,9 @@ export class ZkSession {
     if (digest) this.client.addAuthInfo('digest', Buffer.from(digest));
     this.connected = new Promise<void>((resolve) => this.client.once('connected', () => resolve()));
     this.connected.catch(() => {});
-    this.client.on('expired', () => { if (!this.#closed) onExpired(); });
+    this.client.on('expired', () => {
+      if (!this.#closed) onExpired();
+    });
     this.client.connect();
   }
 

@@ -1,12 +1,29 @@
 // The parts of node-zookeeper-client (untyped, CommonJS) this provider uses.
 declare module 'node-zookeeper-client' {
   import { EventEmitter } from 'node:events';
-  export interface Acl { readonly perms: number }
-  export interface Stat { version: number; ephemeralOwner: Buffer }
-  export interface ZkEvent { type: number; name: string; path: string }
+  export interface Acl {
+    readonly perms: number;
+  }
+  export interface Stat {
+    version: number;
+    ephemeralOwner: Buffer;
+  }
+  export interface ZkEvent {
+    type: number;
+    name: string;
+    path: string;
+  }
   export type Watcher = (event: ZkEvent) => void;
-  export interface ZkException extends Error { code: number; getCode(): number; name: string }
-  export interface TransactionOp { type: number; path: string; version?: number }
+  export interface ZkException extends Error {
+    code: number;
+    getCode(): number;
+    name: string;
+  }
+  export interface TransactionOp {
+    type: number;
+    path: string;
+    version?: number;
+  }
   export interface Transaction {
     /** The queued operations (public in the library; versions are patched here, see ZkSession.multi). */
     ops: TransactionOp[];
@@ -32,7 +49,16 @@ declare module 'node-zookeeper-client' {
   }
   export function createClient(connectionString: string, options?: { sessionTimeout?: number; spinDelay?: number; retries?: number }): Client;
   export const CreateMode: { PERSISTENT: number; PERSISTENT_SEQUENTIAL: number; EPHEMERAL: number; EPHEMERAL_SEQUENTIAL: number };
-  export const Exception: { NO_NODE: number; NODE_EXISTS: number; BAD_VERSION: number; NOT_EMPTY: number; CONNECTION_LOSS: number; SESSION_EXPIRED: number; NO_AUTH: number; AUTH_FAILED: number };
+  export const Exception: {
+    NO_NODE: number;
+    NODE_EXISTS: number;
+    BAD_VERSION: number;
+    NOT_EMPTY: number;
+    CONNECTION_LOSS: number;
+    SESSION_EXPIRED: number;
+    NO_AUTH: number;
+    AUTH_FAILED: number;
+  };
   export const ACL: { OPEN_ACL_UNSAFE: Acl[]; CREATOR_ALL_ACL: Acl[] };
   const zookeeper: {
     createClient: typeof createClient;

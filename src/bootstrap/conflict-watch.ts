@@ -159,23 +159,28 @@ export class ConflictWatch {
       // Before anyone yields, every discovered peer is asked: both sides must count from the same
       // evidence (the peers naming each first seed), not from what each side happened to sample.
       const sampled = new Set(sample.map(pointKey));
-      await this.#probeAll(this.#view.filter((_, i) => this.#viewKeys[i] !== this.#selfKey && !sampled.has(this.#viewKeys[i]!)), answers);
+      await this.#probeAll(
+        this.#view.filter((_, i) => this.#viewKeys[i] !== this.#selfKey && !sampled.has(this.#viewKeys[i]!)),
+        answers,
+      );
       if (!this.#stopped) this.#judge(answers);
     }
   }
 
   async #probeAll(peers: readonly ContactPoint[], answers: Map<string, SeedNodesResponse>): Promise<void> {
-    await Promise.all(peers.map(async (peer) => {
-      const answer = await this.#probe(peer);
-      if (!answer || this.#stopped) return;
-      const k = pointKey(peer);
-      answers.set(k, answer);
-      const named = answer.seedNodes[0] ? pointKey(answer.seedNodes[0]) : '';
-      if (this.#lastFirstSeed.get(k) !== named) {
-        this.#lastFirstSeed.set(k, named);
-        this.#membersSeen = undefined;
-      }
-    }));
+    await Promise.all(
+      peers.map(async (peer) => {
+        const answer = await this.#probe(peer);
+        if (!answer || this.#stopped) return;
+        const k = pointKey(peer);
+        answers.set(k, answer);
+        const named = answer.seedNodes[0] ? pointKey(answer.seedNodes[0]) : '';
+        if (this.#lastFirstSeed.get(k) !== named) {
+          this.#lastFirstSeed.set(k, named);
+          this.#membersSeen = undefined;
+        }
+      }),
+    );
   }
 
   /**
@@ -211,16 +216,29 @@ export class ConflictWatch {
     }
   }
 
-  #notify(ours: { firstSeed: ContactPoint; members: number }, theirs: { firstSeed: ContactPoint; seeds: ContactPoint[]; members: number }, yielding: boolean): void {
-    this.#o.logger.debug({ ours: { firstSeed: formatHostPort(ours.firstSeed), members: ours.members }, theirs: { firstSeed: formatHostPort(theirs.firstSeed), members: theirs.members }, yielding },
-      'conflict check: another cluster answers');
+  #notify(
+    ours: { firstSeed: ContactPoint; members: number },
+    theirs: { firstSeed: ContactPoint; seeds: ContactPoint[]; members: number },
+    yielding: boolean,
+  ): void {
+    this.#o.logger.debug(
+      {
+        ours: { firstSeed: formatHostPort(ours.firstSeed), members: ours.members },
+        theirs: { firstSeed: formatHostPort(theirs.firstSeed), members: theirs.members },
+        yielding,
+      },
+      'conflict check: another cluster answers',
+    );
     this.#o.onConflict?.({ strategy: 'lowest-address', ours, theirs: { firstSeed: theirs.firstSeed, seeds: theirs.seeds, members: theirs.members }, yielding });
   }
 
   #setView(points: readonly ContactPoint[]): void {
     const port = this.#o.self.port;
     // Most lookups return the same set: recognise it without sorting.
-    const rawKey = points.map((p) => `${p.host}|${p.port ?? port ?? ''}`).sort().join(',');
+    const rawKey = points
+      .map((p) => `${p.host}|${p.port ?? port ?? ''}`)
+      .sort()
+      .join(',');
     if (rawKey === this.#rawViewKey) return;
     this.#rawViewKey = rawKey;
     this.#view = canonicalize(points.map((p) => (p.port === undefined && port !== undefined ? { ...p, port } : p)));
@@ -247,8 +265,13 @@ export class ConflictWatch {
     const controller = new AbortController();
     this.#inflight.add(controller);
     const started = clock.now();
-    const timeout = clock.setTimeout(() => controller.abort(new TimeoutError(`probe of ${formatHostPort(peer)} timed out after ${probeTimeoutMs} ms`)), probeTimeoutMs);
-    const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }));
+    const timeout = clock.setTimeout(
+      () => controller.abort(new TimeoutError(`probe of ${formatHostPort(peer)} timed out after ${probeTimeoutMs} ms`)),
+      probeTimeoutMs,
+    );
+    const aborted = new Promise<never>((_, reject) =>
+      controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }),
+    );
     try {
       const answer = await Promise.race([transport.probe(peer, { signal: controller.signal }), aborted]);
       return clock.now() - started > probeTimeoutMs ? undefined : answer;

@@ -119,8 +119,14 @@ export class Coordinator {
     return new Promise<CoordinatorDecision>((resolve, reject) => {
       const onAbort = () => this.#fail(abortReason(signal!));
       this.#settle = {
-        resolve: (d) => { signal?.removeEventListener('abort', onAbort); resolve(d); },
-        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e); },
+        resolve: (d) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(d);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
       };
       if (signal?.aborted) return this.#fail(abortReason(signal));
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -220,23 +226,30 @@ export class Coordinator {
     const controller = new AbortController();
     this.#discoveryInflight = controller;
     const { settings, logger } = this.#o;
-    this.#o.discover(controller.signal).then(
-      (points) => {
-        if (!this.#active()) return;
-        this.#discoveryFailures = 0;
-        this.#applyView(points);
-        this.#scheduleDiscovery(this.#rediscoverPending ? 0 : settings.discoveryIntervalMs);
-      },
-      (err: unknown) => {
-        if (!this.#active()) return;
-        // Keep the last good view: a flaky lookup must not restart the stable margin.
-        const delay = backoffDelay(this.#discoveryFailures++, { initialMs: settings.discoveryIntervalMs, maxMs: settings.discoveryMaxBackoffMs }, this.#random);
-        logger.warn({ error: describeError(err), retryInMs: delay, keptView: this.#view.length }, 'discovery lookup failed; keeping the last view');
-        this.#scheduleDiscovery(delay);
-      },
-    ).finally(() => {
-      if (this.#discoveryInflight === controller) this.#discoveryInflight = undefined;
-    });
+    this.#o
+      .discover(controller.signal)
+      .then(
+        (points) => {
+          if (!this.#active()) return;
+          this.#discoveryFailures = 0;
+          this.#applyView(points);
+          this.#scheduleDiscovery(this.#rediscoverPending ? 0 : settings.discoveryIntervalMs);
+        },
+        (err: unknown) => {
+          if (!this.#active()) return;
+          // Keep the last good view: a flaky lookup must not restart the stable margin.
+          const delay = backoffDelay(
+            this.#discoveryFailures++,
+            { initialMs: settings.discoveryIntervalMs, maxMs: settings.discoveryMaxBackoffMs },
+            this.#random,
+          );
+          logger.warn({ error: describeError(err), retryInMs: delay, keptView: this.#view.length }, 'discovery lookup failed; keeping the last view');
+          this.#scheduleDiscovery(delay);
+        },
+      )
+      .finally(() => {
+        if (this.#discoveryInflight === controller) this.#discoveryInflight = undefined;
+      });
   }
 
   #scheduleDiscovery(ms: number): void {
@@ -248,7 +261,10 @@ export class Coordinator {
   #applyView(discovered: ContactPoint[]): void {
     const { self, clock, settings, logger } = this.#o;
     // Most lookups return the same set: recognise it without sorting (the decider runs hot).
-    const rawKey = discovered.map((p) => `${p.host}|${p.port ?? self.port ?? ''}`).sort().join(',');
+    const rawKey = discovered
+      .map((p) => `${p.host}|${p.port ?? self.port ?? ''}`)
+      .sort()
+      .join(',');
     if (rawKey === this.#rawViewKey && this.#viewSince !== undefined) return;
     this.#rawViewKey = rawKey;
     // Points discovered without a port are probed on the management port every node shares.
@@ -313,40 +329,49 @@ export class Coordinator {
       settings.probeTimeoutMs,
     ));
     // The transport should honour the signal; this race makes sure a probe never outlives its timeout.
-    const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }));
-    Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted]).then((response) => {
-      // An answer handled after the timeout is stale, not fresh: after a pause of this process, the
-      // answer buffered before it must not pass for one just received (DESIGN §5.5).
-      if (clock.now() - started > settings.probeTimeoutMs) throw new TimeoutError(`probe of ${target}: the answer came after ${settings.probeTimeoutMs} ms`);
-      return response;
-    }).then(
-      (response) => {
-        if (peer.inflight !== controller || !this.#active()) return;
-        this.#observations.set(id, { response, at: clock.now() });
-        if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
-        peer.failingSince = undefined;
-        peer.reportedFailed = false;
-        if (channels.probe.hasSubscribers) publish(channels.probe, { target, durationMs: clock.now() - started, ok: true, seedNodes: response.seedNodes.map(key) });
-      },
-      (err: unknown) => {
-        if (peer.inflight !== controller || !this.#active()) return;
-        peer.failingSince ??= started;
-        const failingFor = clock.now() - peer.failingSince;
-        publish(channels.probe, { target, durationMs: clock.now() - started, ok: false, error: err });
-        if (failingFor >= settings.probeFailureWindowMs && !peer.reportedFailed) {
-          peer.reportedFailed = true;
-          logger.info({ target, failingForMs: failingFor, error: describeError(err) }, 'contact point counts as failed (no successful probe within probeFailureWindowMs)');
-        } else logger.debug({ target, error: describeError(err) }, 'probe failed');
-      },
-    ).finally(() => {
-      timeout.cancel();
-      if (peer.inflight !== controller) return;
-      peer.inflight = undefined;
-      if (!this.#active() || this.#peers.get(id) !== peer) return;
-      const delay = Math.round(settings.probeIntervalMs * (1 + 0.2 * this.#random()));
-      peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
-      this.#evaluate();
-    });
+    const aborted = new Promise<never>((_, reject) =>
+      controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }),
+    );
+    Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted])
+      .then((response) => {
+        // An answer handled after the timeout is stale, not fresh: after a pause of this process, the
+        // answer buffered before it must not pass for one just received (DESIGN §5.5).
+        if (clock.now() - started > settings.probeTimeoutMs) throw new TimeoutError(`probe of ${target}: the answer came after ${settings.probeTimeoutMs} ms`);
+        return response;
+      })
+      .then(
+        (response) => {
+          if (peer.inflight !== controller || !this.#active()) return;
+          this.#observations.set(id, { response, at: clock.now() });
+          if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
+          peer.failingSince = undefined;
+          peer.reportedFailed = false;
+          if (channels.probe.hasSubscribers)
+            publish(channels.probe, { target, durationMs: clock.now() - started, ok: true, seedNodes: response.seedNodes.map(key) });
+        },
+        (err: unknown) => {
+          if (peer.inflight !== controller || !this.#active()) return;
+          peer.failingSince ??= started;
+          const failingFor = clock.now() - peer.failingSince;
+          publish(channels.probe, { target, durationMs: clock.now() - started, ok: false, error: err });
+          if (failingFor >= settings.probeFailureWindowMs && !peer.reportedFailed) {
+            peer.reportedFailed = true;
+            logger.info(
+              { target, failingForMs: failingFor, error: describeError(err) },
+              'contact point counts as failed (no successful probe within probeFailureWindowMs)',
+            );
+          } else logger.debug({ target, error: describeError(err) }, 'probe failed');
+        },
+      )
+      .finally(() => {
+        timeout.cancel();
+        if (peer.inflight !== controller) return;
+        peer.inflight = undefined;
+        if (!this.#active() || this.#peers.get(id) !== peer) return;
+        const delay = Math.round(settings.probeIntervalMs * (1 + 0.2 * this.#random()));
+        peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
+        this.#evaluate();
+      });
   }
 
   #evaluate(): void {
@@ -370,7 +395,13 @@ export class Coordinator {
       );
     }
     const decision = decide({
-      self, view: this.#view, viewKeys: this.#viewKeys, viewSince: this.#viewSince, observations: this.#observations, settings, now,
+      self,
+      view: this.#view,
+      viewKeys: this.#viewKeys,
+      viewSince: this.#viewSince,
+      observations: this.#observations,
+      settings,
+      now,
       ...(this.#o.unsafeLegacyRules ? { lowestFirstSeedRule: true } : {}),
     });
     if (decision.kind === 'wait') {
@@ -415,9 +446,18 @@ export class Coordinator {
   #newWatch(): ConflictWatch {
     const { self, settings, clock, logger, discover, transport, onConflict } = this.#o;
     return new ConflictWatch({
-      self, seeds: this.#seeds, clock, random: this.#random, logger, discover, transport, onConflict,
-      intervalMs: conflictCheckIntervalMs(settings), probeTimeoutMs: settings.probeTimeoutMs,
-      initialView: this.#view, initialObservations: this.#observations,
+      self,
+      seeds: this.#seeds,
+      clock,
+      random: this.#random,
+      logger,
+      discover,
+      transport,
+      onConflict,
+      intervalMs: conflictCheckIntervalMs(settings),
+      probeTimeoutMs: settings.probeTimeoutMs,
+      initialView: this.#view,
+      initialObservations: this.#observations,
     });
   }
 }

@@ -36,13 +36,7 @@ export interface DeciderInput {
 }
 
 /** The self-join gates of DESIGN §5.2 step 4, in the order they are checked. */
-export type Gate =
-  | 'new-cluster-disabled'
-  | 'required-contact-points'
-  | 'unconfirmed-contact-points'
-  | 'stable-margin'
-  | 'not-lowest'
-  | 'view-agreement';
+export type Gate = 'new-cluster-disabled' | 'required-contact-points' | 'unconfirmed-contact-points' | 'stable-margin' | 'not-lowest' | 'view-agreement';
 
 export type Decision =
   | {
@@ -92,7 +86,11 @@ export function decide(input: DeciderInput): Decision {
   if (inCluster.length > 0) {
     const heardFor = input.viewSince === undefined ? 0 : now - input.viewSince;
     if (unconfirmed.length > 0 && heardFor < settings.probeFailureWindowMs && input.lowestFirstSeedRule !== true) {
-      return { kind: 'wait', gate: 'unconfirmed-contact-points', detail: `joining once ${list(unconfirmed)} answered or counts as failed (peers may be in different clusters)` };
+      return {
+        kind: 'wait',
+        gate: 'unconfirmed-contact-points',
+        detail: `joining once ${list(unconfirmed)} answered or counts as failed (peers may be in different clusters)`,
+      };
     }
     return joinDecision(inCluster, input.lowestFirstSeedRule === true);
   }
@@ -139,7 +137,8 @@ export function decide(input: DeciderInput): Decision {
     return {
       kind: 'wait',
       gate: 'view-agreement',
-      detail: `${formatHostPort(d.point)} sees ${d.response.lowest ? formatHostPort(d.response.lowest) : 'no contact point'} as lowest` +
+      detail:
+        `${formatHostPort(d.point)} sees ${d.response.lowest ? formatHostPort(d.response.lowest) : 'no contact point'} as lowest` +
         (dissent.length > 1 ? ` (and ${dissent.length - 1} more peers disagree)` : ''),
     };
   }
@@ -164,14 +163,10 @@ function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesRespo
     else c.members++;
   }
   const reports = [...clusters.values()];
-  const winner = lowestFirstSeedRule
-    ? reports.reduce((a, b) => (compareContactPoints(b.firstSeed, a.firstSeed) < 0 ? b : a))
-    : survivingCluster(reports);
+  const winner = lowestFirstSeedRule ? reports.reduce((a, b) => (compareContactPoints(b.firstSeed, a.firstSeed) < 0 ? b : a)) : survivingCluster(reports);
   const first = winner.firstSeed;
   const agreeing = inCluster.filter((f) => sameContactPoint(f.response.seedNodes[0]!, first));
-  const others = canonicalize(agreeing.flatMap((f) => [f.point, ...f.response.seedNodes.slice(1)])).filter(
-    (p) => compareContactPoints(p, first) !== 0,
-  );
+  const others = canonicalize(agreeing.flatMap((f) => [f.point, ...f.response.seedNodes.slice(1)])).filter((p) => compareContactPoints(p, first) !== 0);
   return {
     kind: 'join',
     seeds: [first, ...others].slice(0, MAX_SEEDS).map((p) => ({ host: p.host, ...(p.port !== undefined ? { port: p.port } : {}) })),
@@ -183,12 +178,19 @@ function joinDecision(inCluster: { point: ContactPoint; response: SeedNodesRespo
 /** What to do about the gate a node still waits on (the hint of its timeout error). */
 export function gateHint(gate: Gate | undefined): string {
   switch (gate) {
-    case 'new-cluster-disabled': return 'no peer is in a cluster and newClusterEnabled is false: start the cluster elsewhere, or enable it';
-    case 'required-contact-points': return 'start more nodes, or lower bootstrap.requiredContactPoints';
-    case 'unconfirmed-contact-points': return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls, management.token, and with management.tls the same CA on every node and the probed address in each certificate';
-    case 'stable-margin': return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
-    case 'not-lowest': return 'a lower node is discovered but has not formed the cluster: check that it is healthy, and that self matches what discovery returns';
-    case 'view-agreement': return 'peers discover a different set than this node: check that every node uses the same discovery settings';
-    default: return 'check that join() resolves';
+    case 'new-cluster-disabled':
+      return 'no peer is in a cluster and newClusterEnabled is false: start the cluster elsewhere, or enable it';
+    case 'required-contact-points':
+      return 'start more nodes, or lower bootstrap.requiredContactPoints';
+    case 'unconfirmed-contact-points':
+      return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls, management.token, and with management.tls the same CA on every node and the probed address in each certificate';
+    case 'stable-margin':
+      return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
+    case 'not-lowest':
+      return 'a lower node is discovered but has not formed the cluster: check that it is healthy, and that self matches what discovery returns';
+    case 'view-agreement':
+      return 'peers discover a different set than this node: check that every node uses the same discovery settings';
+    default:
+      return 'check that join() resolves';
   }
 }

@@ -129,7 +129,12 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     logger.debug({ error: err }, 'management endpoint: bad request');
     if (socket.writable) {
       const code = (err as NodeJS.ErrnoException).code;
-      const status = code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      const status =
+        code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     } else socket.destroy();
   });
@@ -139,7 +144,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
       if (err.code === 'EADDRINUSE') {
         reject(new ConfigError(`management.port: ${where} is already in use`, { hint: 'choose another management.port, or 0 for any free port', cause: err }));
       } else if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') {
-        reject(new ConfigError(`management.host: cannot bind ${where}: no such local address`, { hint: 'bind 0.0.0.0 or an address of this machine', cause: err }));
+        reject(
+          new ConfigError(`management.host: cannot bind ${where}: no such local address`, { hint: 'bind 0.0.0.0 or an address of this machine', cause: err }),
+        );
       } else if (err.code === 'EACCES') {
         reject(new ConfigError(`management.port: not allowed to bind ${where}`, { hint: 'use a port above 1023', cause: err }));
       } else reject(err);

@@ -58,14 +58,16 @@ const HOOK_KEYS = ['join', 'members', 'onConflict', 'logger', 'signal', 'env', '
  */
 export async function bootstrap(options: BootstrapOptions): Promise<BootstrapNode> {
   if (typeof options?.join !== 'function') {
-    throw new ConfigError('bootstrap: "join" must be a function (seeds) => Promise<void>', { hint: "pass your cluster layer's join, e.g. join: (seeds) => cluster.join(seeds)" });
+    throw new ConfigError('bootstrap: "join" must be a function (seeds) => Promise<void>', {
+      hint: "pass your cluster layer's join, e.g. join: (seeds) => cluster.join(seeds)",
+    });
   }
   const raw: Record<string, unknown> = { ...options };
   for (const k of HOOK_KEYS) delete raw[k];
   const env = options.env ?? process.env;
-  const token = env['CLUSTERSEED_MANAGEMENT_TOKEN'];
-  if (token && (raw['management'] as { token?: unknown } | undefined)?.token === undefined) {
-    raw['management'] = { ...(raw['management'] as object | undefined), token };
+  const token = env.CLUSTERSEED_MANAGEMENT_TOKEN;
+  if (token && (raw.management as { token?: unknown } | undefined)?.token === undefined) {
+    raw.management = { ...(raw.management as object | undefined), token };
   }
   return startBootstrapNode(parseConfig(raw), options);
 }
@@ -86,12 +88,22 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
   try {
     // The PEM files are read and checked once, before anything connects or binds.
     const tls = config.management.tls && loadManagementTls(config.management.tls);
-    const provider: DiscoveryProvider = await createDiscovery(config.discovery, { logger, env, signal: deadline.signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
+    const provider: DiscoveryProvider = await createDiscovery(config.discovery, {
+      logger,
+      env,
+      signal: deadline.signal,
+      timeoutMs: config.bootstrap.resolveTimeoutMs,
+    });
     cleanups.push(() => provider.close());
 
     let report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined = () => undefined;
     const endpoint: ManagementEndpoint = await startEndpoint({
-      host: config.management.host, port: config.management.port, token: config.management.token, tls, logger, report: () => report(),
+      host: config.management.host,
+      port: config.management.port,
+      token: config.management.token,
+      tls,
+      logger,
+      report: () => report(),
     });
     cleanups.push(() => endpoint.close());
 
@@ -99,13 +111,19 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     // Logged once start-up can no longer fail for a configuration reason: a ConfigError (provider
     // settings from the environment, TLS files, binding, the own address) stays the only stderr line.
     if (risk) logger.warn({}, risk);
-    logger.info({ self: formatHostPort(self), bound: `${endpoint.host}:${endpoint.port}`, strategy: config.bootstrap.strategy, method: provider.method }, 'bootstrapping');
+    logger.info(
+      { self: formatHostPort(self), bound: `${endpoint.host}:${endpoint.port}`, strategy: config.bootstrap.strategy, method: provider.method },
+      'bootstrapping',
+    );
     report = () => ({ self: wirePoint(self), seedNodes: [], lowest: null, view: 0, members: 0 });
 
     if (isRegistryProvider(provider)) {
       // A registry electing a leader refuses writes for a few seconds: retry until the deadline.
       const registration = await retry(() => provider.register(self, { service: config.service, signal: deadline.signal }), {
-        attempts: Number.POSITIVE_INFINITY, maxMs: config.bootstrap.discoveryMaxBackoffMs, signal: deadline.signal, clock,
+        attempts: Number.POSITIVE_INFINITY,
+        maxMs: config.bootstrap.discoveryMaxBackoffMs,
+        signal: deadline.signal,
+        clock,
         onRetry: (err, _attempt, delayMs) => logger.warn({ error: describeError(err), retryInMs: delayMs }, 'registering failed; retrying'),
       });
       cleanups.push(() => registration.close());
@@ -130,7 +148,14 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       const transport = createHttpProbeTransport({ token: config.management.token, defaultPort: self.port!, tls, logger });
       cleanups.push(() => transport.close());
       const coordinator = new Coordinator({
-        self, settings: config.bootstrap, transport, join: hooks.join, members: hooks.members, clock, logger, onConflict,
+        self,
+        settings: config.bootstrap,
+        transport,
+        join: hooks.join,
+        members: hooks.members,
+        clock,
+        logger,
+        onConflict,
         discover: (signal) => provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs }),
       });
       cleanups.push(async () => coordinator.stop());
@@ -142,9 +167,19 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       outcome = await coordinator.run(hooks.signal).finally(() => watching.abort());
     }
     const result: BootstrapResult = {
-      seeds: outcome.seeds, self, formedNewCluster: outcome.formedNewCluster, strategy: config.bootstrap.strategy, elapsedMs: clock.now() - startedAt,
+      seeds: outcome.seeds,
+      self,
+      formedNewCluster: outcome.formedNewCluster,
+      strategy: config.bootstrap.strategy,
+      elapsedMs: clock.now() - startedAt,
     };
-    publish(channels.decision, { strategy: result.strategy, self: formatHostPort(self), seeds: result.seeds.map(formatHostPort), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs });
+    publish(channels.decision, {
+      strategy: result.strategy,
+      self: formatHostPort(self),
+      seeds: result.seeds.map(formatHostPort),
+      formedNewCluster: result.formedNewCluster,
+      elapsedMs: result.elapsedMs,
+    });
     logger.info({ firstSeed: formatHostPort(result.seeds[0]!), formedNewCluster: result.formedNewCluster, elapsedMs: result.elapsedMs }, 'bootstrap decided');
     startWatch();
     let closing: Promise<void> | undefined;
@@ -171,8 +206,11 @@ function conflictReporter(logger: Logger, hook: BootstrapHooks['onConflict']): (
   return (conflict) => {
     publish(channels.conflict, conflict);
     const fields = {
-      ours: formatHostPort(conflict.ours.firstSeed), ourMembers: conflict.ours.members,
-      theirs: formatHostPort(conflict.theirs.firstSeed), theirMembers: conflict.theirs.members, strategy: conflict.strategy,
+      ours: formatHostPort(conflict.ours.firstSeed),
+      ourMembers: conflict.ours.members,
+      theirs: formatHostPort(conflict.theirs.firstSeed),
+      theirMembers: conflict.theirs.members,
+      strategy: conflict.strategy,
     };
     if (!conflict.yielding) return logger.warn(fields, describeConflict(conflict));
     logger.error(fields, describeConflict(conflict));
@@ -188,10 +226,12 @@ async function advertisedSelf(config: Config, boundPort: number, env: Readonly<R
   const s = config.self;
   if (s.host !== undefined) return { self: { host: normalizeHost(s.host), port: s.port ?? boundPort } as ContactPoint, source: undefined };
   const resolved = await resolveSelfAddress({
-    mode: s.mode ?? 'auto', env, signal, allowImdsV1: s.allowImdsV1,
+    mode: s.mode ?? 'auto',
+    env,
+    signal,
+    allowImdsV1: s.allowImdsV1,
     ...(s.interface !== undefined ? { interface: s.interface } : {}),
     ...(s.containerPort !== undefined ? { containerPort: s.containerPort } : {}),
   });
   return { self: { host: normalizeHost(resolved.host), port: s.port ?? resolved.port ?? boundPort } as ContactPoint, source: resolved.source };
 }
-

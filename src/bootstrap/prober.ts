@@ -33,12 +33,32 @@ export interface HttpProbeOptions {
 
 /** OpenSSL's verification results (X509_V_ERR_*) as Node names them: the peer's certificate is not trusted. */
 const VERIFY_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE', 'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED',
-  'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED', 'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED',
-  'HOSTNAME_MISMATCH', 'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
 /**
@@ -74,8 +94,7 @@ function tlsFailure(err: NodeJS.ErrnoException, fresh: boolean, handshakeDone: b
 const TLS_HINTS = {
   'peer-cert':
     "issue every node's certificate from the CA in management.tls.caFile, naming the address peers probe (IP or DNS) in its subjectAltName; keep it valid",
-  refused:
-    'the peer requires a client certificate (requireClientCert) from its caFile, with the clientAuth usage: give every node a certificate from one CA',
+  refused: 'the peer requires a client certificate (requireClientCert) from its caFile, with the clientAuth usage: give every node a certificate from one CA',
   'not-tls': 'all nodes of one service must use the same scheme: set management.tls on every node, or on none',
   handshake: 'check that the peer serves management.tls with a certificate from the same CA',
 } as const;
@@ -90,7 +109,11 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
   const keepAlive = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: 30_000 };
   const agent = tls
     ? new https.Agent({
-        ...keepAlive, cert: tls.cert, key: tls.key, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+        ...keepAlive,
+        cert: tls.cert,
+        key: tls.key,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.2',
         ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
       })
     : new http.Agent(keepAlive);
@@ -98,7 +121,7 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
   /** The TLS reason last logged per peer, so a peer that keeps failing the same way is logged once. */
   const tlsLogged = new Map<string, string>();
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
 
   const probe = (target: ContactPoint, { signal }: { signal: AbortSignal }) =>
     new Promise<SeedNodesResponse>((resolve, reject) => {
@@ -136,7 +159,12 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
           }
           return reject(new DiscoveryError(`${where} failed: TLS: ${failure.reason}`, { cause: err, hint: TLS_HINTS[failure.kind] }));
         }
-        reject(new DiscoveryError(`${where} failed: ${code ?? (err as Error).message}`, { cause: err, hint: 'the peer is not (yet) running its management endpoint, or a firewall blocks the port' }));
+        reject(
+          new DiscoveryError(`${where} failed: ${code ?? (err as Error).message}`, {
+            cause: err,
+            hint: 'the peer is not (yet) running its management endpoint, or a firewall blocks the port',
+          }),
+        );
       };
       req.on('error', fail);
       req.on('response', (res) => {
@@ -157,7 +185,11 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
             return reject(new AuthError(`${where}: HTTP ${status}`, { hint: 'set the same management.token (CLUSTERSEED_MANAGEMENT_TOKEN) on every node' }));
           }
           if (status !== 200) {
-            return reject(new ProtocolError(`${where}: HTTP ${status}`, { hint: status === 503 ? 'the peer is still starting' : 'the port does not serve a clusterseed management endpoint' }));
+            return reject(
+              new ProtocolError(`${where}: HTTP ${status}`, {
+                hint: status === 503 ? 'the peer is still starting' : 'the port does not serve a clusterseed management endpoint',
+              }),
+            );
           }
           let body: unknown;
           try {

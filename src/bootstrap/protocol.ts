@@ -39,18 +39,18 @@ function hostPort(value: unknown, field: string, where: string): ContactPoint {
 /** Validates a peer's response; anything off is a ProtocolError naming the field, never a wrong seed. */
 export function parseSeedNodesResponse(body: unknown, where: string): SeedNodesResponse {
   if (!isObj(body)) throw new ProtocolError(`${where}: response must be a JSON object`);
-  const self = hostPort(body['self'], 'self', where);
-  const rawSeeds = body['seedNodes'];
+  const self = hostPort(body.self, 'self', where);
+  const rawSeeds = body.seedNodes;
   if (!Array.isArray(rawSeeds)) throw new ProtocolError(`${where}: "seedNodes" must be an array`);
   if (rawSeeds.length > 100) throw new ProtocolError(`${where}: "seedNodes" has ${rawSeeds.length} entries (at most 100)`);
   const seedNodes = rawSeeds.map((s, i) => hostPort(s, `seedNodes[${i}]`, where));
-  const lowest = body['lowest'] === null ? null : hostPort(body['lowest'], 'lowest', where);
-  const view = body['view'];
+  const lowest = body.lowest === null ? null : hostPort(body.lowest, 'lowest', where);
+  const view = body.view;
   if (typeof view !== 'number' || !Number.isInteger(view) || view < 0) {
     throw new ProtocolError(`${where}: "view" must be a non-negative integer`);
   }
   // Peers from before DESIGN §5.5 do not send `members`: unknown, read as 0.
-  const rawMembers = body['members'];
+  const rawMembers = body.members;
   const members = rawMembers === undefined ? 0 : rawMembers;
   if (typeof members !== 'number' || !Number.isInteger(members) || members < 0) {
     throw new ProtocolError(`${where}: "members" must be a non-negative integer`);

@@ -22,9 +22,18 @@ const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 type TlsKey = 'certFile' | 'keyFile' | 'caFile';
 /** One problem with management.tls, by key (the message does not repeat the key). */
-export interface TlsIssue { key: TlsKey; message: string; hint?: string; cause?: unknown }
+export interface TlsIssue {
+  key: TlsKey;
+  message: string;
+  hint?: string;
+  cause?: unknown;
+}
 
-interface Files { cert: Buffer; key: Buffer; ca?: Buffer | undefined }
+interface Files {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer | undefined;
+}
 
 function readAll(settings: ManagementTlsSettings): Files | TlsIssue {
   const read = (key: TlsKey, file: string): Buffer | TlsIssue => {
@@ -33,8 +42,10 @@ function readAll(settings: ManagementTlsSettings): Files | TlsIssue {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       return {
-        key, message: `cannot read ${JSON.stringify(file)} (${code ?? (err as Error).message})`,
-        hint: 'give the path of a PEM file this process can read', cause: err,
+        key,
+        message: `cannot read ${JSON.stringify(file)} (${code ?? (err as Error).message})`,
+        hint: 'give the path of a PEM file this process can read',
+        cause: err,
       };
     }
   };
@@ -71,8 +82,10 @@ export function checkManagementTls(settings: ManagementTlsSettings, files?: File
   } catch (err) {
     keyOk = false;
     issues.push({
-      key: 'keyFile', message: `${JSON.stringify(settings.keyFile)} is not a PEM private key (${reason(err)})`,
-      hint: 'an unencrypted PEM key (openssl … -nodes, or openssl pkey -in enc.key -out key.pem)', cause: err,
+      key: 'keyFile',
+      message: `${JSON.stringify(settings.keyFile)} is not a PEM private key (${reason(err)})`,
+      hint: 'an unencrypted PEM key (openssl … -nodes, or openssl pkey -in enc.key -out key.pem)',
+      cause: err,
     });
   }
   if (leaf && keyOk) {
@@ -115,7 +128,8 @@ export function loadManagementTls(settings: ManagementTlsSettings): ManagementTl
   const issue = 'cert' in files ? checkManagementTls(settings, files)[0] : files;
   if (issue) {
     throw new ConfigError(`management.tls.${issue.key}: ${issue.message}`, {
-      ...(issue.hint !== undefined ? { hint: issue.hint } : {}), ...(issue.cause !== undefined ? { cause: issue.cause } : {}),
+      ...(issue.hint !== undefined ? { hint: issue.hint } : {}),
+      ...(issue.cause !== undefined ? { cause: issue.cause } : {}),
     });
   }
   const { cert, key, ca } = files as Files;

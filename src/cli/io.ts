@@ -57,7 +57,7 @@ export async function loadCliConfig(
   overrides: Record<string, unknown> = {},
 ): Promise<Config> {
   const merged = { ...overrides };
-  if (values.service !== undefined) merged['service'] = values.service;
+  if (values.service !== undefined) merged.service = values.service;
   return loadConfig({
     ...(values.config !== undefined ? { file: values.config } : {}),
     ...(values.discovery !== undefined ? { discovery: values.discovery } : {}),

@@ -37,10 +37,14 @@ export function parseJvmFlags(
     return undefined;
   }
   if (values.system === undefined) {
-    throw new UsageError(`--format ${format} needs --system NAME (the ActorSystem name)`, { hint: `e.g. --format ${format} --system products --remote-port 25520` });
+    throw new UsageError(`--format ${format} needs --system NAME (the ActorSystem name)`, {
+      hint: `e.g. --format ${format} --system products --remote-port 25520`,
+    });
   }
   if (!SYSTEM_NAME.test(values.system)) {
-    throw new UsageError(`--system: "${values.system}" is not a valid ActorSystem name`, { hint: 'use letters, digits, "-" and "_", starting with a letter or digit' });
+    throw new UsageError(`--system: "${values.system}" is not a valid ActorSystem name`, {
+      hint: 'use letters, digits, "-" and "_", starting with a letter or digit',
+    });
   }
   const protocol = values.protocol ?? 'pekko';
   if (protocol !== 'pekko' && protocol !== 'akka') {
@@ -62,7 +66,9 @@ export function seedNodeAddresses(seeds: readonly ContactPoint[], options: JvmSe
   return seeds.map((seed) => {
     const port = options.remotePort ?? seed.port;
     if (port === undefined) {
-      throw new ConfigError(`seed ${seed.host} has no port, so its ${options.protocol} address is unknown`, { hint: 'pass --remote-port with the remoting port every node listens on' });
+      throw new ConfigError(`seed ${seed.host} has no port, so its ${options.protocol} address is unknown`, {
+        hint: 'pass --remote-port with the remoting port every node listens on',
+      });
     }
     const host = net.isIPv6(seed.host) ? `[${seed.host}]` : seed.host;
     return `${options.protocol}://${options.system}@${host}:${port}`;
@@ -71,11 +77,15 @@ export function seedNodeAddresses(seeds: readonly ContactPoint[], options: JvmSe
 
 /** One HOCON line: `pekko.cluster.seed-nodes = ["pekko://S@10.0.1.7:25520", …]` (JSON strings are HOCON strings). */
 export function formatHocon(seeds: readonly ContactPoint[], options: JvmSeedOptions): string {
-  const list = seedNodeAddresses(seeds, options).map((a) => JSON.stringify(a)).join(', ');
+  const list = seedNodeAddresses(seeds, options)
+    .map((a) => JSON.stringify(a))
+    .join(', ');
   return `${options.protocol}.cluster.seed-nodes = [${list}]\n`;
 }
 
 /** `-Dpekko.cluster.seed-nodes.0=pekko://S@host:port …` for JAVA_OPTS (Typesafe Config reads indexed system properties as a list). */
 export function formatJavaOpts(seeds: readonly ContactPoint[], options: JvmSeedOptions): string {
-  return `${seedNodeAddresses(seeds, options).map((a, i) => `-D${options.protocol}.cluster.seed-nodes.${i}=${a}`).join(' ')}\n`;
+  return `${seedNodeAddresses(seeds, options)
+    .map((a, i) => `-D${options.protocol}.cluster.seed-nodes.${i}=${a}`)
+    .join(' ')}\n`;
 }

@@ -45,7 +45,9 @@ export function interruptedExitCode(reason: unknown): number {
 }
 
 function help(): string {
-  const names = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(14)}${c.summary}`).join('\n');
+  const names = Object.entries(commands)
+    .map(([n, c]) => `  ${n.padEnd(14)}${c.summary}`)
+    .join('\n');
   return `clusterseed — peer discovery and seed-node bootstrap for clustered services
 
 usage: clusterseed <command> [options]
@@ -85,7 +87,8 @@ export async function main(argv: string[], io: Omit<CliIO, 'logger'> & { logger?
     return await (await command.load())(rest, { ...io, logger });
   } catch (err) {
     io.stderr.write(`clusterseed: ${describeError(err)}\n`);
-    if (verbose && err instanceof Error) io.stderr.write(`${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`);
+    if (verbose && err instanceof Error)
+      io.stderr.write(`${err.stack ?? ''}\n${err.cause ? `cause: ${String((err.cause as Error).stack ?? err.cause)}\n` : ''}`);
     if (err instanceof ConfigError) return 2;
     // Interrupted by our own signal (e.g. Ctrl-C in demo). bootstrap and run never get
     // here: a signal before their decision is a graceful stop, exit 0 (DESIGN §4).
@@ -100,7 +103,7 @@ const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`fi
 if (isEntry || process.argv[1]?.endsWith('/clusterseed') || process.argv[1]?.endsWith('/main.js')) {
   // The AWS SDK prints a multi-line Node-version notice to stderr; the CLI's stderr contract is one
   // line per error, so it is off unless the user set the variable themselves.
-  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => controller.abort(new SignalReceived(sig));
   process.once('SIGTERM', onSignal);

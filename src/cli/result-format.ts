@@ -35,8 +35,8 @@ export function resultEnv(result: BootstrapResult, options: FormatOptions = {}):
     CLUSTERSEED_FORMED_NEW_CLUSTER: String(result.formedNewCluster),
   };
   if (options.selfResolved) {
-    env['HOST_IP'] = result.self.host;
-    if (result.self.port !== undefined) env['HOST_PORT'] = String(result.self.port);
+    env.HOST_IP = result.self.host;
+    if (result.self.port !== undefined) env.HOST_PORT = String(result.self.port);
   }
   return env;
 }
@@ -51,7 +51,9 @@ export function formatResult(result: BootstrapResult, format: ResultFormat, opti
     case 'json':
       return `${JSON.stringify(resultJson(result))}\n`;
     case 'env':
-      return Object.entries(resultEnv(result, options)).map(([k, v]) => `${k}=${shellValue(v)}\n`).join('');
+      return Object.entries(resultEnv(result, options))
+        .map(([k, v]) => `${k}=${shellValue(v)}\n`)
+        .join('');
     case 'hocon':
     case 'java-opts': {
       if (!options.jvm) throw new Error(`formatResult: --format ${format} needs the jvm options`);

@@ -67,7 +67,7 @@ export const DiscoveryConfig = DiscoveryConfigInput.transform(canonicalizeMethod
 function canonicalizeMethods<T extends { method: string }>(config: T): T {
   const out: Record<string, unknown> = { ...config, method: canonicalMethod(config.method) ?? config.method };
   if (Array.isArray((config as { methods?: unknown }).methods)) {
-    out['methods'] = (config as unknown as { methods: { method: string }[] }).methods.map(canonicalizeMethods);
+    out.methods = (config as unknown as { methods: { method: string }[] }).methods.map(canonicalizeMethods);
   }
   return out as T;
 }

@@ -38,7 +38,10 @@ export function suggest(key: string, known: readonly string[]): string | undefin
   let bestD = Infinity;
   for (const k of known) {
     const d = distance(key, k);
-    if (d < bestD) { best = k; bestD = d; }
+    if (d < bestD) {
+      best = k;
+      bestD = d;
+    }
   }
   return best !== undefined && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
 }
@@ -67,9 +70,12 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], knownKeys?: 
       case 'invalid_type':
         out.push({
           path: formatPath(issue.path),
-          message: issue.input === undefined
-            ? 'required'
-            : issue.message.startsWith('expected ') && issue.message.includes(', got ') ? issue.message : `expected ${issue.expected}, got ${show(issue.input)}`,
+          message:
+            issue.input === undefined
+              ? 'required'
+              : issue.message.startsWith('expected ') && issue.message.includes(', got ')
+                ? issue.message
+                : `expected ${issue.expected}, got ${show(issue.input)}`,
         });
         break;
       case 'invalid_value':
@@ -92,7 +98,12 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[], knownKeys?: 
         } else if (issue.errors.length > 0) {
           // Report the branch that got furthest (fewest issues).
           const best = [...issue.errors].sort((a, b) => a.length - b.length)[0]!;
-          out.push(...describeIssues(best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })), knownKeys));
+          out.push(
+            ...describeIssues(
+              best.map((i) => ({ ...i, path: [...issue.path, ...i.path] })),
+              knownKeys,
+            ),
+          );
         } else out.push({ path: formatPath(issue.path), message: issue.message });
         break;
       }

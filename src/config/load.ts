@@ -21,8 +21,13 @@ export function mergeConfig(base: Obj, override: Obj): Obj {
   for (const [key, value] of Object.entries(override)) {
     if (value === undefined) continue;
     const prev = out[key];
-    if (key === 'discovery' && isObj(prev) && isObj(value) && typeof value['method'] === 'string' &&
-        canonicalMethod(String(value['method'])) !== canonicalMethod(String(prev['method']))) {
+    if (
+      key === 'discovery' &&
+      isObj(prev) &&
+      isObj(value) &&
+      typeof value.method === 'string' &&
+      canonicalMethod(String(value.method)) !== canonicalMethod(String(prev.method))
+    ) {
       out[key] = value;
     } else out[key] = isObj(prev) && isObj(value) ? mergeConfig(prev, value) : value;
   }
@@ -54,8 +59,8 @@ function unwrap(s: z.core.$ZodType): z.core.$ZodType {
 function objectShape(s: z.core.$ZodType, value: unknown): Record<string, z.core.$ZodType> | undefined {
   const def = unwrap(s)._zod.def as { type: string; shape?: Record<string, z.core.$ZodType> };
   if (def.type === 'object') return def.shape;
-  if (def.type === 'union' && isObj(value) && typeof value['method'] === 'string') {
-    return optionsSchemaFor(value['method'])?.shape as Record<string, z.core.$ZodType> | undefined;
+  if (def.type === 'union' && isObj(value) && typeof value.method === 'string') {
+    return optionsSchemaFor(value.method)?.shape as Record<string, z.core.$ZodType> | undefined;
   }
   return undefined;
 }
@@ -111,7 +116,7 @@ export interface LoadConfigOptions {
 /** defaults → config file → environment → flags / programmatic options (later wins). */
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<Config> {
   const env = options.env ?? process.env;
-  const file = options.file ?? (env['CLUSTERSEED_CONFIG'] || undefined);
+  const file = options.file ?? (env.CLUSTERSEED_CONFIG || undefined);
   let merged: Obj = {};
   let source = 'defaults';
   if (file) {
@@ -127,18 +132,18 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 }
 
 function baseMethodOf(config: Obj): string | undefined {
-  const d = config['discovery'];
-  return isObj(d) && typeof d['method'] === 'string' ? d['method'] : undefined;
+  const d = config.discovery;
+  return isObj(d) && typeof d.method === 'string' ? d.method : undefined;
 }
 
 function applyEnvironment(config: Obj, env: Readonly<Record<string, string | undefined>>): Obj {
   let out = config;
-  if (env['CLUSTERSEED_SERVICE']) out = mergeConfig(out, { service: env['CLUSTERSEED_SERVICE'] });
-  if (env['CLUSTERSEED_DISCOVERY']) {
+  if (env.CLUSTERSEED_SERVICE) out = mergeConfig(out, { service: env.CLUSTERSEED_SERVICE });
+  if (env.CLUSTERSEED_DISCOVERY) {
     out = mergeConfig(out, {
-      discovery: parseOneLine(env['CLUSTERSEED_DISCOVERY'], { where: 'CLUSTERSEED_DISCOVERY', baseMethod: baseMethodOf(out) }),
+      discovery: parseOneLine(env.CLUSTERSEED_DISCOVERY, { where: 'CLUSTERSEED_DISCOVERY', baseMethod: baseMethodOf(out) }),
     });
   }
-  if (env['CLUSTERSEED_MANAGEMENT_TOKEN']) out = mergeConfig(out, { management: { token: env['CLUSTERSEED_MANAGEMENT_TOKEN'] } });
+  if (env.CLUSTERSEED_MANAGEMENT_TOKEN) out = mergeConfig(out, { management: { token: env.CLUSTERSEED_MANAGEMENT_TOKEN } });
   return out;
 }

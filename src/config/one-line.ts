@@ -13,8 +13,7 @@ import { suggest } from './issues.js';
 export function tokenizeOneLine(text: string, where = 'discovery'): Map<string, string> {
   const pairs = new Map<string, string>();
   let i = 0;
-  const fail = (key: string | undefined, message: string, hint: string) =>
-    new ConfigError(`${where}${key ? `.${key}` : ''}: ${message}`, { hint });
+  const fail = (key: string | undefined, message: string, hint: string) => new ConfigError(`${where}${key ? `.${key}` : ''}: ${message}`, { hint });
   while (i < text.length) {
     while (i < text.length && /\s/.test(text[i]!)) i++;
     if (i >= text.length) break;
@@ -29,8 +28,16 @@ export function tokenizeOneLine(text: string, where = 'discovery'): Map<string, 
       let closed = false;
       while (i < text.length) {
         const c = text[i]!;
-        if (c === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) { value += text[i + 1]; i += 2; continue; }
-        if (c === '"') { closed = true; i++; break; }
+        if (c === '\\' && (text[i + 1] === '"' || text[i + 1] === '\\')) {
+          value += text[i + 1];
+          i += 2;
+          continue;
+        }
+        if (c === '"') {
+          closed = true;
+          i++;
+          break;
+        }
         value += c;
         i++;
       }
@@ -39,9 +46,9 @@ export function tokenizeOneLine(text: string, where = 'discovery'): Map<string, 
     } else {
       while (i < text.length && !/\s/.test(text[i]!)) value += text[i++];
       if (value.includes('"')) throw fail(key, 'unbalanced quotes in value', `quote the whole value: ${key}="…"`);
-      if (value.includes('=') ) throw fail(key, 'value holds "=" unquoted', `quote the value: ${key}="${value}"`);
+      if (value.includes('=')) throw fail(key, 'value holds "=" unquoted', `quote the value: ${key}="${value}"`);
     }
-    if (value === '' ) throw fail(key, 'missing value after "="', `write ${key}=<value>, or leave the key out`);
+    if (value === '') throw fail(key, 'missing value after "="', `write ${key}=<value>, or leave the key out`);
     if (pairs.has(key)) throw fail(key, 'duplicate key', `give ${key} once (lists are comma-separated: ${key}=a,b)`);
     pairs.set(key, value);
   }
@@ -64,8 +71,10 @@ function kindOf(schema: z.core.$ZodType): Kind {
   const s = unwrap(schema);
   const def = s._zod.def as { type: string; element?: z.core.$ZodType; options?: z.core.$ZodType[]; shape?: Record<string, unknown> };
   switch (def.type) {
-    case 'number': return 'number';
-    case 'boolean': return 'boolean';
+    case 'number':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
     case 'array': {
       const el = unwrap(def.element!);
       const t = (el._zod.def as { type: string }).type;
@@ -76,18 +85,27 @@ function kindOf(schema: z.core.$ZodType): Kind {
     case 'union':
       // e.g. filters: string | [{name, values}] — the one-line form is the string form.
       return def.options!.some((o) => (unwrap(o)._zod.def as { type: string }).type === 'string') ? 'string' : 'nested';
-    default: return 'string';
+    default:
+      return 'string';
   }
 }
 
 function coerce(kind: Kind, raw: string, path: string): unknown {
-  const split = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const split = (s: string) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   const num = (s: string) => (/^-?\d+(\.\d+)?$/.test(s) ? Number(s) : s); // leave bad input for zod to report
   switch (kind) {
-    case 'number': return num(raw);
-    case 'boolean': return raw === 'true' ? true : raw === 'false' ? false : raw;
-    case 'list': return split(raw);
-    case 'number-list': return split(raw).map(num);
+    case 'number':
+      return num(raw);
+    case 'boolean':
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
+    case 'list':
+      return split(raw);
+    case 'number-list':
+      return split(raw).map(num);
     case 'kv-list':
       return split(raw).map((pair) => {
         const c = pair.indexOf(':');
@@ -96,7 +114,8 @@ function coerce(kind: Kind, raw: string, path: string): unknown {
       });
     case 'nested':
       throw new ConfigError(`${path}: cannot be given in the one-line form`, { hint: 'use a JSON config file (--config) for this key' });
-    default: return raw;
+    default:
+      return raw;
   }
 }
 

@@ -5,33 +5,35 @@ import { DiscoveryConfig } from './discovery.js';
 import { SELF_ADDRESS_MODES } from '../self-address/modes.js';
 import { checkManagementTls } from '../bootstrap/tls.js';
 
-export const BootstrapSettings = z.strictObject({
-  strategy: z.enum(['lowest-address', 'lock']).default('lowest-address'),
-  /**
-   * Fresh successful observations (self included) needed before anyone forms a cluster [a majority
-   * of expectedContactPoints, ⌊E/2⌋+1, when that is set, so the two sides of a partition cannot both
-   * form (DESIGN §5.5.2); else 2].
-   */
-  requiredContactPoints: intRange(1, 10_000).optional(),
-  /** The discovered set must be unchanged this long before a node forms a cluster… */
-  stableMarginMs: Millis.default(5000),
-  /** …unless it already holds this many contact points (fast path; off when absent). */
-  expectedContactPoints: intRange(1, 10_000).optional(),
-  discoveryIntervalMs: PositiveMillis.default(1000),
-  /** Cap of the back-off between failed lookups. */
-  discoveryMaxBackoffMs: PositiveMillis.default(15_000),
-  probeIntervalMs: PositiveMillis.default(1000),
-  probeTimeoutMs: PositiveMillis.default(1000),
-  /** A point counts as failed only after this long without a successful probe. */
-  probeFailureWindowMs: PositiveMillis.default(3000),
-  newClusterEnabled: Bool.default(true),
-  /** Give up after this long (none by default in the API; the CLI uses 120000). */
-  bootstrapTimeoutMs: PositiveMillis.optional(),
-  /** Timeout of one discovery lookup. */
-  resolveTimeoutMs: PositiveMillis.default(10_000),
-  /** After the decision, how often a node checks that its cluster is the only one (DESIGN §5.5.3). */
-  conflictCheckIntervalMs: PositiveMillis.default(5000),
-}).transform(({ requiredContactPoints, ...rest }) => ({ ...rest, requiredContactPoints: requiredContactPoints ?? quorumOf(rest.expectedContactPoints) }));
+export const BootstrapSettings = z
+  .strictObject({
+    strategy: z.enum(['lowest-address', 'lock']).default('lowest-address'),
+    /**
+     * Fresh successful observations (self included) needed before anyone forms a cluster [a majority
+     * of expectedContactPoints, ⌊E/2⌋+1, when that is set, so the two sides of a partition cannot both
+     * form (DESIGN §5.5.2); else 2].
+     */
+    requiredContactPoints: intRange(1, 10_000).optional(),
+    /** The discovered set must be unchanged this long before a node forms a cluster… */
+    stableMarginMs: Millis.default(5000),
+    /** …unless it already holds this many contact points (fast path; off when absent). */
+    expectedContactPoints: intRange(1, 10_000).optional(),
+    discoveryIntervalMs: PositiveMillis.default(1000),
+    /** Cap of the back-off between failed lookups. */
+    discoveryMaxBackoffMs: PositiveMillis.default(15_000),
+    probeIntervalMs: PositiveMillis.default(1000),
+    probeTimeoutMs: PositiveMillis.default(1000),
+    /** A point counts as failed only after this long without a successful probe. */
+    probeFailureWindowMs: PositiveMillis.default(3000),
+    newClusterEnabled: Bool.default(true),
+    /** Give up after this long (none by default in the API; the CLI uses 120000). */
+    bootstrapTimeoutMs: PositiveMillis.optional(),
+    /** Timeout of one discovery lookup. */
+    resolveTimeoutMs: PositiveMillis.default(10_000),
+    /** After the decision, how often a node checks that its cluster is the only one (DESIGN §5.5.3). */
+    conflictCheckIntervalMs: PositiveMillis.default(5000),
+  })
+  .transform(({ requiredContactPoints, ...rest }) => ({ ...rest, requiredContactPoints: requiredContactPoints ?? quorumOf(rest.expectedContactPoints) }));
 export type BootstrapSettings = z.output<typeof BootstrapSettings>;
 
 /** The default of requiredContactPoints: a majority of E when E is known, else 2. */
@@ -46,8 +48,10 @@ export function quorumOf(expectedContactPoints: number | undefined): number {
 export function partitionRisk(settings: Pick<BootstrapSettings, 'requiredContactPoints' | 'expectedContactPoints'>): string | undefined {
   const e = settings.expectedContactPoints;
   if (e === undefined || settings.requiredContactPoints > e / 2) return undefined;
-  return `bootstrap.requiredContactPoints ${settings.requiredContactPoints} is at most half of expectedContactPoints ${e}: ` +
-    `the two sides of a network partition (or of a split discovery) can each form a cluster; the default ${quorumOf(e)} (a majority) prevents that`;
+  return (
+    `bootstrap.requiredContactPoints ${settings.requiredContactPoints} is at most half of expectedContactPoints ${e}: ` +
+    `the two sides of a network partition (or of a split discovery) can each form a cluster; the default ${quorumOf(e)} (a majority) prevents that`
+  );
 }
 
 /**
@@ -69,7 +73,8 @@ export const ManagementTlsSettings = z
   .superRefine((tls, ctx) => {
     if (tls.requireClientCert && tls.caFile === undefined) {
       ctx.addIssue({
-        code: 'custom', path: ['caFile'],
+        code: 'custom',
+        path: ['caFile'],
         message: 'requireClientCert needs caFile: the CA that signs the client certificates peers present',
       });
       return;
@@ -119,7 +124,8 @@ export const SelfSettings = z
     // An interface name is judged against this machine's interfaces at start-up; a CIDR's syntax is not.
     if (self.interface?.includes('/') && !isIpv4Cidr(self.interface)) {
       ctx.addIssue({
-        code: 'custom', path: ['interface'],
+        code: 'custom',
+        path: ['interface'],
         message: `${JSON.stringify(self.interface)} is neither an interface name nor an IPv4 CIDR`,
         params: { hint: 'e.g. "eth1" or "10.0.0.0/16"' },
       });
@@ -134,30 +140,35 @@ export type SelfSettings = z.output<typeof SelfSettings>;
  */
 export const LOCK_CAPABLE_METHODS = ['zookeeper', 'etcd', 'consul', 'kubernetes-api', 'file'] as const;
 
-export const Config = z.strictObject({
-  /** The name peers share (tag value, ECS service, Consul service, registry path…). */
-  service: NonEmptyString,
-  discovery: DiscoveryConfig.prefault({ method: 'file' }),
-  bootstrap: BootstrapSettings.prefault({}),
-  management: ManagementSettings.prefault({}),
-  self: SelfSettings.prefault({}),
-}).superRefine((config, ctx) => {
-  // What bootstrap() would refuse after binding its endpoint is refused here, before anything starts.
-  if (config.bootstrap.strategy === 'lock' && !(LOCK_CAPABLE_METHODS as readonly string[]).includes(config.discovery.method)) {
-    ctx.addIssue({
-      code: 'custom', path: ['bootstrap', 'strategy'],
-      message: `"lock" needs a discovery method with a lock (${LOCK_CAPABLE_METHODS.join(', ')}); "${config.discovery.method}" has none`,
-      params: { hint: `use bootstrap.strategy "lowest-address" with ${config.discovery.method}, or one of ${LOCK_CAPABLE_METHODS.join(', ')} for "lock"` },
-    });
-  }
-  // The lock strategy tells live members by (pod IP, port): a pod's port must come from its spec.
-  if (config.bootstrap.strategy === 'lock' && config.discovery.method === 'kubernetes-api' && config.discovery.portName === undefined) {
-    ctx.addIssue({
-      code: 'custom', path: ['discovery', 'portName'],
-      message: 'bootstrap.strategy "lock" on kubernetes-api needs the name of the container port peers probe (e.g. "management"), so a pod can be matched to its record',
-    });
-  }
-});
+export const Config = z
+  .strictObject({
+    /** The name peers share (tag value, ECS service, Consul service, registry path…). */
+    service: NonEmptyString,
+    discovery: DiscoveryConfig.prefault({ method: 'file' }),
+    bootstrap: BootstrapSettings.prefault({}),
+    management: ManagementSettings.prefault({}),
+    self: SelfSettings.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    // What bootstrap() would refuse after binding its endpoint is refused here, before anything starts.
+    if (config.bootstrap.strategy === 'lock' && !(LOCK_CAPABLE_METHODS as readonly string[]).includes(config.discovery.method)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bootstrap', 'strategy'],
+        message: `"lock" needs a discovery method with a lock (${LOCK_CAPABLE_METHODS.join(', ')}); "${config.discovery.method}" has none`,
+        params: { hint: `use bootstrap.strategy "lowest-address" with ${config.discovery.method}, or one of ${LOCK_CAPABLE_METHODS.join(', ')} for "lock"` },
+      });
+    }
+    // The lock strategy tells live members by (pod IP, port): a pod's port must come from its spec.
+    if (config.bootstrap.strategy === 'lock' && config.discovery.method === 'kubernetes-api' && config.discovery.portName === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['discovery', 'portName'],
+        message:
+          'bootstrap.strategy "lock" on kubernetes-api needs the name of the container port peers probe (e.g. "management"), so a pod can be matched to its record',
+      });
+    }
+  });
 export type Config = z.output<typeof Config>;
 export type ConfigInput = z.input<typeof Config>;
 

@@ -15,7 +15,10 @@ const Stored = z.object({
   port: z.number().int().min(1).max(65535).optional(),
   meta: z.record(z.string(), z.string()).optional(),
   /** first-seed only: the formation id (FirstSeed.cluster). */
-  cluster: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  cluster: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .optional(),
   forming: z.literal(true).optional(),
 });
 

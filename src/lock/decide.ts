@@ -43,7 +43,8 @@ export function decideFromRecord(record: ClusterRecord, live: readonly ContactPo
     const decision: RecordDecision = { kind: 'repair' };
     if (firstSeed) decision.stale = firstSeed;
     // The replacement continues the same formation: its members are in the cluster already.
-    if (liveMembers[0]) decision.replacement = firstSeed?.cluster !== undefined ? { point: liveMembers[0], cluster: firstSeed.cluster } : { point: liveMembers[0] };
+    if (liveMembers[0])
+      decision.replacement = firstSeed?.cluster !== undefined ? { point: liveMembers[0], cluster: firstSeed.cluster } : { point: liveMembers[0] };
     return decision;
   }
   return { kind: 'elect' };

@@ -42,7 +42,10 @@ export async function runLockStrategy(context: StrategyContext): Promise<Strateg
   // bootstrap() registers too; providers make a second registration of the same point a no-op, and
   // this one keeps the strategy usable (and testable) on its own.
   const registration = await retry(() => provider.register(self, { service: config.service, signal }), {
-    attempts: Number.POSITIVE_INFINITY, maxMs: config.bootstrap.discoveryMaxBackoffMs, signal, clock: context.clock,
+    attempts: Number.POSITIVE_INFINITY,
+    maxMs: config.bootstrap.discoveryMaxBackoffMs,
+    signal,
+    clock: context.clock,
     onRetry: (err, _attempt, delayMs) => logger.warn({ error: (err as Error).message, retryInMs: delayMs }, 'lock: registering failed; retrying'),
   });
   logger.info({ self: formatHostPort(self), method: provider.method }, 'lock: registered');
@@ -162,7 +165,10 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
   // After a join the member entry must be written; retry transient failures until the caller gives up.
   const persist = <T>(what: string, call: () => Promise<T>): Promise<T> =>
     retry(call, {
-      attempts: Number.POSITIVE_INFINITY, maxMs: 2000, signal, clock,
+      attempts: Number.POSITIVE_INFINITY,
+      maxMs: 2000,
+      signal,
+      clock,
       onRetry: (err, _attempt, delayMs) => logger.warn({ error: (err as Error).message, retryInMs: delayMs }, `lock: ${what} failed; retrying`),
     });
 
@@ -186,12 +192,20 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
             await held.release();
           }
         } else if (decision.kind === 'wait-for-founder') {
-          waitingOn(progress, `waiting for ${formatHostPort(decision.founder)} to finish forming the cluster`, 'a founder that dies inside its join releases the lock when its session/lease expires');
+          waitingOn(
+            progress,
+            `waiting for ${formatHostPort(decision.founder)} to finish forming the cluster`,
+            'a founder that dies inside its join releases the lock when its session/lease expires',
+          );
         } else {
           waitingOn(progress, 'waiting for the lock holder to record a cluster', 'a lock holder that crashed releases the lock when its session/lease expires');
         }
       } else {
-        waitingOn(progress, 'waiting for an existing cluster (newClusterEnabled is false)', 'start a node with newClusterEnabled true, or wait for the cluster to form');
+        waitingOn(
+          progress,
+          'waiting for an existing cluster (newClusterEnabled is false)',
+          'start a node with newClusterEnabled true, or wait for the cluster to form',
+        );
         logger.debug({}, 'lock: no cluster yet and newClusterEnabled is false; waiting for one');
       }
       await lock.waitForChange({ ...options, maxWaitMs: WATCH_SAFETY_NET_MS });
@@ -223,8 +237,10 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
       }
       if (decision.kind === 'repair') {
         if (decision.replacement) {
-          logger.warn({ stale: decision.stale && formatHostPort(decision.stale.point), replacement: formatHostPort(decision.replacement.point) },
-            'lock: first-seed is not registered any more; the lowest live member replaces it');
+          logger.warn(
+            { stale: decision.stale && formatHostPort(decision.stale.point), replacement: formatHostPort(decision.replacement.point) },
+            'lock: first-seed is not registered any more; the lowest live member replaces it',
+          );
         } else if (decision.stale) {
           logger.warn({ stale: formatHostPort(decision.stale.point) }, 'lock: first-seed is not registered and no member is live; starting a new election');
         }
@@ -236,19 +252,28 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
       const formation: FirstSeed = { point: wirePoint(self), cluster: randomBytes(8).toString('hex'), forming: true };
       let confirmedAt = await confirmLease(lock, options, clock);
       if (mayHaveExpired(lock, confirmedAt, clock)) {
-        logger.warn({ leaseTtlMs: lock.leaseTtlMs }, 'lock: the lease may have expired while confirming it (the process was frozen or the registry slow); re-reading');
+        logger.warn(
+          { leaseTtlMs: lock.leaseTtlMs },
+          'lock: the lease may have expired while confirming it (the process was frozen or the registry slow); re-reading',
+        );
         continue;
       }
       if (!(await held.writeFirstSeed(formation, undefined, options))) return lostTheRecord('writing first-seed');
       // Written while provably holding the lock. Before join([self]) the lease must still be live:
       // a node frozen right here must not form on a record others may have repaired meanwhile.
       while (mayHaveExpired(lock, confirmedAt, clock)) {
-        logger.warn({ leaseTtlMs: lock.leaseTtlMs }, 'lock: the lease may have expired after first-seed was written; confirming it and re-reading before forming');
+        logger.warn(
+          { leaseTtlMs: lock.leaseTtlMs },
+          'lock: the lease may have expired after first-seed was written; confirming it and re-reading before forming',
+        );
         confirmedAt = await confirmLease(lock, options, clock);
         const record = await lock.readRecord(options);
         if (!record.firstSeed || !sameFormationAs(record.firstSeed, formation)) return lostTheRecord('forming');
       }
-      logger.info({ firstSeed: formatHostPort(self), cluster: formation.cluster }, 'lock: first-seed written under the lock; forming a new cluster (self-join)');
+      logger.info(
+        { firstSeed: formatHostPort(self), cluster: formation.cluster },
+        'lock: first-seed written under the lock; forming a new cluster (self-join)',
+      );
       return finish([self], formation, held);
     }
     return undefined;

@@ -85,10 +85,14 @@ export class OwnedEntries<G> {
     for (let attempt = 0; !this.#closed && round === this.#round; attempt++) {
       try {
         const generation = await this.#backend.generation();
-        await Promise.all([...this.#entries].filter(([key]) => !this.#volatile.has(key)).map(async ([key, value]) => {
-          await this.#backend.write(generation, key, value);
-          this.#writtenIn.set(key, generation);
-        }));
+        await Promise.all(
+          [...this.#entries]
+            .filter(([key]) => !this.#volatile.has(key))
+            .map(async ([key, value]) => {
+              await this.#backend.write(generation, key, value);
+              this.#writtenIn.set(key, generation);
+            }),
+        );
         this.#backend.logReRegistered(generation, this.#entries.size);
         return;
       } catch (err) {

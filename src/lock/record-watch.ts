@@ -51,8 +51,11 @@ export function watchRecord({ context, lock, formation, members }: RecordWatchOp
         if (record.firstSeed && !sameFormationAs(record.firstSeed, ours)) {
           const conflict = conflictWith(record as ClusterRecord & { firstSeed: FirstSeed });
           // Out of the record first: a late joiner must not be sent to a node that is leaving.
-          await lock.removeMember(self, options).catch((err: unknown) =>
-            logger.warn({ error: describeError(err) }, 'lock: removing this node from members failed; the entry goes with its lease/session'));
+          await lock
+            .removeMember(self, options)
+            .catch((err: unknown) =>
+              logger.warn({ error: describeError(err) }, 'lock: removing this node from members failed; the entry goes with its lease/session'),
+            );
           context.onConflict(conflict);
           return;
         }
@@ -66,7 +69,10 @@ export function watchRecord({ context, lock, formation, members }: RecordWatchOp
       } catch (err) {
         if (stopping.signal.aborted) return;
         const delay = backoffDelay(failures++, { initialMs: 200, maxMs: config.bootstrap.conflictCheckIntervalMs });
-        logger.warn({ error: describeError(err), retryInMs: delay, firstSeed: formatHostPort(ours.point) }, 'lock: checking the cluster record failed; retrying');
+        logger.warn(
+          { error: describeError(err), retryInMs: delay, firstSeed: formatHostPort(ours.point) },
+          'lock: checking the cluster record failed; retrying',
+        );
         await sleep(delay, stopping.signal, clock).catch(() => {});
       }
     }

@@ -56,11 +56,13 @@ export class SharedRegistrations {
   async closeAll(): Promise<void> {
     const entries = [...this.#entries.entries()];
     this.#entries.clear();
-    await Promise.all(entries.map(async ([key, entry]) => {
-      entry.refs = 0;
-      const inner = await entry.pending.catch(() => undefined);
-      if (inner) await this.#close(key, inner);
-    }));
+    await Promise.all(
+      entries.map(async ([key, entry]) => {
+        entry.refs = 0;
+        const inner = await entry.pending.catch(() => undefined);
+        if (inner) await this.#close(key, inner);
+      }),
+    );
     await Promise.all(this.#closing.values());
   }
 

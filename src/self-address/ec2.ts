@@ -7,7 +7,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** The AWS SDKs' switch for "never call IMDS". */
 export function imdsDisabled(env: Env): boolean {
-  return env['AWS_EC2_METADATA_DISABLED']?.trim().toLowerCase() === 'true';
+  return env.AWS_EC2_METADATA_DISABLED?.trim().toLowerCase() === 'true';
 }
 
 /** This EC2 instance's primary private IPv4, from IMDSv2 `local-ipv4` (DESIGN §5.4, mode "ec2"). */

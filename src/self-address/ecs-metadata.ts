@@ -66,7 +66,10 @@ export function ecsMetadataUri(env: Readonly<Record<string, string | undefined>>
   try {
     new URL(uri);
   } catch {
-    throw new MetadataError(`${ECS_METADATA_ENV} is not a URL: ${JSON.stringify(uri)}`, { retriable: false, hint: 'it is set by the ECS agent; do not override it' });
+    throw new MetadataError(`${ECS_METADATA_ENV} is not a URL: ${JSON.stringify(uri)}`, {
+      retriable: false,
+      hint: 'it is set by the ECS agent; do not override it',
+    });
   }
   return uri.replace(/\/+$/, '');
 }

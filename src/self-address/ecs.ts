@@ -34,7 +34,9 @@ export async function resolveEcsSelfAddress(options: ResolveSelfAddressOptions =
       });
     }
     if (!net.isIPv4(ip)) {
-      throw new ProtocolError(`ECS container metadata of "${container.Name}": field Networks[${networks.indexOf(awsvpc)}].IPv4Addresses[0] is not an IPv4 address: ${JSON.stringify(ip)}`);
+      throw new ProtocolError(
+        `ECS container metadata of "${container.Name}": field Networks[${networks.indexOf(awsvpc)}].IPv4Addresses[0] is not an IPv4 address: ${JSON.stringify(ip)}`,
+      );
     }
     return { host: ip, source: 'ecs-awsvpc' };
   }
@@ -61,7 +63,9 @@ function hostPortOf(container: ContainerMetadata, containerPort: number | undefi
         mapped.length === 0
           ? `self.containerPort: container "${container.Name}" maps no ports, so bridge mode has no host port to advertise`
           : `self.containerPort: container "${container.Name}" maps several ports (${mapped.join(', ')}); say which one peers use`,
-        { hint: 'set --container-port (self.containerPort) to the management port inside the container, and map it in the task definition (hostPort 0 is fine)' },
+        {
+          hint: 'set --container-port (self.containerPort) to the management port inside the container, and map it in the task definition (hostPort 0 is fine)',
+        },
       );
     }
     wanted = mapped[0]!;

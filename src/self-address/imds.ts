@@ -23,9 +23,9 @@ export interface ImdsOptions {
 
 /** The endpoint the AWS SDKs use: AWS_EC2_METADATA_SERVICE_ENDPOINT, else the link-local address (IPv4 or, with ENDPOINT_MODE=IPv6, IPv6). */
 export function imdsEndpoint(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const configured = env['AWS_EC2_METADATA_SERVICE_ENDPOINT']?.trim();
+  const configured = env.AWS_EC2_METADATA_SERVICE_ENDPOINT?.trim();
   if (configured) return configured.replace(/\/+$/, '');
-  return env['AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE']?.toLowerCase() === 'ipv6' ? DEFAULT_IMDS_IPV6_ENDPOINT : DEFAULT_IMDS_ENDPOINT;
+  return env.AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE?.toLowerCase() === 'ipv6' ? DEFAULT_IMDS_IPV6_ENDPOINT : DEFAULT_IMDS_ENDPOINT;
 }
 
 const HOP_LIMIT_HINT =
@@ -89,7 +89,9 @@ export class ImdsClient {
       });
     }
     if (res.status !== 200) {
-      throw new MetadataError(`IMDS token request failed with HTTP ${res.status}`, { hint: 'IMDSv2 must be available; set allowImdsV1 only if the instance cannot serve tokens' });
+      throw new MetadataError(`IMDS token request failed with HTTP ${res.status}`, {
+        hint: 'IMDSv2 must be available; set allowImdsV1 only if the instance cannot serve tokens',
+      });
     }
     const value = res.body.trim();
     if (!value || /\s/.test(value)) throw new MetadataError('IMDS returned an empty or malformed session token', { hint: HOP_LIMIT_HINT });
@@ -98,7 +100,13 @@ export class ImdsClient {
     return value;
   }
 
-  async #request(method: 'GET' | 'PUT', resource: string, headers: Record<string, string>, signal: AbortSignal | undefined, isToken = false): Promise<{ status: number; body: string }> {
+  async #request(
+    method: 'GET' | 'PUT',
+    resource: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    isToken = false,
+  ): Promise<{ status: number; body: string }> {
     const timeoutMs = this.#options.timeoutMs ?? 2000;
     const parent = signal ?? this.#options.signal;
     const deadline = withDeadline(`IMDS ${method} ${resource} at ${this.endpoint}`, timeoutMs, parent);

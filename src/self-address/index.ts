@@ -68,7 +68,7 @@ async function resolveAuto(options: ResolveSelfAddressOptions): Promise<SelfAddr
   const env = options.env ?? process.env;
   if (env[ECS_METADATA_ENV]?.trim()) return resolveEcsSelfAddress(options);
   if (env[POD_IP_ENV]?.trim() || env[KUBERNETES_ENV]?.trim()) return resolveKubernetesSelfAddress(options);
-  if (env['AWS_EC2_METADATA_SERVICE_ENDPOINT']?.trim()) return resolveEc2SelfAddress(options);
+  if (env.AWS_EC2_METADATA_SERVICE_ENDPOINT?.trim()) return resolveEc2SelfAddress(options);
   if (!imdsDisabled(env)) {
     try {
       return await resolveEc2SelfAddress({ ...options, timeoutMs: Math.min(options.timeoutMs ?? IMDS_PROBE_MS, IMDS_PROBE_MS) });

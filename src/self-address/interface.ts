@@ -36,7 +36,7 @@ export function resolveInterfaceAddress(select?: string, interfaces: Interfaces 
   // What is wrong here is the configuration (self.interface or self.host), not a backend: ConfigError.
   if (chosen.length === 0 && select !== undefined) {
     throw new ConfigError(`self.interface: no non-internal IPv4 address matches "${select}" (candidates: ${list})`, {
-      hint: 'set self.interface to one of the candidates\' interface names or a CIDR that contains one, or set self.host',
+      hint: "set self.interface to one of the candidates' interface names or a CIDR that contains one, or set self.host",
     });
   }
   if (chosen.length === 0) {

@@ -35,7 +35,10 @@ export class InMemoryProvider implements RegistryProvider {
       self,
       close: async () => {
         const now = this.#points.get(options.service) ?? [];
-        this.#points.set(options.service, now.filter((p) => p !== self));
+        this.#points.set(
+          options.service,
+          now.filter((p) => p !== self),
+        );
       },
     };
   }

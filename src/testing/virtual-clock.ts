@@ -1,6 +1,11 @@
 import type { Clock, TimerHandle } from '../clock.js';
 
-interface Timer { at: number; seq: number; fn: () => void; cancelled: boolean }
+interface Timer {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
 
 /**
  * A controllable clock: time moves only when the test says so. `advance(ms)` fires due timers in

@@ -41,7 +41,7 @@ beforeEach(() => {
 /** A clean environment: nothing from the developer's own AWS setup leaks in. */
 function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    PATH: process.env['PATH'] ?? '',
+    PATH: process.env.PATH ?? '',
     HOME: emptyHome,
     AWS_CONFIG_FILE: path.join(emptyHome, 'none-config'),
     AWS_SHARED_CREDENTIALS_FILE: path.join(emptyHome, 'none-credentials'),
@@ -62,7 +62,7 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-const running = (service: string) => fleet.filter((i) => i.state === 'running' && i.tags['service'] === service);
+const running = (service: string) => fleet.filter((i) => i.state === 'running' && i.tags.service === service);
 
 describe('clusterseed resolve --discovery "method=aws-ec2-tags …" against the emulator', () => {
   it('returns every running tagged instance of a 2,200-instance fleet', async () => {
@@ -71,14 +71,21 @@ describe('clusterseed resolve --discovery "method=aws-ec2-tags …" against the 
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { service: string; method: string; contactPoints: { host: string; port: number; meta: Record<string, string> }[] };
     expect(out.method).toBe('aws-ec2-tags');
-    expect(out.contactPoints.map((p) => p.host).sort()).toEqual(running('orders').map((i) => i.privateIpAddress!).sort());
-    expect(out.contactPoints.every((p) => p.port === 7626 && p.meta['instanceId']!.startsWith('i-'))).toBe(true);
+    expect(out.contactPoints.map((p) => p.host).sort()).toEqual(
+      running('orders')
+        .map((i) => i.privateIpAddress!)
+        .sort(),
+    );
+    expect(out.contactPoints.every((p) => p.port === 7626 && p.meta.instanceId!.startsWith('i-'))).toBe(true);
   });
 
   it('accepts the Pekko alias and string filters, prints lines', async () => {
-    const r = await run(['resolve', '--service', 'billing', '--discovery', 'method=aws-api-ec2-tag-based filters="instance-type=t3.medium;tag:env=staging"', '--format', 'lines'], baseEnv(creds));
+    const r = await run(
+      ['resolve', '--service', 'billing', '--discovery', 'method=aws-api-ec2-tag-based filters="instance-type=t3.medium;tag:env=staging"', '--format', 'lines'],
+      baseEnv(creds),
+    );
     expect(r.code).toBe(0);
-    const want = running('billing').filter((i) => i.instanceType === 't3.medium' && i.tags['env'] === 'staging');
+    const want = running('billing').filter((i) => i.instanceType === 't3.medium' && i.tags.env === 'staging');
     expect(r.stdout.trim().split('\n').sort()).toEqual(want.map((i) => i.privateIpAddress!).sort());
   });
 
@@ -100,7 +107,10 @@ describe('clusterseed resolve --discovery "method=aws-ec2-tags …" against the 
 
   it('missing credentials: exit 1 with an AuthError that says how to provide them', async () => {
     // No keys, no profile files, and the instance-role lookup goes to a closed port.
-    const r = await run(['resolve', '--service', 'orders', '--discovery', 'method=aws-ec2-tags'], baseEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${closedPort}` }));
+    const r = await run(
+      ['resolve', '--service', 'orders', '--discovery', 'method=aws-ec2-tags'],
+      baseEnv({ AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${closedPort}` }),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/no AWS credentials found — provide AWS credentials: an IAM role/);

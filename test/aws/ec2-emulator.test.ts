@@ -22,7 +22,12 @@ beforeEach(() => {
   ec2.state.instances = fleet;
 });
 
-const env = () => ({ AWS_ENDPOINT_URL_EC2: emulator.url, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-real-secret' });
+const env = () => ({
+  AWS_ENDPOINT_URL_EC2: emulator.url,
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'not-a-real-secret',
+});
 
 async function resolve(discovery: Record<string, unknown>, service = 'orders', timeoutMs = 20_000) {
   const provider = await createDiscovery({ method: 'aws-ec2-tags', ...discovery } as DiscoveryConfigInput, { env: env() });
@@ -38,14 +43,16 @@ const expected = (pred: (i: Ec2Instance) => boolean) => fleet.filter((i) => i.st
 describe('aws-ec2-tags against the EC2 Query API emulator', () => {
   it('follows every page of a 2,400-instance fleet with mixed states and tags', async () => {
     const points = await resolve({});
-    const want = expected((i) => i.tags['service'] === 'orders');
+    const want = expected((i) => i.tags.service === 'orders');
     expect(want.length).toBeGreaterThan(900);
     expect(points.map((p) => p.host).sort()).toEqual(want.map((i) => i.privateIpAddress!).sort());
     expect(points.every((p) => p.port === undefined)).toBe(true);
     const first = want.find((i) => i.privateIpAddress === points[0]!.host)!;
     expect(points[0]!.meta).toEqual({ instanceId: first.instanceId, az: first.availabilityZone });
     // matching instances ≤ 1000 per page: one call per page of 1000
-    expect(emulator.calls('ec2:DescribeInstances')).toBe(Math.max(1, Math.ceil(fleet.filter((i) => i.state === 'running' && i.tags['service'] === 'orders').length / 1000)));
+    expect(emulator.calls('ec2:DescribeInstances')).toBe(
+      Math.max(1, Math.ceil(fleet.filter((i) => i.state === 'running' && i.tags.service === 'orders').length / 1000)),
+    );
     const sent = new URLSearchParams(emulator.log[0]!.req.body);
     expect(sent.get('Filter.1.Name')).toBe('instance-state-name');
     expect(sent.get('Filter.1.Value.1')).toBe('running');
@@ -64,23 +71,32 @@ describe('aws-ec2-tags against the EC2 Query API emulator', () => {
 
   it('applies tagKey/tagValue and Pekko-string filters', async () => {
     const points = await resolve({ tagKey: 'env', tagValue: 'prod', filters: 'instance-type=m5.large;tag:service=billing' });
-    const want = expected((i) => i.tags['env'] === 'prod' && i.instanceType === 'm5.large' && i.tags['service'] === 'billing');
+    const want = expected((i) => i.tags.env === 'prod' && i.instanceType === 'm5.large' && i.tags.service === 'billing');
     expect(points.map((p) => p.host).sort()).toEqual(want.map((i) => i.privateIpAddress!).sort());
   });
 
   it('applies array filters with several values and wildcards', async () => {
-    const points = await resolve({ filters: [{ name: 'availability-zone', values: ['eu-west-1a', 'eu-west-1b'] }, { name: 'tag:Name', values: ['node-1*'] }] });
-    const want = expected((i) => i.tags['service'] === 'orders' && ['eu-west-1a', 'eu-west-1b'].includes(i.availabilityZone) && i.tags['Name']!.startsWith('node-1'));
+    const points = await resolve({
+      filters: [
+        { name: 'availability-zone', values: ['eu-west-1a', 'eu-west-1b'] },
+        { name: 'tag:Name', values: ['node-1*'] },
+      ],
+    });
+    const want = expected((i) => i.tags.service === 'orders' && ['eu-west-1a', 'eu-west-1b'].includes(i.availabilityZone) && i.tags.Name!.startsWith('node-1'));
     expect(want.length).toBeGreaterThan(10);
     expect(points.map((p) => p.host).sort()).toEqual(want.map((i) => i.privateIpAddress!).sort());
   });
 
   it('gives one contact point per (address, port) and honours addressType', async () => {
     const withPorts = await resolve({ ports: [7626, 7627], tagValue: 'billing' });
-    expect(withPorts).toHaveLength(expected((i) => i.tags['service'] === 'billing').length * 2);
+    expect(withPorts).toHaveLength(expected((i) => i.tags.service === 'billing').length * 2);
     expect(new Set(withPorts.map((p) => p.port))).toEqual(new Set([7626, 7627]));
     const pub = await resolve({ addressType: 'public-ipv4' });
-    expect(pub.map((p) => p.host).sort()).toEqual(expected((i) => i.tags['service'] === 'orders' && !!i.publicIpAddress).map((i) => i.publicIpAddress!).sort());
+    expect(pub.map((p) => p.host).sort()).toEqual(
+      expected((i) => i.tags.service === 'orders' && !!i.publicIpAddress)
+        .map((i) => i.publicIpAddress!)
+        .sort(),
+    );
     const v6 = await resolve({ addressType: 'ipv6', ports: [7626] });
     expect(v6.length).toBeGreaterThan(0);
     expect(v6.every((p) => p.host.startsWith('2001:db8::') && p.port === 7626)).toBe(true);
@@ -93,7 +109,7 @@ describe('aws-ec2-tags against the EC2 Query API emulator', () => {
   it('backs off on RequestLimitExceeded and then succeeds', async () => {
     emulator.inject('ec2:DescribeInstances', 'throttle', 2);
     const points = await resolve({ tagValue: 'billing' });
-    expect(points.length).toBe(expected((i) => i.tags['service'] === 'billing').length);
+    expect(points.length).toBe(expected((i) => i.tags.service === 'billing').length);
     expect(points.length).toBeLessThan(1000);
     expect(emulator.calls('ec2:DescribeInstances')).toBe(3); // 2 throttled + 1 page
   });
@@ -143,8 +159,15 @@ describe('aws-ec2-tags against the EC2 Query API emulator', () => {
 });
 
 describe('the EC2 emulator speaks the wire format the real SDK expects', () => {
-  const client = () => new EC2Client({ region: 'eu-west-1', endpoint: emulator.url, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' }, maxAttempts: 1 });
-  const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number; requestId?: string } });
+  const client = () =>
+    new EC2Client({ region: 'eu-west-1', endpoint: emulator.url, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' }, maxAttempts: 1 });
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error('expected a failure');
+      },
+      (e: unknown) => e as { name: string; message: string; $metadata: { httpStatusCode: number; requestId?: string } },
+    );
 
   it('parses instances, tags, placement and IPv6 on the network interface', async () => {
     const id = fleet.find((i) => i.state === 'running' && i.ipv6Address)!.instanceId;
@@ -157,7 +180,7 @@ describe('the EC2 emulator speaks the wire format the real SDK expects', () => {
     expect(i.Ipv6Address).toBe(want.ipv6Address);
     expect(i.NetworkInterfaces![0]!.Ipv6Addresses![0]!.Ipv6Address).toBe(want.ipv6Address);
     expect(i.Placement!.AvailabilityZone).toBe(want.availabilityZone);
-    expect(i.Tags).toEqual(expect.arrayContaining([{ Key: 'service', Value: want.tags['service'] }]));
+    expect(i.Tags).toEqual(expect.arrayContaining([{ Key: 'service', Value: want.tags.service }]));
   });
 
   it('answers validation errors in the EC2 XML error format with a request id', async () => {
@@ -180,14 +203,34 @@ describe('the EC2 emulator speaks the wire format the real SDK expects', () => {
     expect(wildcard('a\\*b').test('a*b')).toBe(true);
     expect(wildcard('a\\*b').test('axb')).toBe(false);
     expect(wildcard('*.large').test('m5.large')).toBe(true);
-    const out = await client().send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag-key', Values: ['env'] }, { Name: 'instance-state-name', Values: ['stopped', 'pending'] }], MaxResults: 1000 }));
-    const got = out.Reservations!.flatMap((r) => r.Instances!).map((i) => i.InstanceId).sort();
-    expect(got).toEqual(fleet.filter((i) => 'env' in i.tags && ['stopped', 'pending'].includes(i.state)).map((i) => i.instanceId).sort());
+    const out = await client().send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'tag-key', Values: ['env'] },
+          { Name: 'instance-state-name', Values: ['stopped', 'pending'] },
+        ],
+        MaxResults: 1000,
+      }),
+    );
+    const got = out
+      .Reservations!.flatMap((r) => r.Instances!)
+      .map((i) => i.InstanceId)
+      .sort();
+    expect(got).toEqual(
+      fleet
+        .filter((i) => 'env' in i.tags && ['stopped', 'pending'].includes(i.state))
+        .map((i) => i.instanceId)
+        .sort(),
+    );
     expect(got.length).toBeGreaterThan(0);
   });
 
   it('rejects unsigned requests like AWS does', async () => {
-    const res = await fetch(emulator.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeInstances&Version=2016-11-15' });
+    const res = await fetch(emulator.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=DescribeInstances&Version=2016-11-15',
+    });
     expect(res.status).toBe(401);
     expect(await res.text()).toMatch(/<Response><Errors><Error><Code>AuthFailure<\/Code>.*<RequestID>/);
   });

@@ -76,7 +76,15 @@ describe('contact points of a page', () => {
 
   it('skips non-running instances and those without the address, one point per port', () => {
     const page = contactPointsOf(
-      [{ Instances: [instance('i-1', '10.0.0.1'), instance('i-2', '10.0.0.2', { State: { Name: 'stopped' } }), instance('i-3', '10.0.0.3', { PrivateIpAddress: undefined })] }],
+      [
+        {
+          Instances: [
+            instance('i-1', '10.0.0.1'),
+            instance('i-2', '10.0.0.2', { State: { Name: 'stopped' } }),
+            instance('i-3', '10.0.0.3', { PrivateIpAddress: undefined }),
+          ],
+        },
+      ],
       { addressType: 'private-ipv4', ports: [1, 2] },
     );
     expect(page.points).toEqual([
@@ -87,8 +95,12 @@ describe('contact points of a page', () => {
   });
 
   it('rejects values that are not addresses, naming the field', () => {
-    expect(() => contactPointsOf([{ Instances: [instance('i-1', 'not-an-ip')] }], { addressType: 'private-ipv4', ports: [] })).toThrow(/privateIpAddress of i-1 is not an IPv4 address/);
-    expect(() => contactPointsOf([{ Instances: [instance('i-1', '10.0.0.1', { Ipv6Address: '10.0.0.9' })] }], { addressType: 'ipv6', ports: [] })).toThrow(ProtocolError);
+    expect(() => contactPointsOf([{ Instances: [instance('i-1', 'not-an-ip')] }], { addressType: 'private-ipv4', ports: [] })).toThrow(
+      /privateIpAddress of i-1 is not an IPv4 address/,
+    );
+    expect(() => contactPointsOf([{ Instances: [instance('i-1', '10.0.0.1', { Ipv6Address: '10.0.0.9' })] }], { addressType: 'ipv6', ports: [] })).toThrow(
+      ProtocolError,
+    );
     expect(() => contactPointsOf([{ Instances: [{ State: { Name: 'running' } }] }], { addressType: 'private-ipv4', ports: [] })).toThrow(/without instanceId/);
   });
 });
@@ -119,15 +131,24 @@ describe('Ec2TagsProvider with a mocked SDK', () => {
   });
 
   it('retries throttling then succeeds', async () => {
-    const throttle = Object.assign(new Error('Request limit exceeded.'), { name: 'RequestLimitExceeded', $fault: 'client', $metadata: { httpStatusCode: 503 } });
-    ec2Mock.on(DescribeInstancesCommand).rejectsOnce(throttle).resolves({ Reservations: [{ Instances: [instance('i-1', '10.0.0.1')] }] });
+    const throttle = Object.assign(new Error('Request limit exceeded.'), {
+      name: 'RequestLimitExceeded',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 503 },
+    });
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .rejectsOnce(throttle)
+      .resolves({ Reservations: [{ Instances: [instance('i-1', '10.0.0.1')] }] });
     const p = provider();
     expect(await p.resolve({ service: 'orders' })).toHaveLength(1);
     expect(p.apiCalls.total).toBe(2);
   });
 
   it('maps missing credentials to an AuthError without retrying', async () => {
-    ec2Mock.on(DescribeInstancesCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
     const p = provider();
     const err = (await p.resolve({ service: 'orders' }).catch((e: unknown) => e)) as AuthError;
     expect(err).toBeInstanceOf(AuthError);
@@ -175,7 +196,13 @@ describe('awsCall', () => {
     const delays: number[] = [];
     const counter = new ApiCallCounter();
     const throttle = Object.assign(new Error('slow down'), { name: 'ThrottlingException', $fault: 'client' });
-    const err = await awsCall(async () => Promise.reject(throttle), { iamAction: 'ecs:ListTasks', counter, clock: instantClock(delays), random: () => 1, attempts: 3 }).catch((e: unknown) => e);
+    const err = await awsCall(async () => Promise.reject(throttle), {
+      iamAction: 'ecs:ListTasks',
+      counter,
+      clock: instantClock(delays),
+      random: () => 1,
+      attempts: 3,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ThrottledError);
     expect(counter.get('ecs:ListTasks')).toBe(3);
     expect(delays).toEqual([500, 1000]);
@@ -204,15 +231,30 @@ describe('awsCall', () => {
 
 describe('awsClientConfig', () => {
   it('takes region and endpoint from options, then the service variable, then the generic one', () => {
-    expect(awsClientConfig('ec2', {}, { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_EC2: 'http://b:2' })).toEqual({ maxAttempts: 1, region: 'eu-west-1', endpoint: 'http://b:2' });
-    expect(awsClientConfig('ecs', {}, { AWS_DEFAULT_REGION: 'us-west-2', AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_EC2: 'http://b:2' })).toEqual({ maxAttempts: 1, region: 'us-west-2', endpoint: 'http://a:1' });
-    expect(awsClientConfig('ec2', { region: 'ap-south-1', endpoint: 'http://c:3' }, { AWS_REGION: 'x', AWS_ENDPOINT_URL_EC2: 'http://b:2' })).toMatchObject({ region: 'ap-south-1', endpoint: 'http://c:3' });
+    expect(awsClientConfig('ec2', {}, { AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_EC2: 'http://b:2' })).toEqual({
+      maxAttempts: 1,
+      region: 'eu-west-1',
+      endpoint: 'http://b:2',
+    });
+    expect(awsClientConfig('ecs', {}, { AWS_DEFAULT_REGION: 'us-west-2', AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_EC2: 'http://b:2' })).toEqual({
+      maxAttempts: 1,
+      region: 'us-west-2',
+      endpoint: 'http://a:1',
+    });
+    expect(awsClientConfig('ec2', { region: 'ap-south-1', endpoint: 'http://c:3' }, { AWS_REGION: 'x', AWS_ENDPOINT_URL_EC2: 'http://b:2' })).toMatchObject({
+      region: 'ap-south-1',
+      endpoint: 'http://c:3',
+    });
     expect(awsClientConfig('ec2', {}, { AWS_ENDPOINT_URL_EC2: 'http://b:2', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).toEqual({ maxAttempts: 1 });
     expect(() => awsClientConfig('ec2', {}, { AWS_ENDPOINT_URL_EC2: 'not a url' })).toThrow(ConfigError);
   });
 
   it('uses static credentials only when the environment carries both parts', () => {
-    expect(awsClientConfig('ec2', {}, { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }).credentials).toEqual({ accessKeyId: 'AKID', secretAccessKey: 's', sessionToken: 't' });
+    expect(awsClientConfig('ec2', {}, { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }).credentials).toEqual({
+      accessKeyId: 'AKID',
+      secretAccessKey: 's',
+      sessionToken: 't',
+    });
     expect(awsClientConfig('ec2', {}, { AWS_ACCESS_KEY_ID: 'AKID' }).credentials).toBeUndefined();
   });
 });

@@ -24,8 +24,13 @@ beforeAll(async () => {
     world.ec2.state.instances.push(hostInstance(id, `172.31.${h}.5`));
     const ci = state.addContainerInstance('edge', id);
     state.addBridgeTask({
-      cluster: 'edge', service: 'gateway', containerInstanceArn: ci.containerInstanceArn,
-      containers: [{ name: 'gateway', bindings: [{ containerPort: 7626, hostPort: 32000 + h }] }, { name: 'envoy', bindings: [{ containerPort: 9901, hostPort: 33000 + h }] }],
+      cluster: 'edge',
+      service: 'gateway',
+      containerInstanceArn: ci.containerInstanceArn,
+      containers: [
+        { name: 'gateway', bindings: [{ containerPort: 7626, hostPort: 32000 + h }] },
+        { name: 'envoy', bindings: [{ containerPort: 9901, hostPort: 33000 + h }] },
+      ],
     });
   }
 });
@@ -33,17 +38,17 @@ afterAll(() => world.emulator.close());
 
 /** The child sees only this environment (no inherited AWS settings, an empty HOME). */
 function run(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const childEnv = { PATH: process.env['PATH'], HOME: emptyHome, AWS_EC2_METADATA_DISABLED: 'true', NODE_NO_WARNINGS: '1', ...env } as NodeJS.ProcessEnv;
+  const childEnv = { PATH: process.env.PATH, HOME: emptyHome, AWS_EC2_METADATA_DISABLED: 'true', NODE_NO_WARNINGS: '1', ...env } as NodeJS.ProcessEnv;
   return new Promise((resolve) => {
     execFile(process.execPath, [cliPath, ...args], { env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
 }
 
 describe('clusterseed resolve with aws-ecs', () => {
-  it('returns every running task\'s address (awsvpc)', async () => {
+  it("returns every running task's address (awsvpc)", async () => {
     const r = await run(['resolve', '--service', 'orders', '--discovery', 'method=aws-ecs cluster=prod'], world.env());
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -51,7 +56,7 @@ describe('clusterseed resolve with aws-ecs', () => {
     expect(out.service).toBe('orders');
     expect(out.method).toBe('aws-ecs');
     expect(out.contactPoints.map((p) => p.host).sort()).toEqual([...ips].sort());
-    expect(out.contactPoints[0]!.meta['taskArn']).toMatch(/^arn:aws:ecs:us-east-1:123456789012:task\/prod\//);
+    expect(out.contactPoints[0]!.meta.taskArn).toMatch(/^arn:aws:ecs:us-east-1:123456789012:task\/prod\//);
   });
 
   it('bridge mode returns (host IP, host port) pairs', async () => {
@@ -61,7 +66,10 @@ describe('clusterseed resolve with aws-ecs', () => {
   });
 
   it('accepts the Pekko alias and the tag filter in the one-line form', async () => {
-    const r = await run(['resolve', '--service', 'orders', '--discovery', 'method=aws-api-ecs-async cluster=prod tags=side:blue', '--format', 'lines'], world.env());
+    const r = await run(
+      ['resolve', '--service', 'orders', '--discovery', 'method=aws-api-ecs-async cluster=prod tags=side:blue', '--format', 'lines'],
+      world.env(),
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(ips.filter((_, n) => n % 4 === 0).length);
   });
@@ -92,19 +100,36 @@ describe('clusterseed with ECS task metadata', () => {
   it('aws-ecs-task-set resolves its own task set; a down metadata endpoint is exit 1 with a clear message', async () => {
     const own = world.ecs.state.clusters.get('prod')!.tasks[5]!;
     const metaPath = world.metadata.setTask({ cluster: 'prod', taskArn: own.taskArn, networkMode: 'awsvpc', containers: [{ name: 'app', ipv4: ips[5]! }] });
-    const ok = await run(['resolve', '--service', 'orders', '--discovery', 'method=aws-ecs-task-set', '--format', 'lines'], world.env({ ECS_CONTAINER_METADATA_URI_V4: `${world.emulator.url}${metaPath}` }));
+    const ok = await run(
+      ['resolve', '--service', 'orders', '--discovery', 'method=aws-ecs-task-set', '--format', 'lines'],
+      world.env({ ECS_CONTAINER_METADATA_URI_V4: `${world.emulator.url}${metaPath}` }),
+    );
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim().split('\n').sort()).toEqual([...ips].sort());
 
-    const down = await run(['resolve', '--service', 'orders', '--discovery', 'method=aws-ecs-task-set'], world.env({ ECS_CONTAINER_METADATA_URI_V4: 'http://127.0.0.1:9/v4/x' }));
+    const down = await run(
+      ['resolve', '--service', 'orders', '--discovery', 'method=aws-ecs-task-set'],
+      world.env({ ECS_CONTAINER_METADATA_URI_V4: 'http://127.0.0.1:9/v4/x' }),
+    );
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/^clusterseed: ECS task metadata endpoint http:\/\/127\.0\.0\.1:9\/v4\/x\/task is unreachable/);
   });
 
   it('self-address --mode ecs prints HOST_IP/HOST_PORT for bridge and the ENI IP for awsvpc', async () => {
     const bridgePath = world.metadata.setTask({
-      cluster: 'edge', taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/edge/feedfeedfeedfeedfeedfeedfeedfeed', networkMode: 'bridge',
-      containers: [{ name: 'gateway', ipv4: '172.17.0.2', ports: [{ containerPort: 7626, hostPort: 32001, hostIp: '0.0.0.0' }, { containerPort: 7626, hostPort: 32011, hostIp: '::' }] }],
+      cluster: 'edge',
+      taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/edge/feedfeedfeedfeedfeedfeedfeedfeed',
+      networkMode: 'bridge',
+      containers: [
+        {
+          name: 'gateway',
+          ipv4: '172.17.0.2',
+          ports: [
+            { containerPort: 7626, hostPort: 32001, hostIp: '0.0.0.0' },
+            { containerPort: 7626, hostPort: 32011, hostIp: '::' },
+          ],
+        },
+      ],
     });
     const env = world.env({ ECS_CONTAINER_METADATA_URI_V4: `${world.emulator.url}${bridgePath}`, AWS_EC2_METADATA_DISABLED: undefined });
     const bridge = await run(['self-address', '--mode', 'ecs', '--container-port', '7626'], env);
@@ -113,8 +138,16 @@ describe('clusterseed with ECS task metadata', () => {
     const auto = await run(['self-address', '--format', 'json'], env);
     expect(JSON.parse(auto.stdout)).toEqual({ host: '10.0.1.17', port: 32001, source: 'ecs-bridge' });
 
-    const awsvpcPath = world.metadata.setTask({ cluster: 'prod', taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/prod/abcdabcdabcdabcdabcdabcdabcdabcd', networkMode: 'awsvpc', containers: [{ name: 'app', ipv4: '10.0.42.7' }] });
-    const awsvpc = await run(['self-address', '--mode', 'ecs', '--format', 'json'], world.env({ ECS_CONTAINER_METADATA_URI_V4: `${world.emulator.url}${awsvpcPath}` }));
+    const awsvpcPath = world.metadata.setTask({
+      cluster: 'prod',
+      taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/prod/abcdabcdabcdabcdabcdabcdabcdabcd',
+      networkMode: 'awsvpc',
+      containers: [{ name: 'app', ipv4: '10.0.42.7' }],
+    });
+    const awsvpc = await run(
+      ['self-address', '--mode', 'ecs', '--format', 'json'],
+      world.env({ ECS_CONTAINER_METADATA_URI_V4: `${world.emulator.url}${awsvpcPath}` }),
+    );
     expect(JSON.parse(awsvpc.stdout)).toEqual({ host: '10.0.42.7', source: 'ecs-awsvpc' });
   });
 });

@@ -21,7 +21,14 @@ beforeAll(async () => {
   blueIps = ips.filter((_, n) => n % 4 === 0);
   addAwsvpcFleet(state, 'prod', 'billing', 30, 2);
   state.addAwsvpcTask({ cluster: 'prod', service: 'orders', ip: '10.9.0.1', lastStatus: 'PROVISIONING', tags: [{ key: 'side', value: 'blue' }] });
-  state.addAwsvpcTask({ cluster: 'prod', service: 'orders', ip: '10.9.0.2', lastStatus: 'STOPPED', desiredStatus: 'STOPPED', tags: [{ key: 'side', value: 'blue' }] });
+  state.addAwsvpcTask({
+    cluster: 'prod',
+    service: 'orders',
+    ip: '10.9.0.2',
+    lastStatus: 'STOPPED',
+    desiredStatus: 'STOPPED',
+    tags: [{ key: 'side', value: 'blue' }],
+  });
   state.addAwsvpcTask({ cluster: 'prod', service: 'orders', ip: '10.9.0.3', addressInContainersOnly: true, tags: [{ key: 'side', value: 'blue' }] });
   blueIps.push('10.9.0.3');
 
@@ -35,10 +42,19 @@ beforeAll(async () => {
     for (let t = 0; t < 3; t++) {
       const hostPort = 32768 + h * 10 + t;
       const task = state.addBridgeTask({
-        cluster: 'edge', service: 'gateway', containerInstanceArn: ci.containerInstanceArn,
+        cluster: 'edge',
+        service: 'gateway',
+        containerInstanceArn: ci.containerInstanceArn,
         containers: [
           { name: 'envoy', bindings: [{ containerPort: 9901, hostPort: 40000 + h * 10 + t }] },
-          { name: 'gateway', bindings: [{ containerPort: 7626, hostPort }, { containerPort: 7626, hostPort: hostPort + 1000, bindIP: '::' }, { containerPort: 8080, hostPort: 50000 + t }] },
+          {
+            name: 'gateway',
+            bindings: [
+              { containerPort: 7626, hostPort },
+              { containerPort: 7626, hostPort: hostPort + 1000, bindIP: '::' },
+              { containerPort: 8080, hostPort: 50000 + t },
+            ],
+          },
           { name: 'log-router', bindings: [] },
         ],
       });
@@ -53,7 +69,8 @@ beforeEach(() => {
   world.ecs.describeBatchSizes.length = 0;
 });
 
-const open = async (discovery: Record<string, unknown>) => createDiscovery({ method: 'aws-ecs', ...discovery } as never, { env: world.env(), clock: instantClock });
+const open = async (discovery: Record<string, unknown>) =>
+  createDiscovery({ method: 'aws-ecs', ...discovery } as never, { env: world.env(), clock: instantClock });
 async function resolveWith(discovery: Record<string, unknown>, service = 'orders') {
   const p = await open(discovery);
   try {
@@ -68,7 +85,7 @@ describe('aws-ecs against the emulator: awsvpc', () => {
   it('returns every RUNNING task of the service over all ListTasks pages', async () => {
     const { points, calls } = await resolveWith({ cluster: 'prod' });
     expect(points).toHaveLength(261); // 260 + the one with its address only on the container
-    expect(points.every((p) => p.port === undefined && p.meta?.['networkMode'] === 'awsvpc')).toBe(true);
+    expect(points.every((p) => p.port === undefined && p.meta?.networkMode === 'awsvpc')).toBe(true);
     expect(world.emulator.calls('ecs:ListTasks')).toBe(3);
     expect(world.emulator.calls('ecs:DescribeTasks')).toBe(3);
     expect(world.ecs.describeBatchSizes.every((n) => n <= 100)).toBe(true);
@@ -79,7 +96,13 @@ describe('aws-ecs against the emulator: awsvpc', () => {
   });
 
   it('applies tag filters with include TAGS, in canonical order', async () => {
-    const { points } = await resolveWith({ cluster: 'prod', tags: [{ key: 'side', value: 'blue' }, { key: 'env', value: 'prod' }] });
+    const { points } = await resolveWith({
+      cluster: 'prod',
+      tags: [
+        { key: 'side', value: 'blue' },
+        { key: 'env', value: 'prod' },
+      ],
+    });
     // 10.9.0.3 has side=blue but no env tag.
     const expected = blueIps.filter((ip) => ip !== '10.9.0.3');
     expect(points.map((p) => p.host).sort()).toEqual([...expected].sort());
@@ -91,7 +114,14 @@ describe('aws-ecs against the emulator: awsvpc', () => {
   it('the one-line config form works the same (tags=side:blue,env:prod)', async () => {
     const { loadConfig } = await import('../../src/config/load.js');
     const config = await loadConfig({ env: { CLUSTERSEED_SERVICE: 'orders', CLUSTERSEED_DISCOVERY: 'method=aws-ecs cluster=prod tags=side:blue,env:prod' } });
-    expect(config.discovery).toMatchObject({ method: 'aws-ecs', cluster: 'prod', tags: [{ key: 'side', value: 'blue' }, { key: 'env', value: 'prod' }] });
+    expect(config.discovery).toMatchObject({
+      method: 'aws-ecs',
+      cluster: 'prod',
+      tags: [
+        { key: 'side', value: 'blue' },
+        { key: 'env', value: 'prod' },
+      ],
+    });
     const p = await createDiscovery(config.discovery, { env: world.env(), clock: instantClock });
     expect(await p.resolve({ service: 'orders' })).toHaveLength(blueIps.length - 1);
     await p.close();
@@ -168,7 +198,12 @@ describe('aws-ecs against the emulator: bridge', () => {
 
 describe('the emulator speaks the real limits', () => {
   it('DescribeTasks rejects more than 100 tasks with InvalidParameterException', async () => {
-    const client = new ECSClient({ region: 'us-east-1', endpoint: world.emulator.url, credentials: { accessKeyId: 'AKID', secretAccessKey: 's' }, maxAttempts: 1 });
+    const client = new ECSClient({
+      region: 'us-east-1',
+      endpoint: world.emulator.url,
+      credentials: { accessKeyId: 'AKID', secretAccessKey: 's' },
+      maxAttempts: 1,
+    });
     const tasks = Array.from({ length: 101 }, (_, i) => `t${i}`);
     const err = await client.send(new DescribeTasksCommand({ cluster: 'prod', tasks })).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'InvalidParameterException', message: 'taskIds can have at most 100 items.' });
@@ -189,4 +224,3 @@ async function waitFor(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
-

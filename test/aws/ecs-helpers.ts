@@ -22,7 +22,11 @@ export async function startEcsWorld(state: EcsState = new EcsState()): Promise<E
   const metadata = new TaskMetadataHandler();
   const emulator = await AwsEmulator.start([ecs, ec2, imds, metadata]);
   return {
-    emulator, ecs, ec2, imds, metadata,
+    emulator,
+    ecs,
+    ec2,
+    imds,
+    metadata,
     env: (extra = {}) => ({
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'AKIDEXAMPLEFAKE',
@@ -41,12 +45,28 @@ export function addAwsvpcFleet(state: EcsState, cluster: string, service: string
   for (let n = 0; n < count; n++) {
     const ip = `10.${base}.${Math.floor(n / 250)}.${(n % 250) + 1}`;
     ips.push(ip);
-    state.addAwsvpcTask({ cluster, service, ip, tags: [{ key: 'side', value: n % 4 === 0 ? 'blue' : 'green' }, { key: 'env', value: 'prod' }] });
+    state.addAwsvpcTask({
+      cluster,
+      service,
+      ip,
+      tags: [
+        { key: 'side', value: n % 4 === 0 ? 'blue' : 'green' },
+        { key: 'env', value: 'prod' },
+      ],
+    });
   }
   return ips;
 }
 
 /** An EC2 instance for a container instance (the fields the ECS bridge lookup reads). */
 export function hostInstance(instanceId: string, privateIpAddress: string): Ec2Instance {
-  return { instanceId, state: 'running', instanceType: 'm5.large', availabilityZone: 'us-east-1a', privateIpAddress, tags: {}, reservationId: `r-${instanceId.slice(2)}` };
+  return {
+    instanceId,
+    state: 'running',
+    instanceType: 'm5.large',
+    availabilityZone: 'us-east-1a',
+    privateIpAddress,
+    tags: {},
+    reservationId: `r-${instanceId.slice(2)}`,
+  };
 }

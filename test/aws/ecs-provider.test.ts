@@ -1,8 +1,13 @@
 /* aws-ecs against aws-sdk-client-mock: every branch of paging, batching, bridge lookups and errors. */
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import {
-  ClusterNotFoundException, DescribeContainerInstancesCommand, DescribeTasksCommand, ECSClient, ListTasksCommand,
-  ServiceNotFoundException, type Task,
+  ClusterNotFoundException,
+  DescribeContainerInstancesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+  ServiceNotFoundException,
+  type Task,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,11 +42,17 @@ const arn = (n: number) => `arn:aws:ecs:us-east-1:123456789012:task/prod/${n.toS
 const ciArn = (n: number) => `arn:aws:ecs:us-east-1:123456789012:container-instance/prod/ci${n}`;
 const ipOf = (n: number) => `10.0.${Math.floor(n / 250)}.${(n % 250) + 1}`;
 const awsvpc = (n: number, tags: Task['tags'] = []): Task => ({
-  taskArn: arn(n), lastStatus: 'RUNNING', availabilityZone: 'us-east-1a', tags,
+  taskArn: arn(n),
+  lastStatus: 'RUNNING',
+  availabilityZone: 'us-east-1a',
+  tags,
   attachments: [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: ipOf(n) }] }],
 });
 const bridge = (n: number, ci: number): Task => ({
-  taskArn: arn(n), lastStatus: 'RUNNING', containerInstanceArn: ciArn(ci), attachments: [],
+  taskArn: arn(n),
+  lastStatus: 'RUNNING',
+  containerInstanceArn: ciArn(ci),
+  attachments: [],
   containers: [
     { name: 'envoy', networkBindings: [{ containerPort: 9901, hostPort: 40000 + n, bindIP: '0.0.0.0' }] },
     { name: 'app', networkBindings: [{ containerPort: 7626, hostPort: 32768 + n, bindIP: '0.0.0.0' }] },
@@ -90,8 +101,18 @@ describe('aws-ecs: awsvpc', () => {
   });
 
   it('asks for TAGS only with a tag filter, and keeps only tasks carrying every tag', async () => {
-    fleet(120, (n) => awsvpc(n, [{ key: 'side', value: n % 3 === 0 ? 'blue' : 'green' }, { key: 'env', value: 'prod' }]));
-    const points = await provider({ tags: [{ key: 'side', value: 'blue' }, { key: 'env', value: 'prod' }] }).resolve({ service: 'orders' });
+    fleet(120, (n) =>
+      awsvpc(n, [
+        { key: 'side', value: n % 3 === 0 ? 'blue' : 'green' },
+        { key: 'env', value: 'prod' },
+      ]),
+    );
+    const points = await provider({
+      tags: [
+        { key: 'side', value: 'blue' },
+        { key: 'env', value: 'prod' },
+      ],
+    }).resolve({ service: 'orders' });
     expect(points).toHaveLength(40);
     expect(ecsMock.commandCalls(DescribeTasksCommand).every((c) => c.args[0].input.include?.[0] === 'TAGS')).toBe(true);
   });
@@ -144,9 +165,22 @@ describe('aws-ecs: bridge', () => {
     const p = provider({ containerPort: 7626 });
     const points = await p.resolve({ service: 'orders' });
     expect(points).toHaveLength(300);
-    expect(points.find((x) => x.port === 32768 + 151)).toMatchObject({ host: '172.31.0.2', meta: { instanceId: 'i-1', container: 'app', networkMode: 'bridge' } });
-    expect(ecsMock.commandCalls(DescribeContainerInstancesCommand).map((c) => c.args[0].input.containerInstances!.length).sort()).toEqual([100, 50].sort());
-    expect(ec2Mock.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input.InstanceIds!.length).sort()).toEqual([100, 50].sort());
+    expect(points.find((x) => x.port === 32768 + 151)).toMatchObject({
+      host: '172.31.0.2',
+      meta: { instanceId: 'i-1', container: 'app', networkMode: 'bridge' },
+    });
+    expect(
+      ecsMock
+        .commandCalls(DescribeContainerInstancesCommand)
+        .map((c) => c.args[0].input.containerInstances!.length)
+        .sort(),
+    ).toEqual([100, 50].sort());
+    expect(
+      ec2Mock
+        .commandCalls(DescribeInstancesCommand)
+        .map((c) => c.args[0].input.InstanceIds!.length)
+        .sort(),
+    ).toEqual([100, 50].sort());
     expect(p.lastResolveCalls).toEqual({ 'ecs:ListTasks': 3, 'ecs:DescribeTasks': 3, 'ecs:DescribeContainerInstances': 2, 'ec2:DescribeInstances': 2 });
 
     await p.resolve({ service: 'orders' });
@@ -161,9 +195,7 @@ describe('aws-ecs: bridge', () => {
       failures: [{ arn: ciArn(2), reason: 'MISSING' }],
     });
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: '172.31.0.9' }] }] });
-    expect(await provider({ containerPort: 7626 }).resolve({ service: 'orders' })).toEqual([
-      expect.objectContaining({ host: '172.31.0.9', port: 32769 }),
-    ]);
+    expect(await provider({ containerPort: 7626 }).resolve({ service: 'orders' })).toEqual([expect.objectContaining({ host: '172.31.0.9', port: 32769 })]);
   });
 
   it('warns (once per cause) about unusable tasks, failures and hosts without IP, and returns the usable ones', async () => {
@@ -175,10 +207,15 @@ describe('aws-ecs: bridge', () => {
       failures: [{ arn: arn(4), reason: 'ACCESS_DENIED' }],
     });
     ecsMock.on(DescribeContainerInstancesCommand).resolves({
-      containerInstances: [{ containerInstanceArn: ciArn(1), ec2InstanceId: 'i-1' }, { containerInstanceArn: ciArn(2), ec2InstanceId: 'i-2' }],
+      containerInstances: [
+        { containerInstanceArn: ciArn(1), ec2InstanceId: 'i-1' },
+        { containerInstanceArn: ciArn(2), ec2InstanceId: 'i-2' },
+      ],
     });
     // i-2 is terminated: no private IP any more.
-    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: '172.31.0.9' }, { InstanceId: 'i-2' }] }] });
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: '172.31.0.9' }, { InstanceId: 'i-2' }] }] });
     const p = await definition.create(EcsOptions.parse({ method: 'aws-ecs', cluster: 'prod', containerPort: 7626 }), { ...context(), logger });
     expect((await p.resolve({ service: 'orders' })).map((x) => `${x.host}:${x.port}`)).toEqual(['172.31.0.9:32769']);
     expect(warnings).toEqual([
@@ -193,7 +230,9 @@ describe('aws-ecs: bridge', () => {
     ecsMock.on(DescribeTasksCommand).resolves({ tasks: [bridge(1, 1)] });
     ecsMock.on(DescribeContainerInstancesCommand).resolves({ containerInstances: [{ containerInstanceArn: ciArn(1), ec2InstanceId: 'i-1' }] });
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-1', PrivateIpAddress: 'not-an-ip' }] }] });
-    await expect(provider({ containerPort: 7626 }).resolve({ service: 'orders' })).rejects.toThrow(/Reservations\[0\]\.Instances\[0\]\.PrivateIpAddress is not an IPv4/);
+    await expect(provider({ containerPort: 7626 }).resolve({ service: 'orders' })).rejects.toThrow(
+      /Reservations\[0\]\.Instances\[0\]\.PrivateIpAddress is not an IPv4/,
+    );
     ecsMock.on(DescribeContainerInstancesCommand).resolves({ containerInstances: [{ containerInstanceArn: ciArn(1) }] });
     await expect(provider({ containerPort: 7626 }).resolve({ service: 'orders' })).rejects.toThrow(ProtocolError);
   });
@@ -201,33 +240,45 @@ describe('aws-ecs: bridge', () => {
   it('bridge tasks without containerPort are a ConfigError, not an empty list', async () => {
     ecsMock.on(ListTasksCommand).resolves({ taskArns: [arn(1)] });
     ecsMock.on(DescribeTasksCommand).resolves({ tasks: [bridge(1, 1)] });
-    const err = await provider().resolve({ service: 'orders' }).catch((e: unknown) => e);
+    const err = await provider()
+      .resolve({ service: 'orders' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toMatch(/uses bridge networking.*set containerPort/);
     // The options schema refuses bridge without containerPort (so `config check` does); create() keeps the check as a defence.
     expect(EcsOptions.safeParse({ method: 'aws-ecs', networkMode: 'bridge' }).error?.issues).toMatchObject([{ path: ['containerPort'] }]);
-    expect(() => definition.create({ ...EcsOptions.parse({ method: 'aws-ecs' }), networkMode: 'bridge' }, context())).toThrow(/containerPort: required with networkMode "bridge"/);
+    expect(() => definition.create({ ...EcsOptions.parse({ method: 'aws-ecs' }), networkMode: 'bridge' }, context())).toThrow(
+      /containerPort: required with networkMode "bridge"/,
+    );
   });
 });
 
 describe('aws-ecs: errors', () => {
   it('ClusterNotFoundException and ServiceNotFoundException say what is missing and are not retried', async () => {
     ecsMock.on(ListTasksCommand).rejects(new ClusterNotFoundException({ message: 'Cluster not found.', $metadata: { httpStatusCode: 400 } }));
-    const err = await provider().resolve({ service: 'orders' }).catch((e: unknown) => e);
+    const err = await provider()
+      .resolve({ service: 'orders' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DiscoveryError);
     expect(err).toMatchObject({ retriable: false, message: 'ECS cluster "prod" not found' });
     expect(ecsMock.commandCalls(ListTasksCommand)).toHaveLength(1);
 
     ecsMock.on(ListTasksCommand).rejects(new ServiceNotFoundException({ message: 'Service not found.', $metadata: { httpStatusCode: 400 } }));
-    await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({ retriable: false, message: 'ECS service "orders" not found in cluster "prod"' });
+    await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({
+      retriable: false,
+      message: 'ECS service "orders" not found in cluster "prod"',
+    });
   });
 
   it('throttling is retried with back-off and counted; persistent throttling is a ThrottledError', async () => {
     const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
     fleet(150, (n) => awsvpc(n));
-    ecsMock.on(DescribeTasksCommand).rejectsOnce(throttle()).callsFake((input: { tasks: string[] }) => ({
-      tasks: input.tasks.map((a) => awsvpc(parseInt(a.slice(a.lastIndexOf('/') + 1), 16))),
-    }));
+    ecsMock
+      .on(DescribeTasksCommand)
+      .rejectsOnce(throttle())
+      .callsFake((input: { tasks: string[] }) => ({
+        tasks: input.tasks.map((a) => awsvpc(parseInt(a.slice(a.lastIndexOf('/') + 1), 16))),
+      }));
     const p = provider();
     expect(await p.resolve({ service: 'orders' })).toHaveLength(150);
     expect(p.lastResolveCalls).toEqual({ 'ecs:ListTasks': 2, 'ecs:DescribeTasks': 3 });
@@ -245,8 +296,13 @@ describe('aws-ecs: errors', () => {
 
   it('a DescribeTasks batch failing fails the resolve (no partial answer)', async () => {
     fleet(300, (n) => awsvpc(n));
-    ecsMock.on(DescribeTasksCommand).rejects(Object.assign(new Error('AccessDenied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
-    await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_AUTH', message: expect.stringContaining('ecs:DescribeTasks') });
+    ecsMock
+      .on(DescribeTasksCommand)
+      .rejects(Object.assign(new Error('AccessDenied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({
+      code: 'CLUSTERSEED_E_AUTH',
+      message: expect.stringContaining('ecs:DescribeTasks'),
+    });
   });
 
   it('stops listing once a DescribeTasks batch has failed', async () => {
@@ -256,7 +312,9 @@ describe('aws-ecs: errors', () => {
       const offset = input.nextToken ? Number(input.nextToken) : 0;
       return { taskArns: Array.from({ length: 100 }, (_, i) => arn(offset + i)), ...(offset + 100 < 1000 ? { nextToken: String(offset + 100) } : {}) };
     });
-    ecsMock.on(DescribeTasksCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
+    ecsMock
+      .on(DescribeTasksCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }));
     await expect(provider().resolve({ service: 'orders' })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_AUTH' });
     expect(ecsMock.commandCalls(ListTasksCommand).length).toBeLessThan(10);
   });

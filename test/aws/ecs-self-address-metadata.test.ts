@@ -23,13 +23,19 @@ const envFor = (path: string) => world.env({ ECS_CONTAINER_METADATA_URI_V4: `${w
 
 function bridgeTask(ports: { containerPort: number; hostPort: number; hostIp?: string }[], self = 'app') {
   return world.metadata.setTask({
-    cluster: 'prod', taskArn: TASK, networkMode: 'bridge', self,
-    containers: [{ name: 'app', ipv4: '172.17.0.2', ports }, { name: 'envoy', ipv4: '172.17.0.3', ports: [{ containerPort: 9901, hostPort: 49001 }] }],
+    cluster: 'prod',
+    taskArn: TASK,
+    networkMode: 'bridge',
+    self,
+    containers: [
+      { name: 'app', ipv4: '172.17.0.2', ports },
+      { name: 'envoy', ipv4: '172.17.0.3', ports: [{ containerPort: 9901, hostPort: 49001 }] },
+    ],
   });
 }
 
 describe('self-address ecs: awsvpc', () => {
-  it('is this container\'s Networks[].IPv4Addresses[0], with no IMDS call', async () => {
+  it("is this container's Networks[].IPv4Addresses[0], with no IMDS call", async () => {
     const path = world.metadata.setTask({ cluster: 'prod', taskArn: TASK, networkMode: 'awsvpc', containers: [{ name: 'app', ipv4: '10.0.7.42' }] });
     expect(await resolveSelfAddress({ mode: 'ecs', env: envFor(path) })).toEqual({ host: '10.0.7.42', source: 'ecs-awsvpc' });
     expect(world.emulator.calls('imds:')).toBe(0);
@@ -50,8 +56,12 @@ describe('self-address ecs: awsvpc', () => {
 });
 
 describe('self-address ecs: bridge', () => {
-  it('is the EC2 host IP from IMDSv2 plus this container\'s host port for containerPort (IPv4 binding)', async () => {
-    const path = bridgeTask([{ containerPort: 7626, hostPort: 49153, hostIp: '::' }, { containerPort: 7626, hostPort: 49152, hostIp: '0.0.0.0' }, { containerPort: 8080, hostPort: 49154, hostIp: '0.0.0.0' }]);
+  it("is the EC2 host IP from IMDSv2 plus this container's host port for containerPort (IPv4 binding)", async () => {
+    const path = bridgeTask([
+      { containerPort: 7626, hostPort: 49153, hostIp: '::' },
+      { containerPort: 7626, hostPort: 49152, hostIp: '0.0.0.0' },
+      { containerPort: 8080, hostPort: 49154, hostIp: '0.0.0.0' },
+    ]);
     expect(await resolveSelfAddress({ mode: 'ecs', containerPort: 7626, env: envFor(path) })).toEqual({ host: '10.0.1.17', port: 49152, source: 'ecs-bridge' });
     expect(world.emulator.calls('imds:PUT /latest/api/token')).toBe(1);
     expect(world.emulator.calls('imds:GET /latest/meta-data/local-ipv4')).toBe(1);
@@ -60,7 +70,10 @@ describe('self-address ecs: bridge', () => {
   it('uses the only mapped port without containerPort; several need containerPort', async () => {
     const one = bridgeTask([{ containerPort: 7626, hostPort: 32768 }]);
     expect(await resolveSelfAddress({ mode: 'ecs', env: envFor(one) })).toMatchObject({ port: 32768 });
-    const two = bridgeTask([{ containerPort: 7626, hostPort: 32768 }, { containerPort: 8080, hostPort: 32769 }]);
+    const two = bridgeTask([
+      { containerPort: 7626, hostPort: 32768 },
+      { containerPort: 8080, hostPort: 32769 },
+    ]);
     const err = await resolveSelfAddress({ mode: 'ecs', env: envFor(two) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/maps several ports \(7626, 8080\)/);
@@ -82,7 +95,12 @@ describe('self-address ecs: bridge', () => {
   });
 
   it('host networking: host IP from IMDS, the container port as is', async () => {
-    const path = world.metadata.setTask({ cluster: 'prod', taskArn: TASK, networkMode: 'host', containers: [{ name: 'app', ipv4: '10.0.1.17', ports: [{ containerPort: 7626, hostPort: 7626 }] }] });
+    const path = world.metadata.setTask({
+      cluster: 'prod',
+      taskArn: TASK,
+      networkMode: 'host',
+      containers: [{ name: 'app', ipv4: '10.0.1.17', ports: [{ containerPort: 7626, hostPort: 7626 }] }],
+    });
     expect(await resolveSelfAddress({ mode: 'ecs', containerPort: 7626, env: envFor(path) })).toEqual({ host: '10.0.1.17', port: 7626, source: 'ecs-host' });
     expect(await resolveSelfAddress({ mode: 'ecs', env: envFor(path) })).toEqual({ host: '10.0.1.17', source: 'ecs-host' });
   });
@@ -111,7 +129,7 @@ describe('the metadata v4 client', () => {
     await expect(fetchContainerMetadata({ env: envFor('/v4/unknown') })).rejects.toThrow(/answered HTTP 404/);
   });
 
-  it('the caller\'s abort wins over the endpoint', async () => {
+  it("the caller's abort wins over the endpoint", async () => {
     const path = bridgeTask([{ containerPort: 7626, hostPort: 32768 }]);
     world.emulator.inject('task-metadata:GET /', 'hang', 1);
     const controller = new AbortController();

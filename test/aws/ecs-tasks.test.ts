@@ -13,20 +13,37 @@ const awsvpcTask = (ip = '10.0.0.5', extra: Partial<Task> = {}): Task => ({
   lastStatus: 'RUNNING',
   availabilityZone: 'us-east-1b',
   launchType: 'FARGATE',
-  attachments: [{ type: 'ElasticNetworkInterface', status: 'ATTACHED', details: [{ name: 'networkInterfaceId', value: 'eni-1' }, { name: 'privateIPv4Address', value: ip }] }],
+  attachments: [
+    {
+      type: 'ElasticNetworkInterface',
+      status: 'ATTACHED',
+      details: [
+        { name: 'networkInterfaceId', value: 'eni-1' },
+        { name: 'privateIPv4Address', value: ip },
+      ],
+    },
+  ],
   containers: [{ name: 'app', networkInterfaces: [{ privateIpv4Address: ip }] }],
   ...extra,
 });
 
 const bridgeTask = (containers: Task['containers'], extra: Partial<Task> = {}): Task => ({
-  taskArn: ARN, lastStatus: 'RUNNING', launchType: 'EC2', containerInstanceArn: CI, attachments: [], containers, ...extra,
+  taskArn: ARN,
+  lastStatus: 'RUNNING',
+  launchType: 'EC2',
+  containerInstanceArn: CI,
+  attachments: [],
+  containers,
+  ...extra,
 });
 const binding = (containerPort: number, hostPort: number, bindIP = '0.0.0.0') => ({ containerPort, hostPort, bindIP, protocol: 'tcp' as const });
 
 describe('awsvpc tasks', () => {
   it('use the ENI private IPv4 from the attachment details, with taskArn/az meta', () => {
     expect(addressOfTask(awsvpcTask(), opts(), 'tasks[0]')).toEqual({
-      kind: 'eni', host: '10.0.0.5', meta: { taskArn: ARN, az: 'us-east-1b', launchType: 'FARGATE', networkMode: 'awsvpc' },
+      kind: 'eni',
+      host: '10.0.0.5',
+      meta: { taskArn: ARN, az: 'us-east-1b', launchType: 'FARGATE', networkMode: 'awsvpc' },
     });
   });
 
@@ -62,9 +79,19 @@ describe('task filtering', () => {
   });
 
   it('tag filters need every tag with the exact value', () => {
-    const t = awsvpcTask('10.0.0.5', { tags: [{ key: 'side', value: 'blue' }, { key: 'env', value: 'prod' }] });
+    const t = awsvpcTask('10.0.0.5', {
+      tags: [
+        { key: 'side', value: 'blue' },
+        { key: 'env', value: 'prod' },
+      ],
+    });
     expect(hasAllTags(t, [])).toBe(true);
-    expect(hasAllTags(t, [{ key: 'side', value: 'blue' }, { key: 'env', value: 'prod' }])).toBe(true);
+    expect(
+      hasAllTags(t, [
+        { key: 'side', value: 'blue' },
+        { key: 'env', value: 'prod' },
+      ]),
+    ).toBe(true);
     expect(hasAllTags(t, [{ key: 'side', value: 'green' }])).toBe(false);
     expect(hasAllTags(t, [{ key: 'owner', value: '' }])).toBe(false);
     expect(addressOfTask(t, opts({ tags: [{ key: 'side', value: 'green' }] }), 'tasks[0]').kind).toBe('skip');
@@ -82,7 +109,9 @@ describe('bridge / host tasks', () => {
 
   it('report the host port bound to containerPort in the one container exposing it (sidecars ignored)', () => {
     expect(addressOfTask(bridgeTask([sidecar, app, logRouter]), opts({ containerPort: 7626 }), 'tasks[0]')).toEqual({
-      kind: 'host', containerInstanceArn: CI, port: 32768,
+      kind: 'host',
+      containerInstanceArn: CI,
+      port: 32768,
       meta: { taskArn: ARN, launchType: 'EC2', networkMode: 'bridge', containerInstanceArn: CI, container: 'app' },
     });
   });
@@ -92,7 +121,9 @@ describe('bridge / host tasks', () => {
     expect(addressOfTask(bridgeTask([other, app]), opts({ containerPort: 7626 }), 'tasks[0]')).toMatchObject({ kind: 'skip', misconfigured: true });
     expect(addressOfTask(bridgeTask([other, app]), opts({ containerPort: 7626, containerName: 'app' }), 'tasks[0]')).toMatchObject({ port: 32768 });
     expect(addressOfTask(bridgeTask([other, app]), opts({ containerPort: 7626, containerName: 'nope' }), 'tasks[0]')).toMatchObject({
-      kind: 'skip', misconfigured: true, reason: expect.stringContaining('no container named "nope"'),
+      kind: 'skip',
+      misconfigured: true,
+      reason: expect.stringContaining('no container named "nope"'),
     });
   });
 
@@ -102,22 +133,38 @@ describe('bridge / host tasks', () => {
   });
 
   it('without containerPort: bridge is a misconfiguration, host reports the host IP alone', () => {
-    expect(addressOfTask(bridgeTask([app]), opts(), 'tasks[0]')).toMatchObject({ kind: 'skip', misconfigured: true, reason: expect.stringContaining('set containerPort') });
+    expect(addressOfTask(bridgeTask([app]), opts(), 'tasks[0]')).toMatchObject({
+      kind: 'skip',
+      misconfigured: true,
+      reason: expect.stringContaining('set containerPort'),
+    });
     expect(addressOfTask(bridgeTask([app]), opts({ networkMode: 'host' }), 'tasks[0]')).toEqual({
-      kind: 'host', containerInstanceArn: CI, meta: { taskArn: ARN, launchType: 'EC2', networkMode: 'host', containerInstanceArn: CI },
+      kind: 'host',
+      containerInstanceArn: CI,
+      meta: { taskArn: ARN, launchType: 'EC2', networkMode: 'host', containerInstanceArn: CI },
     });
   });
 
   it('a port no container maps is a misconfiguration; a binding without host port yet is skipped; a bad hostPort is a ProtocolError', () => {
     expect(addressOfTask(bridgeTask([sidecar]), opts({ containerPort: 7626 }), 'tasks[0]')).toMatchObject({
-      kind: 'skip', misconfigured: true, reason: 'no container of task abc123 maps container port 7626 (mapped: envoy:9901)',
+      kind: 'skip',
+      misconfigured: true,
+      reason: 'no container of task abc123 maps container port 7626 (mapped: envoy:9901)',
     });
-    expect(addressOfTask(bridgeTask([sidecar, app]), opts({ containerPort: 7626, containerName: 'envoy' }), 'tasks[0]')).toMatchObject({ kind: 'skip', misconfigured: true });
-    expect(addressOfTask(bridgeTask([{ name: 'app', networkBindings: [{ containerPort: 7626 }] }]), opts({ containerPort: 7626, containerName: 'app' }), 'tasks[0]')).toEqual({
-      kind: 'skip', reason: 'task abc123: container "app" has no host port bound to 7626 (yet)',
+    expect(addressOfTask(bridgeTask([sidecar, app]), opts({ containerPort: 7626, containerName: 'envoy' }), 'tasks[0]')).toMatchObject({
+      kind: 'skip',
+      misconfigured: true,
+    });
+    expect(
+      addressOfTask(bridgeTask([{ name: 'app', networkBindings: [{ containerPort: 7626 }] }]), opts({ containerPort: 7626, containerName: 'app' }), 'tasks[0]'),
+    ).toEqual({
+      kind: 'skip',
+      reason: 'task abc123: container "app" has no host port bound to 7626 (yet)',
     });
     const bad = { name: 'app', networkBindings: [binding(7626, 70000)] };
-    expect(() => addressOfTask(bridgeTask([bad]), opts({ containerPort: 7626 }), 'tasks[2]')).toThrow(/tasks\[2\]\.containers\[0\]\.networkBindings\[0\]\.hostPort is not a port/);
+    expect(() => addressOfTask(bridgeTask([bad]), opts({ containerPort: 7626 }), 'tasks[2]')).toThrow(
+      /tasks\[2\]\.containers\[0\]\.networkBindings\[0\]\.hostPort is not a port/,
+    );
   });
 
   it('networkMode auto decides per task; a task without ENI or container instance is skipped', () => {

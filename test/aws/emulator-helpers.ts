@@ -30,12 +30,19 @@ export function useAwsEmulator<H extends EmulatorHandler>(makeHandler: () => H, 
 
 /** An emulated IMDSv2 (tokens required, reachable, enabled before each test) and the env that points at it. */
 export function useImdsEmulator(): EmulatedAws<ImdsHandler> & { env(): Record<string, string> } {
-  const aws = useAwsEmulator(() => new ImdsHandler(), (imds) => {
-    Object.assign(imds.state, { httpTokens: 'required', hopLimitExceeded: false, disabled: false });
-  });
+  const aws = useAwsEmulator(
+    () => new ImdsHandler(),
+    (imds) => {
+      Object.assign(imds.state, { httpTokens: 'required', hopLimitExceeded: false, disabled: false });
+    },
+  );
   return {
-    get emulator() { return aws.emulator; },
-    get handler() { return aws.handler; },
+    get emulator() {
+      return aws.emulator;
+    },
+    get handler() {
+      return aws.handler;
+    },
     env: () => ({ AWS_EC2_METADATA_SERVICE_ENDPOINT: aws.emulator.url }),
   };
 }

@@ -13,7 +13,9 @@ beforeEach(() => {
 
 /** The single non-internal IPv4 of this machine, when there is exactly one (auto's interface fallback). */
 const singleInterface = (() => {
-  const v4 = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).filter((i) => i.family === 'IPv4' && !i.internal);
+  const v4 = Object.values(os.networkInterfaces())
+    .flatMap((l) => l ?? [])
+    .filter((i) => i.family === 'IPv4' && !i.internal);
   return v4.length === 1 ? v4[0]!.address : undefined;
 })();
 

@@ -22,12 +22,17 @@ beforeEach(() => {
 
 const provider = (options: Record<string, unknown> = {}) =>
   definition.create(EcsTaskSetOptions.parse({ method: 'aws-ecs-task-set', ...options }), {
-    logger: silentLogger, clock: systemClock,
+    logger: silentLogger,
+    clock: systemClock,
     env: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 's', ECS_CONTAINER_METADATA_URI_V4: uri },
     createDiscovery: () => Promise.reject(new Error('unused')),
   }) as EcsTaskSetProvider;
 
-const eni = (arn: string, ip: string) => ({ taskArn: arn, lastStatus: 'RUNNING', attachments: [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: ip }] }] });
+const eni = (arn: string, ip: string) => ({
+  taskArn: arn,
+  lastStatus: 'RUNNING',
+  attachments: [{ type: 'ElasticNetworkInterface', details: [{ name: 'privateIPv4Address', value: ip }] }],
+});
 
 describe('aws-ecs-task-set (mocked ECS)', () => {
   it('describes its own task, then lists by its startedBy', async () => {
@@ -38,7 +43,12 @@ describe('aws-ecs-task-set (mocked ECS)', () => {
     });
     const p = provider();
     expect((await p.resolve({ service: 'x' })).map((c) => c.host)).toEqual(['10.0.0.3', '10.0.0.4']);
-    expect(ecsMock.commandCalls(ListTasksCommand)[0]!.args[0].input).toEqual({ cluster: 'prod', startedBy: 'ecs-svc/42', desiredStatus: 'RUNNING', maxResults: 100 });
+    expect(ecsMock.commandCalls(ListTasksCommand)[0]!.args[0].input).toEqual({
+      cluster: 'prod',
+      startedBy: 'ecs-svc/42',
+      desiredStatus: 'RUNNING',
+      maxResults: 100,
+    });
     expect(ecsMock.commandCalls(DescribeTasksCommand)[0]!.args[0].input).toEqual({ cluster: 'prod', tasks: [OWN] });
   });
 
@@ -51,7 +61,9 @@ describe('aws-ecs-task-set (mocked ECS)', () => {
   });
 
   it('a failed own-task lookup is retried by the next resolve (nothing cached on failure)', async () => {
-    ecsMock.on(DescribeTasksCommand).rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }))
+    ecsMock
+      .on(DescribeTasksCommand)
+      .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400 } }))
       .resolves({ tasks: [{ ...eni(OWN, '10.0.0.3'), startedBy: 'ecs-svc/42' }] });
     ecsMock.on(ListTasksCommand).resolves({ taskArns: [OWN] });
     const p = provider();

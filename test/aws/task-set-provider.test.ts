@@ -34,7 +34,14 @@ beforeEach(() => {
   world.emulator.resetCalls();
   world.emulator.clearFaults();
   world.metadata.override = {};
-  metadataPath = world.metadata.setTask({ cluster: 'prod', taskArn: own.taskArn, networkMode: 'awsvpc', serviceName: 'orders', containers: [{ name: 'app', ipv4: '10.0.2.3' }], launchType: 'EC2' });
+  metadataPath = world.metadata.setTask({
+    cluster: 'prod',
+    taskArn: own.taskArn,
+    networkMode: 'awsvpc',
+    serviceName: 'orders',
+    containers: [{ name: 'app', ipv4: '10.0.2.3' }],
+    launchType: 'EC2',
+  });
 });
 
 const envWithMetadata = (uri?: string) => world.env({ ECS_CONTAINER_METADATA_URI_V4: uri ?? `${world.emulator.url}${metadataPath}` });
@@ -59,7 +66,13 @@ describe('aws-ecs-task-set against the emulators', () => {
   });
 
   it('works on Fargate, where the metadata reports the cluster ARN', async () => {
-    metadataPath = world.metadata.setTask({ cluster: 'prod', taskArn: own.taskArn, networkMode: 'awsvpc', launchType: 'FARGATE', containers: [{ name: 'app', ipv4: '10.0.2.3' }] });
+    metadataPath = world.metadata.setTask({
+      cluster: 'prod',
+      taskArn: own.taskArn,
+      networkMode: 'awsvpc',
+      launchType: 'FARGATE',
+      containers: [{ name: 'app', ipv4: '10.0.2.3' }],
+    });
     const p = await open();
     expect((await p.resolve({ service: 'x' })).map((x) => x.host)).toEqual(green);
     expect(JSON.parse(world.emulator.log.find((l) => l.action === 'ecs:ListTasks')!.req.body).cluster).toBe('arn:aws:ecs:us-east-1:123456789012:cluster/prod');
@@ -71,11 +84,22 @@ describe('aws-ecs-task-set against the emulators', () => {
     world.ec2.state.instances.push(hostInstance('i-0feed00000000001', '172.31.9.9'));
     const tasks = [0, 1].map((n) =>
       world.ecs.state.addBridgeTask({
-        cluster: 'edge', service: 'gw', startedBy: 'ecs-svc/3333333333333333333', containerInstanceArn: ci.containerInstanceArn,
-        containers: [{ name: 'gw', bindings: [{ containerPort: 7626, hostPort: 33000 + n }] }, { name: 'xray', bindings: [{ containerPort: 2000, hostPort: 34000 + n }] }],
+        cluster: 'edge',
+        service: 'gw',
+        startedBy: 'ecs-svc/3333333333333333333',
+        containerInstanceArn: ci.containerInstanceArn,
+        containers: [
+          { name: 'gw', bindings: [{ containerPort: 7626, hostPort: 33000 + n }] },
+          { name: 'xray', bindings: [{ containerPort: 2000, hostPort: 34000 + n }] },
+        ],
       }),
     );
-    metadataPath = world.metadata.setTask({ cluster: 'edge', taskArn: tasks[0]!.taskArn, networkMode: 'bridge', containers: [{ name: 'gw', ipv4: '172.17.0.2', ports: [{ containerPort: 7626, hostPort: 33000 }] }] });
+    metadataPath = world.metadata.setTask({
+      cluster: 'edge',
+      taskArn: tasks[0]!.taskArn,
+      networkMode: 'bridge',
+      containers: [{ name: 'gw', ipv4: '172.17.0.2', ports: [{ containerPort: 7626, hostPort: 33000 }] }],
+    });
     const p = await open(envWithMetadata(), { containerPort: 7626 });
     expect((await p.resolve({ service: 'x' })).map((x) => `${x.host}:${x.port}`)).toEqual(['172.31.9.9:33000', '172.31.9.9:33001']);
     await p.close();
@@ -93,7 +117,9 @@ describe('aws-ecs-task-set against the emulators', () => {
   it('a metadata endpoint that is down is a MetadataError saying it is unreachable', async () => {
     const port = await closedPort();
     const p = await open(envWithMetadata(`http://127.0.0.1:${port}/v4/abc`));
-    await expect(p.resolve({ service: 'x' })).rejects.toThrow(/ECS task metadata endpoint http:\/\/127\.0\.0\.1:\d+\/v4\/abc\/task is unreachable \(ECONNREFUSED\)/);
+    await expect(p.resolve({ service: 'x' })).rejects.toThrow(
+      /ECS task metadata endpoint http:\/\/127\.0\.0\.1:\d+\/v4\/abc\/task is unreachable \(ECONNREFUSED\)/,
+    );
     await p.close();
   });
 
@@ -111,7 +137,12 @@ describe('aws-ecs-task-set against the emulators', () => {
   });
 
   it('a task without startedBy (standalone) is a ConfigError that points to aws-ecs', async () => {
-    metadataPath = world.metadata.setTask({ cluster: 'prod', taskArn: standalone.taskArn, networkMode: 'awsvpc', containers: [{ name: 'app', ipv4: '10.0.3.1' }] });
+    metadataPath = world.metadata.setTask({
+      cluster: 'prod',
+      taskArn: standalone.taskArn,
+      networkMode: 'awsvpc',
+      containers: [{ name: 'app', ipv4: '10.0.3.1' }],
+    });
     const p = await open();
     const err = await p.resolve({ service: 'x' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);

@@ -18,7 +18,14 @@ async function tempDir() {
   return d;
 }
 
-const fast = { discoveryIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 1000, probeFailureWindowMs: 3000, stableMarginMs: 800, bootstrapTimeoutMs: 30_000 };
+const fast = {
+  discoveryIntervalMs: 100,
+  probeIntervalMs: 100,
+  probeTimeoutMs: 1000,
+  probeFailureWindowMs: 3000,
+  stableMarginMs: 800,
+  bootstrapTimeoutMs: 30_000,
+};
 
 function start(directory: string, host: string, joined: ContactPoint[][], extra: Record<string, unknown> = {}) {
   return bootstrap({
@@ -59,7 +66,9 @@ describe('bootstrap()', () => {
   it('takes the fast path with expectedContactPoints and deregisters on close', async () => {
     const directory = await tempDir();
     const joined: ContactPoint[][] = [];
-    const started = await Promise.all(['127.0.0.31', '127.0.0.32', '127.0.0.33'].map((h) => start(directory, h, joined, { stableMarginMs: 600_000, expectedContactPoints: 3 })));
+    const started = await Promise.all(
+      ['127.0.0.31', '127.0.0.32', '127.0.0.33'].map((h) => start(directory, h, joined, { stableMarginMs: 600_000, expectedContactPoints: 3 })),
+    );
     expect(started.every((n) => n.result.seeds[0]!.host === '127.0.0.31')).toBe(true);
     expect(await readdir(path.join(directory, 'orders', 'nodes'))).toHaveLength(3);
     await Promise.all(started.map((n) => n.close()));
@@ -77,22 +86,37 @@ describe('bootstrap()', () => {
   it('reports members() on the endpoint after joining, first seed first', async () => {
     const directory = await tempDir();
     const node = await bootstrap({
-      service: 'orders', discovery: { method: 'file', directory },
+      service: 'orders',
+      discovery: { method: 'file', directory },
       bootstrap: { ...fast, requiredContactPoints: 1, stableMarginMs: 100 },
-      management: { host: '127.0.0.51', port: 0 }, self: { host: '127.0.0.51' },
+      management: { host: '127.0.0.51', port: 0 },
+      self: { host: '127.0.0.51' },
       join: async () => {},
-      members: () => [{ host: '127.0.0.59', port: 1 }, { host: '127.0.0.55', port: 2 }],
+      members: () => [
+        { host: '127.0.0.59', port: 1 },
+        { host: '127.0.0.55', port: 2 },
+      ],
     });
     nodes.push(node);
     const body = (await (await fetch(`http://127.0.0.51:${node.endpoint.port}/bootstrap/seed-nodes`)).json()) as { seedNodes: ContactPoint[] };
-    expect(body.seedNodes).toEqual([{ host: '127.0.0.51', port: node.endpoint.port }, { host: '127.0.0.55', port: 2 }, { host: '127.0.0.59', port: 1 }]);
+    expect(body.seedNodes).toEqual([
+      { host: '127.0.0.51', port: node.endpoint.port },
+      { host: '127.0.0.55', port: 2 },
+      { host: '127.0.0.59', port: 1 },
+    ]);
   });
 
   it('rejects a missing join and a lock strategy on a method without a lock', async () => {
     await expect(bootstrap({ service: 's' } as never)).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG' });
-    await expect(bootstrap({
-      service: 's', discovery: { method: 'static', contactPoints: ['127.0.0.1'] }, bootstrap: { strategy: 'lock' },
-      management: { host: '127.0.0.1', port: 0 }, self: { host: '127.0.0.1' }, join: async () => {},
-    })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('bootstrap.strategy') });
+    await expect(
+      bootstrap({
+        service: 's',
+        discovery: { method: 'static', contactPoints: ['127.0.0.1'] },
+        bootstrap: { strategy: 'lock' },
+        management: { host: '127.0.0.1', port: 0 },
+        self: { host: '127.0.0.1' },
+        join: async () => {},
+      }),
+    ).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('bootstrap.strategy') });
   });
 });

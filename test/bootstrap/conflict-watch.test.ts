@@ -16,7 +16,10 @@ import { SimClock, type NodeClock } from '../sim/sim-clock.js';
 // below is in virtual milliseconds.
 
 const cp = (host: string): ContactPoint => ({ host, port: 7626 });
-const A = cp('10.0.0.1'), B = cp('10.0.0.2'), C = cp('10.0.0.3'), D = cp('10.0.0.4');
+const A = cp('10.0.0.1'),
+  B = cp('10.0.0.2'),
+  C = cp('10.0.0.3'),
+  D = cp('10.0.0.4');
 const X = cp('10.0.0.50');
 const INTERVAL = 5000;
 
@@ -24,7 +27,9 @@ const undecided = (self: ContactPoint, lowest = A): SeedNodesResponse => ({ self
 const inCluster = (self: ContactPoint, seeds: ContactPoint[], members: number): SeedNodesResponse => ({ self, seedNodes: seeds, lowest: A, view: 2, members });
 
 /** A node A that forms a cluster with B in view, then meets whatever the test makes its peers answer. */
-function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: SimClock; nodeClock?: NodeClock; legacy?: boolean; stableMarginMs?: number } = {}) {
+function formedNode(
+  over: { self?: ContactPoint; view?: ContactPoint[]; clock?: SimClock; nodeClock?: NodeClock; legacy?: boolean; stableMarginMs?: number } = {},
+) {
   const clock = over.clock ?? new SimClock(1);
   const nodeClock = over.nodeClock ?? clock;
   const answers = new Map<string, () => SeedNodesResponse>();
@@ -54,7 +59,11 @@ function formedNode(over: { self?: ContactPoint; view?: ContactPoint[]; clock?: 
   let decided = false;
   void coordinator.run().then(() => (decided = true));
   return {
-    clock, coordinator, answers, probed, conflicts,
+    clock,
+    coordinator,
+    answers,
+    probed,
+    conflicts,
     setView: (v: ContactPoint[]) => (view = v),
     decide: async () => {
       await clock.run(() => decided, clock.now() + 5000);
@@ -72,7 +81,9 @@ describe('conflict checks after the decision (lowest-address)', () => {
     n.answers.set(B.host, () => inCluster(B, [X, B], 3));
     n.answers.set(C.host, () => inCluster(C, [X, C], 3));
     await n.clock.advance(INTERVAL + 600);
-    expect(n.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: A, members: 1 }, theirs: { firstSeed: X, seeds: [X, B], members: 2 }, yielding: true }]);
+    expect(n.conflicts).toEqual([
+      { strategy: 'lowest-address', ours: { firstSeed: A, members: 1 }, theirs: { firstSeed: X, seeds: [X, B], members: 2 }, yielding: true },
+    ]);
     expect(n.coordinator.yielded).toBe(true);
     expect(n.clock.pending).toBe(0); // no more rounds: the node is leaving
     const probes = n.probed.length;
@@ -88,10 +99,15 @@ describe('conflict checks after the decision (lowest-address)', () => {
     n.answers.set(C.host, () => inCluster(C, [X], 1));
     await n.clock.advance(3 * (INTERVAL + 600));
     expect((await n.coordinator.report()).members).toBe(2);
-    expect(n.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: A, members: 2 }, theirs: { firstSeed: X, seeds: [X], members: 1 }, yielding: false }]);
+    expect(n.conflicts).toEqual([
+      { strategy: 'lowest-address', ours: { firstSeed: A, members: 2 }, theirs: { firstSeed: X, seeds: [X], members: 1 }, yielding: false },
+    ]);
     n.answers.set(D.host, () => inCluster(D, [D], 1));
     await n.clock.advance(INTERVAL + 600);
-    expect(n.conflicts.map((c) => [c.theirs.firstSeed.host, c.yielding])).toEqual([[X.host, false], [D.host, false]]);
+    expect(n.conflicts.map((c) => [c.theirs.firstSeed.host, c.yielding])).toEqual([
+      [X.host, false],
+      [D.host, false],
+    ]);
     expect(n.coordinator.yielded).toBe(false);
     n.coordinator.stop();
     expect(n.clock.pending).toBe(0);
@@ -118,7 +134,8 @@ describe('conflict checks after the decision (lowest-address)', () => {
     // ran, so every node still reports members 1 or 2. Cluster X (x1 < every y, 3 nodes) meets cluster
     // Y (4 nodes). A round samples 5 of the 6 peers; the census asks the sixth too, and both sides
     // count Y 4, X 3: Y survives and X yields, whatever each node reported.
-    const xs = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map(cp), ys = ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'].map(cp);
+    const xs = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map(cp),
+      ys = ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.14'].map(cp);
     const everyone = [...xs, ...ys];
     const answerAs = (n: ReturnType<typeof formedNode>) => {
       for (const x of xs) n.answers.set(x.host, () => inCluster(x, x === xs[0] ? [x] : [xs[0]!, x], 2));
@@ -130,7 +147,9 @@ describe('conflict checks after the decision (lowest-address)', () => {
     y1.setView(everyone);
     answerAs(y1);
     await y1.clock.advance(INTERVAL + 600);
-    expect(y1.conflicts).toEqual([{ strategy: 'lowest-address', ours: { firstSeed: ys[0], members: 4 }, theirs: { firstSeed: xs[0], seeds: [xs[0]], members: 3 }, yielding: false }]);
+    expect(y1.conflicts).toEqual([
+      { strategy: 'lowest-address', ours: { firstSeed: ys[0], members: 4 }, theirs: { firstSeed: xs[0], seeds: [xs[0]], members: 3 }, yielding: false },
+    ]);
     expect(new Set(y1.probed)).toEqual(new Set(everyone.filter((p) => p !== ys[0]).map((p) => p.host)));
     expect((await y1.coordinator.report()).members).toBe(4);
     y1.coordinator.stop();
@@ -194,11 +213,23 @@ describe('ConflictWatch', () => {
     const clock = new VirtualClock(0);
     let lookups = 0;
     const watch = new ConflictWatch({
-      self: A, seeds: [A], intervalMs: 1000, probeTimeoutMs: 100, clock, random: () => 0, logger: silentLogger,
-      discover: async () => { lookups++; return [A, B]; },
+      self: A,
+      seeds: [A],
+      intervalMs: 1000,
+      probeTimeoutMs: 100,
+      clock,
+      random: () => 0,
+      logger: silentLogger,
+      discover: async () => {
+        lookups++;
+        return [A, B];
+      },
       transport: { probe: async () => inCluster(B, [X], 1), close: async () => {} },
-      onConflict: () => { throw new Error('application bug'); },
-      initialView: [], initialObservations: new Map(),
+      onConflict: () => {
+        throw new Error('application bug');
+      },
+      initialView: [],
+      initialObservations: new Map(),
     });
     watch.start();
     await clock.advance(3 * 1000 + 50);
@@ -208,7 +239,6 @@ describe('ConflictWatch', () => {
     expect(clock.pending).toBe(0);
   });
 
-
   it('without a conflict, probes at most 5 peers a round, the lowest every time, and every peer within ⌈(n−2)/4⌉ rounds', async () => {
     const clock = new VirtualClock(0);
     const self = cp('10.0.0.7');
@@ -216,10 +246,27 @@ describe('ConflictWatch', () => {
     const rounds: string[][] = [];
     let current: string[] = [];
     const watch = new ConflictWatch({
-      self, seeds: [self], intervalMs: 1000, probeTimeoutMs: 100, clock, random: () => 0.37, logger: silentLogger,
-      discover: async () => { current = []; rounds.push(current); return [self, ...peers]; },
-      transport: { probe: async (p) => { current.push(p.host); return undecided(p); }, close: async () => {} },
-      initialView: [], initialObservations: new Map(),
+      self,
+      seeds: [self],
+      intervalMs: 1000,
+      probeTimeoutMs: 100,
+      clock,
+      random: () => 0.37,
+      logger: silentLogger,
+      discover: async () => {
+        current = [];
+        rounds.push(current);
+        return [self, ...peers];
+      },
+      transport: {
+        probe: async (p) => {
+          current.push(p.host);
+          return undecided(p);
+        },
+        close: async () => {},
+      },
+      initialView: [],
+      initialObservations: new Map(),
     });
     watch.start();
     await clock.advance(3 * 1000 + 50); // ⌈(12 − 2) / 4⌉ = 3 rounds

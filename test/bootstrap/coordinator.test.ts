@@ -8,7 +8,8 @@ import type { Logger } from '../../src/logger.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import type { ContactPoint } from '../../src/types.js';
 
-const A = { host: '10.0.0.1', port: 7626 }, B = { host: '10.0.0.2', port: 7626 };
+const A = { host: '10.0.0.1', port: 7626 },
+  B = { host: '10.0.0.2', port: 7626 };
 
 function recordingLogger() {
   const lines: { level: string; msg: string; obj: unknown }[] = [];
@@ -17,7 +18,9 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-function setup(over: { view?: () => ContactPoint[] | Promise<ContactPoint[]>; peer?: (p: ContactPoint) => SeedNodesResponse; settings?: object; self?: ContactPoint } = {}) {
+function setup(
+  over: { view?: () => ContactPoint[] | Promise<ContactPoint[]>; peer?: (p: ContactPoint) => SeedNodesResponse; settings?: object; self?: ContactPoint } = {},
+) {
   const clock = new VirtualClock(1000);
   const { logger, lines } = recordingLogger();
   const self = over.self ?? A;
@@ -25,7 +28,10 @@ function setup(over: { view?: () => ContactPoint[] | Promise<ContactPoint[]>; pe
   const coordinator = new Coordinator({
     self,
     settings: BootstrapSettings.parse({ stableMarginMs: 5000, ...over.settings }),
-    discover: async () => { lookups++; return (over.view ?? (() => [A, B]))(); },
+    discover: async () => {
+      lookups++;
+      return (over.view ?? (() => [A, B]))();
+    },
     transport: {
       probe: async (p) => (over.peer ?? ((q) => ({ self: q, seedNodes: [], lowest: A, view: 2, members: 0 })))(p),
       close: async () => {},
@@ -65,7 +71,12 @@ describe('Coordinator on virtual time', () => {
 
   it('a failed lookup keeps the last view and does not restart the stable margin; a changed set does', async () => {
     let n = 0;
-    const views: (() => ContactPoint[])[] = [() => [A, B], () => { throw new DiscoveryError('boom'); }];
+    const views: (() => ContactPoint[])[] = [
+      () => [A, B],
+      () => {
+        throw new DiscoveryError('boom');
+      },
+    ];
     const { clock, coordinator, lines } = setup({ view: () => views[Math.min(n++, 1)]!() });
     let decided: { decidedAt: number } | undefined;
     void coordinator.run().then((d) => (decided = d));
@@ -99,7 +110,9 @@ describe('Coordinator on virtual time', () => {
     let dropped = false;
     const { clock, coordinator } = setup({
       view: () => (dropped ? [A] : [A, B]),
-      peer: () => { throw new DiscoveryError('refused'); },
+      peer: () => {
+        throw new DiscoveryError('refused');
+      },
       settings: { requiredContactPoints: 1 },
     });
     let decided: unknown;
@@ -116,8 +129,20 @@ describe('Coordinator on virtual time', () => {
     const clock = new VirtualClock(0);
     let probes = 0;
     const c = new Coordinator({
-      self: A, settings: BootstrapSettings.parse({ probeTimeoutMs: 300, probeIntervalMs: 1000 }), clock, random: () => 0, logger: recordingLogger().logger,
-      discover: async () => [A, B], transport: { probe: () => { probes++; return new Promise(() => {}); }, close: async () => {} }, join: async () => {},
+      self: A,
+      settings: BootstrapSettings.parse({ probeTimeoutMs: 300, probeIntervalMs: 1000 }),
+      clock,
+      random: () => 0,
+      logger: recordingLogger().logger,
+      discover: async () => [A, B],
+      transport: {
+        probe: () => {
+          probes++;
+          return new Promise(() => {});
+        },
+        close: async () => {},
+      },
+      join: async () => {},
     });
     const aborted = new AbortController();
     const r = c.run(aborted.signal).catch((e: unknown) => e);

@@ -4,7 +4,9 @@ import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import type { ContactPoint } from '../../src/types.js';
 
 const cp = (host: string, port = 7626): ContactPoint => ({ host, port });
-const A = cp('10.0.0.1'), B = cp('10.0.0.2'), C = cp('10.0.0.3');
+const A = cp('10.0.0.1'),
+  B = cp('10.0.0.2'),
+  C = cp('10.0.0.3');
 const settings = { newClusterEnabled: true, requiredContactPoints: 2, stableMarginMs: 5000, expectedContactPoints: undefined, probeFailureWindowMs: 3000 };
 
 function response(self: ContactPoint, over: Partial<SeedNodesResponse> = {}): SeedNodesResponse {
@@ -18,7 +20,10 @@ function input(over: Partial<DeciderInput> = {}): DeciderInput {
     self: A,
     view: [A, B, C],
     viewSince: 0,
-    observations: obs([[B, response(B), 9000], [C, response(C), 9500]]),
+    observations: obs([
+      [B, response(B), 9000],
+      [C, response(C), 9500],
+    ]),
     settings,
     now: 10_000,
     ...over,
@@ -31,10 +36,17 @@ describe('decide', () => {
   });
 
   it('joins a peer that is in a cluster, whatever the gates say, first seed first', () => {
-    const d = decide(input({
-      self: C, viewSince: 9999, settings: { ...settings, newClusterEnabled: false },
-      observations: obs([[A, response(A, { seedNodes: [A] }), 9000], [B, response(B, { seedNodes: [A, cp('10.0.0.9')] }), 9000]]),
-    }));
+    const d = decide(
+      input({
+        self: C,
+        viewSince: 9999,
+        settings: { ...settings, newClusterEnabled: false },
+        observations: obs([
+          [A, response(A, { seedNodes: [A] }), 9000],
+          [B, response(B, { seedNodes: [A, cp('10.0.0.9')] }), 9000],
+        ]),
+      }),
+    );
     expect(d).toEqual({ kind: 'join', seeds: [A, B, cp('10.0.0.9')], conflictingFirstSeeds: [], members: 2 });
   });
 
@@ -42,8 +54,10 @@ describe('decide', () => {
   // a cluster's members are the responders that name its first seed (the clusters' census counts the
   // same answers), not the `members` each responder reports (what it has seen so far).
   describe('when peers disagree on the first seed', () => {
-    const X = cp('10.0.0.50'), Y = cp('10.0.0.60');
-    const D = cp('10.0.0.4'), E = cp('10.0.0.5');
+    const X = cp('10.0.0.50'),
+      Y = cp('10.0.0.60');
+    const D = cp('10.0.0.4'),
+      E = cp('10.0.0.5');
     const view = [A, B, C, D, E];
     const joining = (entries: [ContactPoint, SeedNodesResponse][], over: Partial<DeciderInput> = {}) =>
       decide(input({ self: E, view, observations: obs(entries.map(([p, r]) => [p, r, 9000])), ...over }));
@@ -69,9 +83,19 @@ describe('decide', () => {
       expect(d).toMatchObject({ kind: 'join', seeds: [B, C], conflictingFirstSeeds: [X], members: 2 });
     });
 
-    it('breaks a tie by the lower first seed, whatever the responders\' order', () => {
-      const a = joining([[A, response(A, { seedNodes: [Y] })], [B, response(B, { seedNodes: [X] })], [C, response(C)], [D, response(D)]]);
-      const b = joining([[D, response(D)], [C, response(C)], [B, response(B, { seedNodes: [X] })], [A, response(A, { seedNodes: [Y] })]]);
+    it("breaks a tie by the lower first seed, whatever the responders' order", () => {
+      const a = joining([
+        [A, response(A, { seedNodes: [Y] })],
+        [B, response(B, { seedNodes: [X] })],
+        [C, response(C)],
+        [D, response(D)],
+      ]);
+      const b = joining([
+        [D, response(D)],
+        [C, response(C)],
+        [B, response(B, { seedNodes: [X] })],
+        [A, response(A, { seedNodes: [Y] })],
+      ]);
       expect(a).toMatchObject({ seeds: [X, B], conflictingFirstSeeds: [Y] });
       expect(b).toEqual(a);
     });
@@ -85,7 +109,11 @@ describe('decide', () => {
     });
 
     it('the legacy rule (negative control only) joins the lowest first seed at once', () => {
-      const entries: [ContactPoint, SeedNodesResponse][] = [[A, response(A, { seedNodes: [X] })], [C, response(C, { seedNodes: [X] })], [B, response(B, { seedNodes: [B] })]];
+      const entries: [ContactPoint, SeedNodesResponse][] = [
+        [A, response(A, { seedNodes: [X] })],
+        [C, response(C, { seedNodes: [X] })],
+        [B, response(B, { seedNodes: [B] })],
+      ];
       expect(joining(entries, { viewSince: 10_000 })).toMatchObject({ kind: 'wait' }); // D has not answered
       expect(joining(entries)).toMatchObject({ seeds: [X, A, C] });
       expect(joining(entries, { viewSince: 10_000, lowestFirstSeedRule: true })).toMatchObject({ seeds: [B], conflictingFirstSeeds: [X] });
@@ -99,7 +127,14 @@ describe('decide', () => {
   });
 
   it('ignores stale responses, also for joining', () => {
-    const d = decide(input({ observations: obs([[B, response(B, { seedNodes: [B] }), 6999], [C, response(C), 9500]]) }));
+    const d = decide(
+      input({
+        observations: obs([
+          [B, response(B, { seedNodes: [B] }), 6999],
+          [C, response(C), 9500],
+        ]),
+      }),
+    );
     expect(d).toMatchObject({ kind: 'wait', gate: 'unconfirmed-contact-points' });
     if (d.kind === 'wait') expect(d.detail).toContain('10.0.0.2:7626');
   });
@@ -112,12 +147,41 @@ describe('decide', () => {
     // enough confirmed, but C never answered
     expect(decide(input({ observations: obs([[B, response(B), 9000]]), viewSince: 9999 }))).toMatchObject({ gate: 'unconfirmed-contact-points' });
     // all confirmed, view too young
-    expect(decide(input({ viewSince: 6000, self: B, observations: obs([[A, response(A), 9000], [C, response(C), 9000]]) }))).toMatchObject({ gate: 'stable-margin' });
+    expect(
+      decide(
+        input({
+          viewSince: 6000,
+          self: B,
+          observations: obs([
+            [A, response(A), 9000],
+            [C, response(C), 9000],
+          ]),
+        }),
+      ),
+    ).toMatchObject({ gate: 'stable-margin' });
     // stable, but someone is lower
-    expect(decide(input({ self: B, observations: obs([[A, response(A), 9000], [C, response(C), 9000]]) }))).toMatchObject({ gate: 'not-lowest' });
+    expect(
+      decide(
+        input({
+          self: B,
+          observations: obs([
+            [A, response(A), 9000],
+            [C, response(C), 9000],
+          ]),
+        }),
+      ),
+    ).toMatchObject({ gate: 'not-lowest' });
     // lowest, but a peer sees a lower node
-    expect(decide(input({ observations: obs([[B, response(B, { lowest: cp('10.0.0.0') }), 9000], [C, response(C), 9000]]) })))
-      .toMatchObject({ gate: 'view-agreement' });
+    expect(
+      decide(
+        input({
+          observations: obs([
+            [B, response(B, { lowest: cp('10.0.0.0') }), 9000],
+            [C, response(C), 9000],
+          ]),
+        }),
+      ),
+    ).toMatchObject({ gate: 'view-agreement' });
   });
 
   it('takes the fast path when the view holds expectedContactPoints', () => {
@@ -129,12 +193,29 @@ describe('decide', () => {
 
   it('never self-joins before the first lookup, nor when self is not discovered', () => {
     expect(decide(input({ viewSince: undefined }))).toMatchObject({ gate: 'stable-margin' });
-    const d = decide(input({ self: cp('10.0.0.0'), view: [A, B, C], observations: obs([[A, response(A), 9000], [B, response(B), 9000], [C, response(C), 9000]]) }));
+    const d = decide(
+      input({
+        self: cp('10.0.0.0'),
+        view: [A, B, C],
+        observations: obs([
+          [A, response(A), 9000],
+          [B, response(B), 9000],
+          [C, response(C), 9000],
+        ]),
+      }),
+    );
     expect(d).toMatchObject({ gate: 'not-lowest' });
   });
 
   it('a peer with an empty view (lowest null) blocks view agreement', () => {
-    const d = decide(input({ observations: obs([[B, response(B, { lowest: null, view: 0 }), 9000], [C, response(C), 9000]]) }));
+    const d = decide(
+      input({
+        observations: obs([
+          [B, response(B, { lowest: null, view: 0 }), 9000],
+          [C, response(C), 9000],
+        ]),
+      }),
+    );
     expect(d).toMatchObject({ gate: 'view-agreement' });
   });
 
@@ -144,7 +225,15 @@ describe('decide', () => {
   });
 
   it('is pure: observations of points outside the view do not count', () => {
-    const d = decide(input({ view: [A, B], observations: obs([[B, response(B), 9000], [C, response(C, { seedNodes: [C] }), 9000]]) }));
+    const d = decide(
+      input({
+        view: [A, B],
+        observations: obs([
+          [B, response(B), 9000],
+          [C, response(C, { seedNodes: [C] }), 9000],
+        ]),
+      }),
+    );
     expect(d).toEqual({ kind: 'self-join' });
   });
 });

@@ -34,23 +34,42 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.close()));
 });
 
-const fast = { discoveryIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 1000, probeFailureWindowMs: 1000, stableMarginMs: 600_000, bootstrapTimeoutMs: 20_000 };
+const fast = {
+  discoveryIntervalMs: 100,
+  probeIntervalMs: 100,
+  probeTimeoutMs: 1000,
+  probeFailureWindowMs: 1000,
+  stableMarginMs: 600_000,
+  bootstrapTimeoutMs: 20_000,
+};
 
-interface Line { level: string; fields: Record<string, unknown>; msg: string }
+interface Line {
+  level: string;
+  fields: Record<string, unknown>;
+  msg: string;
+}
 function capture(): { logger: Logger; lines: Line[] } {
   const lines: Line[] = [];
-  const at = (level: string) => (fields: unknown, msg?: string) => void lines.push({ level, fields: (fields ?? {}) as Record<string, unknown>, msg: msg ?? '' });
+  const at = (level: string) => (fields: unknown, msg?: string) =>
+    void lines.push({ level, fields: (fields ?? {}) as Record<string, unknown>, msg: msg ?? '' });
   return { lines, logger: { debug: () => {}, info: at('info'), warn: at('warn'), error: at('error') } };
 }
 
 let service = 0;
-function start(host: string, cert: Issued, caFile: string, options: { joined?: ContactPoint[][]; logger?: Logger; token?: string; bootstrap?: Record<string, unknown>; service?: string } = {}) {
+function start(
+  host: string,
+  cert: Issued,
+  caFile: string,
+  options: { joined?: ContactPoint[][]; logger?: Logger; token?: string; bootstrap?: Record<string, unknown>; service?: string } = {},
+) {
   return bootstrap({
     service: options.service ?? 'orders',
     discovery: { method: 'file', directory: dir },
     bootstrap: { ...fast, expectedContactPoints: 3, ...options.bootstrap },
     management: {
-      host, port: 0, ...(options.token ? { token: options.token } : {}),
+      host,
+      port: 0,
+      ...(options.token ? { token: options.token } : {}),
       tls: { certFile: cert.certFile, keyFile: cert.keyFile, caFile, requireClientCert: true },
     },
     self: { host },
@@ -63,7 +82,12 @@ function start(host: string, cert: Issued, caFile: string, options: { joined?: C
 function get(host: string, port: number, urlPath: string, cert?: Issued, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host, port, path: urlPath, agent: false, ca: readFileSync(pki.caFile), headers,
+      host,
+      port,
+      path: urlPath,
+      agent: false,
+      ca: readFileSync(pki.caFile),
+      headers,
       ...(cert ? { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) } : {}),
     });
     req.on('error', reject);
@@ -125,17 +149,26 @@ describe('bootstrap() over mutual TLS', () => {
     for (const r of results) if (r.status === 'fulfilled') nodes.push(r.value);
     for (const r of results.slice(0, 2)) {
       expect(r.status).toBe('rejected');
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'CLUSTERSEED_E_TIMEOUT', message: expect.stringContaining('unconfirmed-contact-points') });
+      expect((r as PromiseRejectedResult).reason).toMatchObject({
+        code: 'CLUSTERSEED_E_TIMEOUT',
+        message: expect.stringContaining('unconfirmed-contact-points'),
+      });
     }
     expect(results[2]!.status).toBe('rejected');
     // The lowest node logged the untrusted peer once, with the reason, over dozens of probes.
     const tlsLines = logs[0]!.lines.filter((l) => l.msg.includes('TLS'));
     expect(tlsLines).toHaveLength(1);
-    expect(tlsLines[0]!.fields).toMatchObject({ target: expect.stringMatching(/^127\.0\.0\.73:\d+$/), reason: expect.stringMatching(/does not verify.*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED)/) });
+    expect(tlsLines[0]!.fields).toMatchObject({
+      target: expect.stringMatching(/^127\.0\.0\.73:\d+$/),
+      reason: expect.stringMatching(/does not verify.*(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED)/),
+    });
     // Its trusted peer was never a TLS failure.
     expect(logs[0]!.lines.some((l) => JSON.stringify(l.fields).includes('127.0.0.72') && l.msg.includes('TLS'))).toBe(false);
     // The untrusted node sees both others fail verification, each logged once.
-    const strangerTls = logs[2]!.lines.filter((l) => l.msg.includes('TLS')).map((l) => String(l.fields['target']).split(':')[0]).sort();
+    const strangerTls = logs[2]!.lines
+      .filter((l) => l.msg.includes('TLS'))
+      .map((l) => String(l.fields.target).split(':')[0])
+      .sort();
     expect(strangerTls).toEqual(['127.0.0.71', '127.0.0.72']);
   }, 30_000);
 
@@ -153,7 +186,11 @@ describe('bootstrap() over mutual TLS', () => {
     // does not form alone either) and fails to decide; the cluster is unharmed.
     const c3 = await issue(other, '127.0.0.80');
     const log = capture();
-    const late = await start('127.0.0.80', c3, other.caFile, { service: svc, logger: log.logger, bootstrap: { expectedContactPoints: 2, bootstrapTimeoutMs: 2500 } }).catch((e: unknown) => e);
+    const late = await start('127.0.0.80', c3, other.caFile, {
+      service: svc,
+      logger: log.logger,
+      bootstrap: { expectedContactPoints: 2, bootstrapTimeoutMs: 2500 },
+    }).catch((e: unknown) => e);
     expect(late).toMatchObject({ code: 'CLUSTERSEED_E_TIMEOUT', message: expect.stringContaining('required-contact-points: 1 of 2') });
     expect(log.lines.filter((l) => l.msg.includes('TLS'))).toHaveLength(2);
     expect((await get('127.0.0.81', started[0]!.endpoint.port, '/health', c2)).status).toBe(200);
@@ -164,15 +201,19 @@ describe('management.tls configuration', () => {
   it('rejects requireClientCert without caFile, and a file that does not exist, naming the key', async () => {
     const cert = await issue(pki, '127.0.0.1');
     const base = { service: 's', discovery: { method: 'static' as const, contactPoints: ['127.0.0.1'] }, self: { host: '127.0.0.1' }, join: async () => {} };
-    await expect(bootstrap({ ...base, management: { host: '127.0.0.1', port: 0, tls: { certFile: cert.certFile, keyFile: cert.keyFile, requireClientCert: true } } }))
-      .rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/management\.tls\.caFile.*requireClientCert needs caFile/) });
-    await expect(bootstrap({ ...base, management: { host: '127.0.0.1', port: 0, tls: { certFile: path.join(dir, 'missing.crt'), keyFile: cert.keyFile } } }))
-      .rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/management\.tls\.certFile.*does not exist/) });
-    await expect(bootstrap({ ...base, management: { host: '127.0.0.1', port: 0, tls: { certFile: cert.certFile, keyFile: cert.keyFile, bogus: 1 } as never } }))
-      .rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('management.tls') });
+    await expect(
+      bootstrap({ ...base, management: { host: '127.0.0.1', port: 0, tls: { certFile: cert.certFile, keyFile: cert.keyFile, requireClientCert: true } } }),
+    ).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/management\.tls\.caFile.*requireClientCert needs caFile/) });
+    await expect(
+      bootstrap({ ...base, management: { host: '127.0.0.1', port: 0, tls: { certFile: path.join(dir, 'missing.crt'), keyFile: cert.keyFile } } }),
+    ).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(/management\.tls\.certFile.*does not exist/) });
+    await expect(
+      bootstrap({ ...base, management: { host: '127.0.0.1', port: 0, tls: { certFile: cert.certFile, keyFile: cert.keyFile, bogus: 1 } as never } }),
+    ).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('management.tls') });
     // loadConfig (what `config check` runs) rejects the same.
-    await expect(loadConfig({ env: {}, overrides: { service: 's', management: { tls: { certFile: cert.certFile, keyFile: cert.keyFile, requireClientCert: true } } } }))
-      .rejects.toThrow(/management\.tls\.caFile/);
+    await expect(
+      loadConfig({ env: {}, overrides: { service: 's', management: { tls: { certFile: cert.certFile, keyFile: cert.keyFile, requireClientCert: true } } } }),
+    ).rejects.toThrow(/management\.tls\.caFile/);
   });
 
   it('rejects PEM files that are not what they claim, in the schema (config check) and before the endpoint binds, naming the key', async () => {
@@ -189,21 +230,35 @@ describe('management.tls configuration', () => {
       [{ certFile: cert.certFile, keyFile: garbage }, /management\.tls\.keyFile: .* is not a PEM private key/],
       [{ certFile: cert.certFile, keyFile: otherCert.keyFile }, /management\.tls\.keyFile: .* is not the key of management\.tls\.certFile/],
       [{ certFile: cert.certFile, keyFile: cert.keyFile, caFile: garbage }, /management\.tls\.caFile: .* is not a PEM CA bundle/],
-      [{ certFile: serverOnly.certFile, keyFile: serverOnly.keyFile, caFile: pki.caFile, requireClientCert: true }, /management\.tls\.certFile: with requireClientCert .*serverAuth and clientAuth.*allows serverAuth/],
+      [
+        { certFile: serverOnly.certFile, keyFile: serverOnly.keyFile, caFile: pki.caFile, requireClientCert: true },
+        /management\.tls\.certFile: with requireClientCert .*serverAuth and clientAuth.*allows serverAuth/,
+      ],
     ];
     for (const [tls, message] of cases) {
       // What `config check` and loadConfig() run…
-      await expect(loadConfig({ env: {}, overrides: { service: 's', management: { tls } } })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(message) });
+      await expect(loadConfig({ env: {}, overrides: { service: 's', management: { tls } } })).rejects.toMatchObject({
+        code: 'CLUSTERSEED_E_CONFIG',
+        message: expect.stringMatching(message),
+      });
       // …what bootstrap() refuses, before anything binds…
-      await expect(bootstrap({ ...base, management: { host: '127.0.0.1', port, tls } })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringMatching(message) });
+      await expect(bootstrap({ ...base, management: { host: '127.0.0.1', port, tls } })).rejects.toMatchObject({
+        code: 'CLUSTERSEED_E_CONFIG',
+        message: expect.stringMatching(message),
+      });
       // …and the start-up loader itself (files that changed after the check).
       expect(() => loadManagementTls({ requireClientCert: false, ...tls })).toThrow(new RegExp(`^${message.source}`));
     }
-    expect(() => loadManagementTls({ certFile: path.join(dir, 'gone.crt'), keyFile: cert.keyFile, requireClientCert: false })).toThrow(/^management\.tls\.certFile: cannot read .*ENOENT/);
+    expect(() => loadManagementTls({ certFile: path.join(dir, 'gone.crt'), keyFile: cert.keyFile, requireClientCert: false })).toThrow(
+      /^management\.tls\.certFile: cannot read .*ENOENT/,
+    );
     // Nothing was bound meanwhile: the port is still free.
     const net = await import('node:net');
     await new Promise<void>((resolve, reject) => {
-      const s = net.createServer().once('error', reject).listen(port, '127.0.0.1', () => s.close(() => resolve()));
+      const s = net
+        .createServer()
+        .once('error', reject)
+        .listen(port, '127.0.0.1', () => s.close(() => resolve()));
     });
   });
 });

@@ -50,14 +50,28 @@ afterEach(async () => {
   endpoint = undefined;
 });
 
-interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
-interface ClientOptions { method?: string; headers?: Record<string, string>; cert?: Issued; ca?: Buffer }
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+interface ClientOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  cert?: Issued;
+  ca?: Buffer;
+}
 
 /** One HTTPS request on a fresh connection, verifying the server against `ca` (the test CA by default). */
 function get(port: number, path: string, options: ClientOptions = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: false,
+      host: '127.0.0.1',
+      port,
+      path,
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      agent: false,
       ca: options.ca ?? ca,
       ...(options.cert ? { cert: readFileSync(options.cert.certFile), key: readFileSync(options.cert.keyFile) } : {}),
     });
@@ -77,12 +91,17 @@ function get(port: number, path: string, options: ClientOptions = {}): Promise<A
 function rawTls(port: number, request: string | undefined, options: { cert?: Issued } = {}): Promise<{ data: string; closedAfterMs: number }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const socket = tls.connect({
-      host: '127.0.0.1', port, ca,
-      ...(options.cert ? { cert: readFileSync(options.cert.certFile), key: readFileSync(options.cert.keyFile) } : {}),
-    }, () => {
-      if (request !== undefined) socket.write(request);
-    });
+    const socket = tls.connect(
+      {
+        host: '127.0.0.1',
+        port,
+        ca,
+        ...(options.cert ? { cert: readFileSync(options.cert.certFile), key: readFileSync(options.cert.keyFile) } : {}),
+      },
+      () => {
+        if (request !== undefined) socket.write(request);
+      },
+    );
     let data = '';
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => {
@@ -118,7 +137,14 @@ function rawTcp(port: number, request: string | undefined): Promise<{ data: Buff
 }
 
 const start = (t: ManagementTls, extra: { token?: string; report?: () => SeedNodesResponse | undefined } = {}) =>
-  startEndpoint({ host: '127.0.0.1', port: 0, report: extra.report ?? (() => state), logger: silentLogger, tls: t, ...(extra.token ? { token: extra.token } : {}) });
+  startEndpoint({
+    host: '127.0.0.1',
+    port: 0,
+    report: extra.report ?? (() => state),
+    logger: silentLogger,
+    tls: t,
+    ...(extra.token ? { token: extra.token } : {}),
+  });
 
 describe('management endpoint over HTTPS', () => {
   it('answers seed-nodes and health, verified against the CA', async () => {
@@ -131,7 +157,9 @@ describe('management endpoint over HTTPS', () => {
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
     // A client that does not trust the CA refuses the endpoint: it is not a self-signed free-for-all.
-    await expect(get(endpoint.port, '/health', { ca: readFileSync(other.caFile) })).rejects.toMatchObject({ code: expect.stringMatching(/UNABLE_TO_VERIFY|SELF_SIGNED/) });
+    await expect(get(endpoint.port, '/health', { ca: readFileSync(other.caFile) })).rejects.toMatchObject({
+      code: expect.stringMatching(/UNABLE_TO_VERIFY|SELF_SIGNED/),
+    });
   });
 
   it('gives a plain-HTTP request no HTTP answer: the handshake fails and the socket closes', async () => {
@@ -150,7 +178,7 @@ describe('management endpoint over HTTPS', () => {
     expect((await get(endpoint.port, '/other')).status).toBe(404);
     const post = await get(endpoint.port, '/bootstrap/seed-nodes', { method: 'POST' });
     expect(post.status).toBe(405);
-    expect(post.headers['allow']).toBe('GET');
+    expect(post.headers.allow).toBe('GET');
     expect((await rawTls(endpoint.port, 'GET /health HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc')).data).toMatch(/^HTTP\/1.1 400/);
     expect((await rawTls(endpoint.port, 'GET /health HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n')).data).toMatch(/^HTTP\/1.1 400/);
     expect((await rawTls(endpoint.port, `GET /health HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(9000)}\r\n\r\n`)).data).toMatch(/^HTTP\/1.1 431/);
@@ -158,10 +186,7 @@ describe('management endpoint over HTTPS', () => {
 
   it('cuts a slow client: headers not finished, or a handshake never started, within the 5 s limit', async () => {
     endpoint = await start(serverTls);
-    const [slowHeaders, noHandshake] = await Promise.all([
-      rawTls(endpoint.port, 'GET /health HTTP/1.1\r\nhost: x\r\n'),
-      rawTcp(endpoint.port, undefined),
-    ]);
+    const [slowHeaders, noHandshake] = await Promise.all([rawTls(endpoint.port, 'GET /health HTTP/1.1\r\nhost: x\r\n'), rawTcp(endpoint.port, undefined)]);
     expect(slowHeaders.data).toMatch(/^HTTP\/1.1 408/);
     expect(slowHeaders.closedAfterMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
     expect(slowHeaders.closedAfterMs).toBeLessThan(REQUEST_TIMEOUT_MS + 3000);
@@ -191,7 +216,10 @@ describe('mutual TLS (requireClientCert)', () => {
   it('refuses a client without a certificate in the handshake, /health included; serves one with a certificate from the CA', async () => {
     endpoint = await start(mutualTls);
     for (const path of ['/bootstrap/seed-nodes', '/health', '/other']) {
-      const err = await get(endpoint.port, path).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      const err = await get(endpoint.port, path).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) => e,
+      );
       expect(err, path).toBeDefined();
       expect(err!.code).toMatch(/^(ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED|ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE|ECONNRESET)$/);
     }
@@ -205,9 +233,14 @@ describe('mutual TLS (requireClientCert)', () => {
   it('refuses a client certificate from another CA, and one without the clientAuth usage', async () => {
     endpoint = await start(mutualTls);
     for (const cert of [stranger, serverOnly]) {
-      const err = await get(endpoint.port, '/health', { cert }).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      const err = await get(endpoint.port, '/health', { cert }).then(
+        () => undefined,
+        (e: NodeJS.ErrnoException) => e,
+      );
       expect(err, cert.certFile).toBeDefined();
-      expect(err!.code).toMatch(/^(ERR_SSL_TLSV1_ALERT_UNKNOWN_CA|ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE|ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE|ECONNRESET)$/);
+      expect(err!.code).toMatch(
+        /^(ERR_SSL_TLSV1_ALERT_UNKNOWN_CA|ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE|ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE|ECONNRESET)$/,
+      );
     }
   });
 
@@ -234,8 +267,14 @@ describe('https probe transport', () => {
     const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: mutualTls, logger });
     // Client sockets to the endpoint port that are ESTABLISHED (state 01) in the kernel's table.
     const portHex = endpoint.port.toString(16).toUpperCase().padStart(4, '0');
-    const established = () => readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
-      .filter((l) => { const f = l.trim().split(/\s+/); return f[2]?.endsWith(`:${portHex}`) && f[3] === '01'; }).length;
+    const established = () =>
+      readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .slice(1)
+        .filter((l) => {
+          const f = l.trim().split(/\s+/);
+          return f[2]?.endsWith(`:${portHex}`) && f[3] === '01';
+        }).length;
     try {
       for (let i = 0; i < 10; i++) expect(await transport.probe({ host: '127.0.0.1' }, { signal: signal() })).toEqual(state);
       expect(established()).toBe(1);
@@ -277,10 +316,12 @@ describe('https probe transport', () => {
     const verifying = createHttpProbeTransport({ defaultPort: misnamed.port, tls: serverTls, logger });
     try {
       await expect(refused.probe({ host: '127.0.0.1', port: endpoint.port }, { signal: signal() })).rejects.toMatchObject({
-        code: 'CLUSTERSEED_E_DISCOVERY', message: expect.stringMatching(/TLS: .*(refused|closed the connection)/),
+        code: 'CLUSTERSEED_E_DISCOVERY',
+        message: expect.stringMatching(/TLS: .*(refused|closed the connection)/),
       });
       await expect(verifying.probe({ host: '127.0.0.1', port: misnamed.port }, { signal: signal() })).rejects.toMatchObject({
-        code: 'CLUSTERSEED_E_DISCOVERY', message: expect.stringMatching(/TLS: the peer's certificate does not verify: .*ERR_TLS_CERT_ALTNAME_INVALID/),
+        code: 'CLUSTERSEED_E_DISCOVERY',
+        message: expect.stringMatching(/TLS: the peer's certificate does not verify: .*ERR_TLS_CERT_ALTNAME_INVALID/),
       });
     } finally {
       await Promise.all([refused.close(), verifying.close(), misnamed.close()]);
@@ -294,7 +335,8 @@ describe('https probe transport', () => {
     const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: serverTls, logger });
     try {
       await expect(transport.probe({ host: '127.0.0.1', port: endpoint.port }, { signal: signal() })).rejects.toMatchObject({
-        code: 'CLUSTERSEED_E_DISCOVERY', message: expect.stringMatching(/TLS: the peer's certificate does not verify: certificate has expired \(CERT_HAS_EXPIRED\)/),
+        code: 'CLUSTERSEED_E_DISCOVERY',
+        message: expect.stringMatching(/TLS: the peer's certificate does not verify: certificate has expired \(CERT_HAS_EXPIRED\)/),
       });
     } finally {
       await transport.close();
@@ -306,7 +348,9 @@ describe('https probe transport', () => {
     const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: serverTls, logger });
     try {
       await expect(transport.probe({ host: '127.0.0.1', port: endpoint.port }, { signal: signal() })).rejects.toMatchObject({
-        code: 'CLUSTERSEED_E_DISCOVERY', message: expect.stringContaining('does not speak TLS'), hint: expect.stringContaining('same scheme'),
+        code: 'CLUSTERSEED_E_DISCOVERY',
+        message: expect.stringContaining('does not speak TLS'),
+        hint: expect.stringContaining('same scheme'),
       });
     } finally {
       await transport.close();
@@ -325,7 +369,12 @@ describe('docs/configuration.md, "A CA and node certificates for a trial"', () =
       // The documented addresses, made local.
       const script = blocks.join('\n').replaceAll('10.0.1.5', '127.0.0.1');
       execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, stdio: 'pipe' });
-      const t = loadManagementTls({ certFile: path.join(dir, 'node-1.crt'), keyFile: path.join(dir, 'node-1.key'), caFile: path.join(dir, 'ca.crt'), requireClientCert: true });
+      const t = loadManagementTls({
+        certFile: path.join(dir, 'node-1.crt'),
+        keyFile: path.join(dir, 'node-1.key'),
+        caFile: path.join(dir, 'ca.crt'),
+        requireClientCert: true,
+      });
       endpoint = await start(t);
       const transport = createHttpProbeTransport({ defaultPort: endpoint.port, tls: t });
       try {

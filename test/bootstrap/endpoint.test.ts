@@ -7,7 +7,10 @@ import { silentLogger } from '../../src/logger.js';
 
 const state: SeedNodesResponse = { self: { host: '127.0.0.1', port: 7000 }, seedNodes: [], lowest: { host: '127.0.0.1', port: 7000 }, view: 1, members: 0 };
 let endpoint: ManagementEndpoint | undefined;
-afterEach(async () => { await endpoint?.close(); endpoint = undefined; });
+afterEach(async () => {
+  await endpoint?.close();
+  endpoint = undefined;
+});
 
 /** Sends raw bytes and returns the raw response (the server closes or answers). */
 function raw(port: number, request: string): Promise<string> {
@@ -16,7 +19,14 @@ function raw(port: number, request: string): Promise<string> {
     let data = '';
     socket.on('data', (d) => {
       data += d.toString();
-      if (/\r\n\r\n/.test(data)) { const m = /content-length: (\d+)/i.exec(data); const body = data.split('\r\n\r\n')[1] ?? ''; if (!m || body.length >= Number(m[1])) { socket.destroy(); resolve(data); } }
+      if (/\r\n\r\n/.test(data)) {
+        const m = /content-length: (\d+)/i.exec(data);
+        const body = data.split('\r\n\r\n')[1] ?? '';
+        if (!m || body.length >= Number(m[1])) {
+          socket.destroy();
+          resolve(data);
+        }
+      }
     });
     socket.on('end', () => resolve(data));
     socket.on('error', reject);
@@ -63,8 +73,10 @@ describe('management endpoint', () => {
 
   it('reports a port in use as a config error naming management.port', async () => {
     endpoint = await startEndpoint({ host: '127.0.0.1', port: 0, report: () => state, logger: silentLogger });
-    await expect(startEndpoint({ host: '127.0.0.1', port: endpoint.port, report: () => state, logger: silentLogger }))
-      .rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('management.port') });
+    await expect(startEndpoint({ host: '127.0.0.1', port: endpoint.port, report: () => state, logger: silentLogger })).rejects.toMatchObject({
+      code: 'CLUSTERSEED_E_CONFIG',
+      message: expect.stringContaining('management.port'),
+    });
   });
 });
 
@@ -77,8 +89,14 @@ describe('http probe transport', () => {
     // Count the client sockets to the endpoint port that are ESTABLISHED (state 01) in the kernel's table.
     const { readFileSync } = await import('node:fs');
     const portHex = endpoint.port.toString(16).toUpperCase().padStart(4, '0');
-    const count = () => readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)
-      .filter((l) => { const f = l.trim().split(/\s+/); return f[2]?.endsWith(`:${portHex}`) && f[3] === '01'; }).length;
+    const count = () =>
+      readFileSync('/proc/net/tcp', 'utf8')
+        .split('\n')
+        .slice(1)
+        .filter((l) => {
+          const f = l.trim().split(/\s+/);
+          return f[2]?.endsWith(`:${portHex}`) && f[3] === '01';
+        }).length;
     expect(count()).toBe(1);
     await transport.close();
     for (let i = 0; i < 100 && count() > 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -89,7 +107,10 @@ describe('http probe transport', () => {
     const http = await import('node:http');
     let body = '';
     let status = 200;
-    const server = http.createServer((_, res) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(body); });
+    const server = http.createServer((_, res) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(body);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
     const transport = createHttpProbeTransport({ defaultPort: port });
@@ -105,9 +126,12 @@ describe('http probe transport', () => {
       await expect(probe()).rejects.toMatchObject({ message: expect.stringContaining('"lowest"') });
       body = 'x'.repeat(70_000);
       await expect(probe()).rejects.toMatchObject({ code: 'CLUSTERSEED_E_PROTOCOL', message: expect.stringContaining('larger than') });
-      status = 401; body = '{}';
+      status = 401;
+      body = '{}';
       await expect(probe()).rejects.toMatchObject({ code: 'CLUSTERSEED_E_AUTH' });
-      await expect(transport.probe({ host: '127.0.0.1', port: 1 }, { signal: new AbortController().signal })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_DISCOVERY' });
+      await expect(transport.probe({ host: '127.0.0.1', port: 1 }, { signal: new AbortController().signal })).rejects.toMatchObject({
+        code: 'CLUSTERSEED_E_DISCOVERY',
+      });
       const aborted = new AbortController();
       aborted.abort(new Error('stop'));
       await expect(transport.probe({ host: '127.0.0.1', port }, { signal: aborted.signal })).rejects.toMatchObject({ code: 'CLUSTERSEED_E_ABORTED' });

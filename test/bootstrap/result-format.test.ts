@@ -3,7 +3,10 @@ import { formatResult, resultEnv } from '../../src/cli/result-format.js';
 import type { BootstrapResult } from '../../src/bootstrap/strategy.js';
 
 const result: BootstrapResult = {
-  seeds: [{ host: '10.0.1.5', port: 7626, meta: { instanceId: 'i-1' } }, { host: 'fd00::7', port: 7626 }],
+  seeds: [
+    { host: '10.0.1.5', port: 7626, meta: { instanceId: 'i-1' } },
+    { host: 'fd00::7', port: 7626 },
+  ],
   self: { host: '10.0.1.7', port: 7626 },
   formedNewCluster: false,
   strategy: 'lowest-address',
@@ -14,7 +17,10 @@ describe('formatResult', () => {
   it('json: one object, contact points as {host, port}, no meta', () => {
     expect(JSON.parse(formatResult(result, 'json'))).toEqual({
       self: { host: '10.0.1.7', port: 7626 },
-      seeds: [{ host: '10.0.1.5', port: 7626 }, { host: 'fd00::7', port: 7626 }],
+      seeds: [
+        { host: '10.0.1.5', port: 7626 },
+        { host: 'fd00::7', port: 7626 },
+      ],
       formedNewCluster: false,
       strategy: 'lowest-address',
       elapsedMs: 812,

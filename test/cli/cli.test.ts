@@ -30,8 +30,14 @@ describe('clusterseed resolve', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({
-      service: 'x', method: 'static',
-      contactPoints: [{ host: '10.0.0.2', port: 7626 }, { host: '10.0.0.10', port: 7626 }, { host: '10.0.0.200', port: 7626 }, { host: 'fd00::1', port: 7626 }],
+      service: 'x',
+      method: 'static',
+      contactPoints: [
+        { host: '10.0.0.2', port: 7626 },
+        { host: '10.0.0.10', port: 7626 },
+        { host: '10.0.0.200', port: 7626 },
+        { host: 'fd00::1', port: 7626 },
+      ],
     });
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
   });
@@ -90,7 +96,10 @@ describe('clusterseed config', () => {
   it('check accepts a good file and rejects a bad one with exit 2 naming the key', async () => {
     const good = path.join(dir, 'good.json');
     writeFileSync(good, JSON.stringify({ service: 'products-api', discovery: { method: 'aws-ec2-tags', tagKey: 'service', ports: [7626] } }));
-    expect(await cli(['config', 'check', good])).toMatchObject({ code: 0, stdout: `${good}: ok (service "products-api", method aws-ec2-tags, strategy lowest-address)\n` });
+    expect(await cli(['config', 'check', good])).toMatchObject({
+      code: 0,
+      stdout: `${good}: ok (service "products-api", method aws-ec2-tags, strategy lowest-address)\n`,
+    });
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ service: 'products-api', discovery: { method: 'aws-ec2-tags', ports: [7626, 'abc'] } }));
     const r = await cli(['config', 'check', bad]);

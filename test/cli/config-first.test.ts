@@ -18,7 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function cli(args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -26,11 +26,17 @@ function cli(args: string[], env: Record<string, string> = {}) {
 
 function configFile(name: string, discovery: Record<string, unknown>, port = 0): string {
   const file = path.join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({
-    service: 's', discovery, management: { host: '127.0.0.1', port }, self: { host: '127.0.0.1' },
-    // Allowed but risky: bootstrap warns about it (DESIGN §5.5.2).
-    bootstrap: { expectedContactPoints: 4, requiredContactPoints: 1 },
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      service: 's',
+      discovery,
+      management: { host: '127.0.0.1', port },
+      self: { host: '127.0.0.1' },
+      // Allowed but risky: bootstrap warns about it (DESIGN §5.5.2).
+      bootstrap: { expectedContactPoints: 4, requiredContactPoints: 1 },
+    }),
+  );
   return file;
 }
 
@@ -43,7 +49,10 @@ describe('an error only start-up can see is still the first and only stderr line
     const file = configFile(name.replace(/\W+/g, '-'), discovery);
     const check = await cli(['config', 'check', file]);
     expect(check.code).toBe(0); // the file is valid: the environment decides
-    for (const args of [['bootstrap', '--config', file, '--exit', '--timeout', '5000'], ['run', '--config', file, '--timeout', '5000', '--', 'true']]) {
+    for (const args of [
+      ['bootstrap', '--config', file, '--exit', '--timeout', '5000'],
+      ['run', '--config', file, '--timeout', '5000', '--', 'true'],
+    ]) {
       const r = await cli(args, env);
       expect(r.code, args[0]).toBe(2);
       expect(r.stdout).toBe('');
@@ -58,9 +67,18 @@ describe('an error only start-up can see is still the first and only stderr line
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     try {
       const port = (holder.address() as net.AddressInfo).port;
-      const r = await cli(['bootstrap', '--config', configFile('held', { method: 'static', contactPoints: ['127.0.0.1:1'] }, port), '--exit', '--timeout', '5000']);
+      const r = await cli([
+        'bootstrap',
+        '--config',
+        configFile('held', { method: 'static', contactPoints: ['127.0.0.1:1'] }, port),
+        '--exit',
+        '--timeout',
+        '5000',
+      ]);
       expect(r.code).toBe(2);
-      expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(new RegExp(`^clusterseed: management\\.port: 127\\.0\\.0\\.1:${port} is already in use`))]);
+      expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+        expect.stringMatching(new RegExp(`^clusterseed: management\\.port: 127\\.0\\.0\\.1:${port} is already in use`)),
+      ]);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }

@@ -24,7 +24,7 @@ async function cli(args: string[], signal: AbortSignal = new AbortController().s
 }
 
 describe('clusterseed --version', () => {
-  it('in-process from the sources (src/cli/main.ts) prints package.json\'s version', async () => {
+  it("in-process from the sources (src/cli/main.ts) prints package.json's version", async () => {
     const { version } = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8')) as { version: string };
     const r = await cli(['--version']);
     expect(r.stderr).toBe('');
@@ -74,14 +74,14 @@ describe('demo: errors', () => {
       ...(exited !== undefined ? { exited } : {}),
       ...(result
         ? {
-          result: {
-            self: { host, port: 7000 },
-            seeds: [{ host: seedHost!, port: Number(seedPort) }],
-            formedNewCluster: result.formed,
-            strategy: 'lowest-address',
-            elapsedMs: 5,
-          },
-        }
+            result: {
+              self: { host, port: 7000 },
+              seeds: [{ host: seedHost!, port: Number(seedPort) }],
+              formedNewCluster: result.formed,
+              strategy: 'lowest-address',
+              elapsedMs: 5,
+            },
+          }
         : {}),
     };
   };
@@ -135,8 +135,8 @@ describe('demo: errors', () => {
 
   it('aborted (in-process): AbortedError on stderr, exit 130, no temporary directory left', async () => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-demo-abort-'));
-    const before = process.env['TMPDIR'];
-    process.env['TMPDIR'] = tmp;
+    const before = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
     try {
       const controller = new AbortController();
       controller.abort(new SignalReceived('SIGINT'));
@@ -145,8 +145,8 @@ describe('demo: errors', () => {
       expect(r.code).toBe(130);
       expect(await readdir(tmp)).toEqual([]);
     } finally {
-      if (before === undefined) delete process.env['TMPDIR'];
-      else process.env['TMPDIR'] = before;
+      if (before === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = before;
       await rm(tmp, { recursive: true, force: true });
     }
   });
@@ -192,7 +192,8 @@ describe('demo: errors', () => {
     const controller = new AbortController();
     controller.abort();
     const sinkIo = sink();
-    await expect(demo(['--nodes', '1'], { ...sinkIo, env: {}, signal: controller.signal, logger: { debug() {}, info() {}, warn() {}, error() {} } as never }))
-      .rejects.toBeInstanceOf(AbortedError);
+    await expect(
+      demo(['--nodes', '1'], { ...sinkIo, env: {}, signal: controller.signal, logger: { debug() {}, info() {}, warn() {}, error() {} } as never }),
+    ).rejects.toBeInstanceOf(AbortedError);
   });
 });

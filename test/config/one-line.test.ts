@@ -5,20 +5,36 @@ import { ConfigError } from '../../src/errors.js';
 describe('one-line discovery form', () => {
   it('parses and coerces by the method schema', () => {
     expect(parseOneLine('method=aws-ec2-tags tagKey=service ports=7626,7627 filters="tag:env=prod;instance-type=m5.large"')).toEqual({
-      method: 'aws-ec2-tags', tagKey: 'service', ports: [7626, 7627], filters: 'tag:env=prod;instance-type=m5.large',
+      method: 'aws-ec2-tags',
+      tagKey: 'service',
+      ports: [7626, 7627],
+      filters: 'tag:env=prod;instance-type=m5.large',
     });
     expect(parseOneLine('method=aws-ecs tags=deployment-side:blue,env:prod cluster=prod')).toEqual({
-      method: 'aws-ecs', cluster: 'prod', tags: [{ key: 'deployment-side', value: 'blue' }, { key: 'env', value: 'prod' }],
+      method: 'aws-ecs',
+      cluster: 'prod',
+      tags: [
+        { key: 'deployment-side', value: 'blue' },
+        { key: 'env', value: 'prod' },
+      ],
     });
     expect(parseOneLine('method=consul tags=primary,v2 passingOnly=false port=8500')).toEqual({
-      method: 'consul', tags: ['primary', 'v2'], passingOnly: false, port: 8500,
+      method: 'consul',
+      tags: ['primary', 'v2'],
+      passingOnly: false,
+      port: 8500,
     });
     expect(parseOneLine('method=dns nameservers=127.0.0.1:5353')).toEqual({ method: 'dns', nameservers: ['127.0.0.1:5353'] });
   });
 
   it('accepts Pekko aliases and quoted values with spaces, quotes and "="', () => {
     expect(parseOneLine('method=aws-api-ec2-tag-based tagValue="a b \\"c\\" = d"')).toEqual({ method: 'aws-api-ec2-tag-based', tagValue: 'a b "c" = d' });
-    expect(tokenizeOneLine('  a=1   b="x y"  ')).toEqual(new Map([['a', '1'], ['b', 'x y']]));
+    expect(tokenizeOneLine('  a=1   b="x y"  ')).toEqual(
+      new Map([
+        ['a', '1'],
+        ['b', 'x y'],
+      ]),
+    );
   });
 
   it('uses the base method when the line has none', () => {

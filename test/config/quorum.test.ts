@@ -7,7 +7,15 @@ import { partitionRisk } from '../../src/config/schema.js';
 const bootstrapOf = (bootstrap: Record<string, unknown>) => parseConfig({ service: 's', bootstrap }).bootstrap;
 
 describe('requiredContactPoints: a majority of expectedContactPoints by default', () => {
-  it.each([[undefined, 2], [1, 1], [2, 2], [3, 2], [4, 3], [5, 3], [50, 26]])('E = %s → %s', (expected, required) => {
+  it.each([
+    [undefined, 2],
+    [1, 1],
+    [2, 2],
+    [3, 2],
+    [4, 3],
+    [5, 3],
+    [50, 26],
+  ])('E = %s → %s', (expected, required) => {
     const b = bootstrapOf(expected === undefined ? {} : { expectedContactPoints: expected });
     expect(b.requiredContactPoints).toBe(required);
     expect(partitionRisk(b)).toBeUndefined();

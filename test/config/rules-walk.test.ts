@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the table matches source text that contains template placeholders
 /*
  * The schema is the single source of truth (issue 11, DESIGN §3 "Validation is complete before any
  * side effect"): every configuration-level rule that a provider's create(), resolve() or register(),
@@ -62,48 +63,122 @@ const plain: Record<string, Json> = {
 
 const RULES: Rule[] = [
   ...NO_LOCK.map((m) => ({
-    id: `lock-${m}`, rule: `bootstrap.strategy "lock" with ${m}, which has no lock`,
-    config: { discovery: plain[m]!, bootstrap: { strategy: 'lock' } }, path: 'bootstrap.strategy',
+    id: `lock-${m}`,
+    rule: `bootstrap.strategy "lock" with ${m}, which has no lock`,
+    config: { discovery: plain[m]!, bootstrap: { strategy: 'lock' } },
+    path: 'bootstrap.strategy',
   })),
   {
-    id: 'lock-kubernetes-portName', rule: 'bootstrap.strategy "lock" on kubernetes-api without portName',
-    config: { discovery: { method: 'kubernetes-api', apiServer: 'https://127.0.0.1:6443' }, bootstrap: { strategy: 'lock' } }, path: 'discovery.portName',
-  },
-  { id: 'ecs-bridge', rule: 'aws-ecs networkMode "bridge" without containerPort', config: { discovery: { method: 'aws-ecs', networkMode: 'bridge' } }, path: 'discovery.containerPort' },
-  {
-    id: 'ecs-task-set-bridge', rule: 'aws-ecs-task-set networkMode "bridge" without containerPort',
-    config: { discovery: { method: 'aws-api-ecs-task-set-async', networkMode: 'bridge' } }, path: 'discovery.containerPort',
+    id: 'lock-kubernetes-portName',
+    rule: 'bootstrap.strategy "lock" on kubernetes-api without portName',
+    config: { discovery: { method: 'kubernetes-api', apiServer: 'https://127.0.0.1:6443' }, bootstrap: { strategy: 'lock' } },
+    path: 'discovery.portName',
   },
   {
-    id: 'aggregate-nested', rule: 'a nested method is held to its own rules (bridge inside aggregate)',
-    config: { discovery: { method: 'aggregate', methods: [{ method: 'aws-ecs', networkMode: 'bridge' }] } }, path: 'discovery.methods[0].containerPort',
+    id: 'ecs-bridge',
+    rule: 'aws-ecs networkMode "bridge" without containerPort',
+    config: { discovery: { method: 'aws-ecs', networkMode: 'bridge' } },
+    path: 'discovery.containerPort',
   },
-  { id: 'ec2-filters', rule: 'an aws-ec2-tags filters string that does not parse', config: { discovery: { method: 'aws-ec2-tags', filters: 'tag:env=prod;instance-type' } }, path: 'discovery.filters' },
-  { id: 'aws-endpoint', rule: 'an AWS endpoint that is not a URL', config: { discovery: { method: 'aws-ec2-tags', endpoint: 'localhost 4566' } }, path: 'discovery.endpoint' },
-  { id: 'dns-nameserver-name', rule: 'dns nameservers given as host names', config: { discovery: { method: 'dns', nameservers: ['ns1.example.com'] } }, path: 'discovery.nameservers[0]' },
-  { id: 'dns-srv-pair', rule: 'dns portName without protocol (the SRV name needs both)', config: { discovery: { method: 'dns', nameservers: ['127.0.0.1'], portName: 'management' } }, path: 'discovery.protocol' },
-  { id: 'k8s-http', rule: 'kubernetes-api apiServer without https://', config: { discovery: { method: 'kubernetes-api', apiServer: 'http://10.96.0.1:443' } }, path: 'discovery.apiServer' },
+  {
+    id: 'ecs-task-set-bridge',
+    rule: 'aws-ecs-task-set networkMode "bridge" without containerPort',
+    config: { discovery: { method: 'aws-api-ecs-task-set-async', networkMode: 'bridge' } },
+    path: 'discovery.containerPort',
+  },
+  {
+    id: 'aggregate-nested',
+    rule: 'a nested method is held to its own rules (bridge inside aggregate)',
+    config: { discovery: { method: 'aggregate', methods: [{ method: 'aws-ecs', networkMode: 'bridge' }] } },
+    path: 'discovery.methods[0].containerPort',
+  },
+  {
+    id: 'ec2-filters',
+    rule: 'an aws-ec2-tags filters string that does not parse',
+    config: { discovery: { method: 'aws-ec2-tags', filters: 'tag:env=prod;instance-type' } },
+    path: 'discovery.filters',
+  },
+  {
+    id: 'aws-endpoint',
+    rule: 'an AWS endpoint that is not a URL',
+    config: { discovery: { method: 'aws-ec2-tags', endpoint: 'localhost 4566' } },
+    path: 'discovery.endpoint',
+  },
+  {
+    id: 'dns-nameserver-name',
+    rule: 'dns nameservers given as host names',
+    config: { discovery: { method: 'dns', nameservers: ['ns1.example.com'] } },
+    path: 'discovery.nameservers[0]',
+  },
+  {
+    id: 'dns-srv-pair',
+    rule: 'dns portName without protocol (the SRV name needs both)',
+    config: { discovery: { method: 'dns', nameservers: ['127.0.0.1'], portName: 'management' } },
+    path: 'discovery.protocol',
+  },
+  {
+    id: 'k8s-http',
+    rule: 'kubernetes-api apiServer without https://',
+    config: { discovery: { method: 'kubernetes-api', apiServer: 'http://10.96.0.1:443' } },
+    path: 'discovery.apiServer',
+  },
   { id: 'unknown-method', rule: 'an unknown discovery method', config: { discovery: { method: 'zookeper' } }, path: 'discovery.method' },
   { id: 'self-mode', rule: 'an unknown self.mode', config: { self: { mode: 'docker' } }, path: 'self.mode' },
   { id: 'self-host-and-mode', rule: 'self.host and self.mode together', config: { self: { host: '127.0.0.1', mode: 'interface' } }, path: 'self.mode' },
-  { id: 'self-interface-cidr', rule: 'a self.interface CIDR that does not parse', config: { self: { mode: 'interface', interface: '10.0.0.0/33' } }, path: 'self.interface' },
   {
-    id: 'zk-connection-string', rule: 'a zookeeper connectionString the client cannot parse (no server, bad port, bad chroot)',
-    config: { discovery: { method: 'zookeeper', connectionString: '127.0.0.1:2181/apps/' } }, path: 'discovery.connectionString',
+    id: 'self-interface-cidr',
+    rule: 'a self.interface CIDR that does not parse',
+    config: { self: { mode: 'interface', interface: '10.0.0.0/33' } },
+    path: 'self.interface',
   },
-  { id: 'zk-digest-pair', rule: 'zookeeper username without password', config: { discovery: { method: 'zookeeper', connectionString: '127.0.0.1:2181', username: 'app' } }, path: 'discovery.password' },
+  {
+    id: 'zk-connection-string',
+    rule: 'a zookeeper connectionString the client cannot parse (no server, bad port, bad chroot)',
+    config: { discovery: { method: 'zookeeper', connectionString: '127.0.0.1:2181/apps/' } },
+    path: 'discovery.connectionString',
+  },
+  {
+    id: 'zk-digest-pair',
+    rule: 'zookeeper username without password',
+    config: { discovery: { method: 'zookeeper', connectionString: '127.0.0.1:2181', username: 'app' } },
+    path: 'discovery.password',
+  },
   { id: 'consul-pair', rule: 'consul certFile without keyFile', config: { discovery: { method: 'consul', certFile: present } }, path: 'discovery.keyFile' },
-  { id: 'consul-servername-ip', rule: 'consul tlsServerName given as an IP address', config: { discovery: { method: 'consul', tlsServerName: '10.0.0.5' } }, path: 'discovery.tlsServerName' },
-  { id: 'consul-ca-missing', rule: 'a consul caFile that does not exist', config: { discovery: { method: 'consul', caFile: absent } }, path: 'discovery.caFile' },
   {
-    id: 'etcd-mixed-schemes', rule: 'etcd endpoints mixing http:// and https://',
-    config: { discovery: { method: 'etcd', endpoints: ['http://127.0.0.1:2379', 'https://127.0.0.1:2380'] } }, path: 'discovery.endpoints',
+    id: 'consul-servername-ip',
+    rule: 'consul tlsServerName given as an IP address',
+    config: { discovery: { method: 'consul', tlsServerName: '10.0.0.5' } },
+    path: 'discovery.tlsServerName',
   },
-  { id: 'etcd-ca-missing', rule: 'an etcd caFile that does not exist', config: { discovery: { method: 'etcd', endpoints: ['https://127.0.0.1:2379'], caFile: absent } }, path: 'discovery.caFile' },
-  { id: 'mgmt-tls-missing', rule: 'a management.tls certFile that does not exist', config: { management: { tls: { certFile: absent, keyFile: present } } }, path: 'management.tls.certFile' },
   {
-    id: 'mgmt-mtls-ca', rule: 'management.tls requireClientCert without caFile',
-    config: { management: { tls: { certFile: present, keyFile: present, requireClientCert: true } } }, path: 'management.tls.caFile',
+    id: 'consul-ca-missing',
+    rule: 'a consul caFile that does not exist',
+    config: { discovery: { method: 'consul', caFile: absent } },
+    path: 'discovery.caFile',
+  },
+  {
+    id: 'etcd-mixed-schemes',
+    rule: 'etcd endpoints mixing http:// and https://',
+    config: { discovery: { method: 'etcd', endpoints: ['http://127.0.0.1:2379', 'https://127.0.0.1:2380'] } },
+    path: 'discovery.endpoints',
+  },
+  {
+    id: 'etcd-ca-missing',
+    rule: 'an etcd caFile that does not exist',
+    config: { discovery: { method: 'etcd', endpoints: ['https://127.0.0.1:2379'], caFile: absent } },
+    path: 'discovery.caFile',
+  },
+  {
+    id: 'mgmt-tls-missing',
+    rule: 'a management.tls certFile that does not exist',
+    config: { management: { tls: { certFile: absent, keyFile: present } } },
+    path: 'management.tls.certFile',
+  },
+  {
+    id: 'mgmt-mtls-ca',
+    rule: 'management.tls requireClientCert without caFile',
+    config: { management: { tls: { certFile: present, keyFile: present, requireClientCert: true } } },
+    path: 'management.tls.caFile',
   },
 ];
 
@@ -125,7 +200,7 @@ const SITES: Site[] = [
   { file: 'src/bootstrap/index.ts', match: '"join" must be a function', api: 'a bootstrap() hook, not configuration' },
   { file: 'src/lock/lock-strategy.ts', match: 'needs a registry with a lock', covered: 'lock-static' },
   { file: 'src/registry.ts', match: 'unknown method', covered: 'unknown-method' },
-  { file: 'src/registry.ts', match: 'needs ${what}', environment: 'which packages are installed (a method\'s optional peer client)' },
+  { file: 'src/registry.ts', match: 'needs ${what}', environment: "which packages are installed (a method's optional peer client)" },
   { file: 'src/self-address/index.ts', match: 'self.mode: expected one of', covered: 'self-mode' },
   { file: 'src/self-address/interface.ts', match: 'is neither an interface name nor an IPv4 CIDR', covered: 'self-interface-cidr' },
   { file: 'src/self-address/interface.ts', match: 'no non-internal IPv4 address matches', environment: "the machine's interfaces" },
@@ -134,10 +209,14 @@ const SITES: Site[] = [
   { file: 'src/bootstrap/endpoint.ts', match: 'is already in use', environment: 'the machine (another process holds the port)' },
   { file: 'src/bootstrap/endpoint.ts', match: 'no such local address', environment: "the machine's addresses" },
   { file: 'src/bootstrap/endpoint.ts', match: 'not allowed to bind', environment: 'the privileges of the process' },
-  { file: 'src/bootstrap/tls.ts', match: 'cannot read', environment: 'reading the file at start-up (its existence is checked by the schema: mgmt-tls-missing)' },
+  {
+    file: 'src/bootstrap/tls.ts',
+    match: 'cannot read',
+    environment: 'reading the file at start-up (its existence is checked by the schema: mgmt-tls-missing)',
+  },
   { file: 'src/bootstrap/tls.ts', match: 'is not a PEM', environment: 'file contents' },
   { file: 'src/bootstrap/tls.ts', match: 'is not the key of', environment: 'file contents' },
-  { file: 'src/bootstrap/tls.ts', match: 'serverAuth and clientAuth', environment: 'file contents (the certificate\'s extended key usage)' },
+  { file: 'src/bootstrap/tls.ts', match: 'serverAuth and clientAuth', environment: "file contents (the certificate's extended key usage)" },
   { file: 'src/cli/jvm-format.ts', match: 'has no port, so its', runtime: 'the decided seeds (a method that reports no port) against the CLI flags' },
   // AWS.
   { file: 'providers/aws-common/client-config.ts', match: 'expected a URL such as', covered: 'aws-endpoint', note: 'AWS_ENDPOINT_URL* are environment' },
@@ -147,7 +226,7 @@ const SITES: Site[] = [
   { file: 'providers/aws-ecs-task-set/index.ts', match: 'has no startedBy', runtime: 'what ECS reports about this task' },
   { file: 'providers/aws-ec2-tags/filters.ts', match: 'discovery.filters:', covered: 'ec2-filters' },
   // DNS.
-  { file: 'providers/dns/index.ts', match: 'is not an IP address', covered: 'dns-nameserver-name', note: 'the system resolver\'s servers are environment' },
+  { file: 'providers/dns/index.ts', match: 'is not an IP address', covered: 'dns-nameserver-name', note: "the system resolver's servers are environment" },
   { file: 'providers/dns/index.ts', match: 'the system resolver has none', environment: '/etc/resolv.conf' },
   // Kubernetes.
   { file: 'providers/kubernetes-api/client.ts', match: 'expected https://', covered: 'k8s-http' },
@@ -158,7 +237,11 @@ const SITES: Site[] = [
   { file: 'providers/kubernetes-api/in-cluster.ts', match: 'KUBERNETES_SERVICE_HOST is not in the environment', environment: 'KUBERNETES_SERVICE_HOST' },
   { file: 'providers/kubernetes-api/in-cluster.ts', match: 'KUBERNETES_SERVICE_PORT:', environment: 'KUBERNETES_SERVICE_PORT' },
   { file: 'providers/kubernetes-api/in-cluster.ts', match: 'KUBERNETES_SERVICE_HOST: ${', environment: 'KUBERNETES_SERVICE_HOST' },
-  { file: 'providers/kubernetes-api/in-cluster.ts', match: 'discovery.namespaceFile: cannot read', environment: 'the service-account files mounted in the pod' },
+  {
+    file: 'providers/kubernetes-api/in-cluster.ts',
+    match: 'discovery.namespaceFile: cannot read',
+    environment: 'the service-account files mounted in the pod',
+  },
   { file: 'providers/kubernetes-api/in-cluster.ts', match: 'is not a namespace name', environment: 'file contents' },
   { file: 'providers/kubernetes-api/pods.ts', match: 'the API server rejected', runtime: 'the API server judges label selectors' },
   // Consul.
@@ -167,19 +250,37 @@ const SITES: Site[] = [
   { file: 'providers/consul/client.ts', match: 'CONSUL_HTTP_ADDR: ${', environment: 'CONSUL_HTTP_ADDR' },
   { file: 'providers/consul/client.ts', match: "'certFile' : 'keyFile'}: required with", covered: 'consul-pair' },
   { file: 'providers/consul/client.ts', match: '`${missing}: required with ${given}`', environment: 'CONSUL_CLIENT_CERT / CONSUL_CLIENT_KEY' },
-  { file: 'providers/consul/client.ts', match: 'expected a DNS name, got the IP address', covered: 'consul-servername-ip', note: 'CONSUL_TLS_SERVER_NAME is environment' },
+  {
+    file: 'providers/consul/client.ts',
+    match: 'expected a DNS name, got the IP address',
+    covered: 'consul-servername-ip',
+    note: 'CONSUL_TLS_SERVER_NAME is environment',
+  },
   { file: 'providers/consul/client.ts', match: 'cannot be used for TLS', environment: 'file contents (PEM, key matches certificate)' },
-  { file: 'providers/consul/client.ts', match: "code === 'ENOENT' ?", environment: 'reading the file at start-up (CONSUL_CACERT…; options are checked by the schema: consul-ca-missing)' },
+  {
+    file: 'providers/consul/client.ts',
+    match: "code === 'ENOENT' ?",
+    environment: 'reading the file at start-up (CONSUL_CACERT…; options are checked by the schema: consul-ca-missing)',
+  },
   { file: 'providers/consul/client.ts', match: 'holds no ${expected}', environment: 'file contents' },
   // etcd.
   { file: 'providers/etcd/settings.ts', match: "?.message ?? 'invalid file'", environment: 'ETCDCTL_CACERT / ETCDCTL_CERT / ETCDCTL_KEY files' },
-  { file: 'providers/etcd/settings.ts', match: 'cannot be read (', environment: 'reading the file at start-up (options are checked by the schema: etcd-ca-missing)' },
+  {
+    file: 'providers/etcd/settings.ts',
+    match: 'cannot be read (',
+    environment: 'reading the file at start-up (options are checked by the schema: etcd-ca-missing)',
+  },
   { file: 'providers/etcd/settings.ts', match: 'required (or set ETCDCTL_ENDPOINTS)', environment: 'ETCDCTL_ENDPOINTS may supply the endpoints' },
   { file: 'providers/etcd/settings.ts', match: 'ETCDCTL_ENDPOINTS: expected comma-separated', environment: 'ETCDCTL_ENDPOINTS' },
   { file: 'providers/etcd/settings.ts', match: 'ETCDCTL_ENDPOINTS: ${problem}', environment: 'ETCDCTL_ENDPOINTS' },
   { file: 'providers/etcd/settings.ts', match: 'ETCDCTL_KEY: required when', environment: 'ETCDCTL_CERT / ETCDCTL_KEY' },
   { file: 'providers/etcd/settings.ts', match: 'ETCDCTL_CERT: required when', environment: 'ETCDCTL_CERT / ETCDCTL_KEY' },
-  { file: 'providers/etcd/settings.ts', match: '`${where}: ${p.message}`', covered: 'etcd-mixed-schemes', note: 'the same tlsProblems with parts from ETCDCTL_* is environment' },
+  {
+    file: 'providers/etcd/settings.ts',
+    match: '`${where}: ${p.message}`',
+    covered: 'etcd-mixed-schemes',
+    note: 'the same tlsProblems with parts from ETCDCTL_* is environment',
+  },
   { file: 'providers/etcd/settings.ts', match: 'ETCDCTL_USER: expected user:password', environment: 'ETCDCTL_USER' },
   { file: 'providers/etcd/settings.ts', match: '(no BEGIN CERTIFICATE line)', environment: 'file contents' },
   { file: 'providers/etcd/settings.ts', match: 'is not ${what} (${pemReason(err)})', environment: 'file contents' },
@@ -227,7 +328,9 @@ describe('every ConfigError call site is a schema rule or says why it cannot be 
     for (const s of sites) {
       const entries = SITES.filter((e) => e.file === s.file && s.text.includes(e.match));
       if (entries.length !== 1) {
-        problems.push(`${s.file}:${s.line} ${entries.length === 0 ? 'is not in SITES' : `matches ${entries.length} SITES entries`}: ${s.text.split('\n')[0]!.trim()}`);
+        problems.push(
+          `${s.file}:${s.line} ${entries.length === 0 ? 'is not in SITES' : `matches ${entries.length} SITES entries`}: ${s.text.split('\n')[0]!.trim()}`,
+        );
       }
     }
     expect(problems).toEqual([]);
@@ -236,7 +339,10 @@ describe('every ConfigError call site is a schema rule or says why it cannot be 
   it('no entry is stale, and each covered entry names a rule that is walked', () => {
     const ids = new Set(RULES.map((r) => r.id));
     for (const e of SITES) {
-      expect(sites.some((s) => s.file === e.file && s.text.includes(e.match)), `${e.file}: "${e.match}" matches no call site`).toBe(true);
+      expect(
+        sites.some((s) => s.file === e.file && s.text.includes(e.match)),
+        `${e.file}: "${e.match}" matches no call site`,
+      ).toBe(true);
       if ('covered' in e) expect(ids.has(e.covered), `${e.file}: unknown rule ${e.covered}`).toBe(true);
     }
   });
@@ -245,8 +351,10 @@ describe('every ConfigError call site is a schema rule or says why it cannot be 
     const capable: string[] = [];
     for (const method of CANONICAL_METHODS) {
       const mod = (await import(/* @vite-ignore */ pathToFileURL(path.join(repo, 'providers', method, 'index.ts')).href)) as Record<string, unknown>;
-      const classes = Object.values(mod).filter((v): v is { prototype: Record<string, unknown> } => typeof v === 'function' && typeof (v as { prototype?: unknown }).prototype === 'object');
-      if (classes.some((c) => typeof c.prototype['seedLock'] === 'function' && typeof c.prototype['register'] === 'function')) capable.push(method);
+      const classes = Object.values(mod).filter(
+        (v): v is { prototype: Record<string, unknown> } => typeof v === 'function' && typeof (v as { prototype?: unknown }).prototype === 'object',
+      );
+      if (classes.some((c) => typeof c.prototype.seedLock === 'function' && typeof c.prototype.register === 'function')) capable.push(method);
     }
     expect(capable.sort()).toEqual([...LOCK_CAPABLE_METHODS].sort());
   });
@@ -267,14 +375,14 @@ describe('each rule is refused by parseConfig, config check, bootstrap and resol
   });
 
   const configOf = (rule: Rule): Json => {
-    const management = { host: '127.0.0.1', port: heldPort, ...(rule.config['management'] as Json | undefined) };
+    const management = { host: '127.0.0.1', port: heldPort, ...(rule.config.management as Json | undefined) };
     return { service: 'rules', self: { host: '127.0.0.1' }, ...rule.config, management };
   };
 
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       // Nothing from the test's environment may add to or mend the file.
-      execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env['PATH'] ?? '' }, timeout: 20_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '' }, timeout: 20_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
       });
     });
@@ -302,7 +410,10 @@ describe('each rule is refused by parseConfig, config check, bootstrap and resol
     const lines = check.stderr.split('\n').filter(Boolean);
     expect(lines, `${rule.rule}: one stderr line`).toHaveLength(1);
     expect(lines[0]).toContain(`: ${rule.path}: `);
-    for (const [name, r] of [['bootstrap', boot], ['resolve', resolve]] as const) {
+    for (const [name, r] of [
+      ['bootstrap', boot],
+      ['resolve', resolve],
+    ] as const) {
       // The same first and only line: nothing was logged, bound or contacted before it.
       expect({ command: name, code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ command: name, code: 2, stderr: check.stderr, stdout: '' });
     }

@@ -44,11 +44,24 @@ describe('canonical order (DESIGN §5.1)', () => {
 
   it('puts IPv4 before IPv6 before host names, absent port first', () => {
     const input = [
-      { host: 'b.example' }, { host: 'A.example', port: 2 }, { host: 'fd00::2' }, { host: '::1', port: 5 },
-      { host: '10.0.0.1', port: 2 }, { host: '10.0.0.1' }, { host: '10.0.0.1', port: 1 }, { host: 'a.example' },
+      { host: 'b.example' },
+      { host: 'A.example', port: 2 },
+      { host: 'fd00::2' },
+      { host: '::1', port: 5 },
+      { host: '10.0.0.1', port: 2 },
+      { host: '10.0.0.1' },
+      { host: '10.0.0.1', port: 1 },
+      { host: 'a.example' },
     ];
     expect(canonicalize(input).map(formatHostPort)).toEqual([
-      '10.0.0.1', '10.0.0.1:1', '10.0.0.1:2', '[::1]:5', '[fd00::2]', 'a.example', 'a.example:2', 'b.example',
+      '10.0.0.1',
+      '10.0.0.1:1',
+      '10.0.0.1:2',
+      '[::1]:5',
+      '[fd00::2]',
+      'a.example',
+      'a.example:2',
+      'b.example',
     ]);
   });
 
@@ -64,7 +77,11 @@ describe('canonical order (DESIGN §5.1)', () => {
 
   it('de-duplicates by (host, port), normalising IPv6 spellings and case', () => {
     const out = canonicalize([
-      { host: 'fd00:0::1', port: 1, meta: { first: 'yes' } }, { host: 'FD00::1', port: 1 }, { host: 'Host', port: 1 }, { host: 'host', port: 1 }, { host: 'host' },
+      { host: 'fd00:0::1', port: 1, meta: { first: 'yes' } },
+      { host: 'FD00::1', port: 1 },
+      { host: 'Host', port: 1 },
+      { host: 'host', port: 1 },
+      { host: 'host' },
     ]);
     expect(out).toEqual([{ host: 'fd00::1', port: 1, meta: { first: 'yes' } }, { host: 'host' }, { host: 'host', port: 1 }]);
   });

@@ -18,11 +18,14 @@ describe('retry', () => {
     const clock = new VirtualClock();
     let calls = 0;
     const delays: number[] = [];
-    const p = retry(async () => {
-      calls++;
-      if (calls < 3) throw new ThrottledError('slow down');
-      return 'ok';
-    }, { clock, initialMs: 100, jitter: 0, onRetry: (_e, _a, d) => delays.push(d) });
+    const p = retry(
+      async () => {
+        calls++;
+        if (calls < 3) throw new ThrottledError('slow down');
+        return 'ok';
+      },
+      { clock, initialMs: 100, jitter: 0, onRetry: (_e, _a, d) => delays.push(d) },
+    );
     await clock.advance(1000);
     await expect(p).resolves.toBe('ok');
     expect(calls).toBe(3);
@@ -31,14 +34,25 @@ describe('retry', () => {
 
   it('stops at once on a non-retriable error', async () => {
     let calls = 0;
-    await expect(retry(async () => { calls++; throw new AuthError('no credentials'); })).rejects.toBeInstanceOf(AuthError);
+    await expect(
+      retry(async () => {
+        calls++;
+        throw new AuthError('no credentials');
+      }),
+    ).rejects.toBeInstanceOf(AuthError);
     expect(calls).toBe(1);
   });
 
   it('gives up after the attempts and rethrows the last error', async () => {
     const clock = new VirtualClock();
     let calls = 0;
-    const p = retry(async () => { calls++; throw new ThrottledError(`t${calls}`); }, { clock, attempts: 3, initialMs: 1 });
+    const p = retry(
+      async () => {
+        calls++;
+        throw new ThrottledError(`t${calls}`);
+      },
+      { clock, attempts: 3, initialMs: 1 },
+    );
     const settled = expect(p).rejects.toThrow('t3');
     await clock.advance(100);
     await settled;

@@ -54,15 +54,21 @@ describe('import weight', () => {
   });
 
   it('importing the core loads no Kubernetes client code (the sandbox without it still validates and resolves)', () => {
-    const r = run(`const { createDiscovery, parseConfig } = await import('./dist/src/index.js');
+    const r = run(
+      `const { createDiscovery, parseConfig } = await import('./dist/src/index.js');
       parseConfig({ service: 's', discovery: { method: 'kubernetes-api', portName: 'management' } });
       const p = await createDiscovery({ method: 'static', contactPoints: ['a:1'] });
-      console.log((await p.resolve({ service: 's' })).length);`, withoutKubernetes);
+      console.log((await p.resolve({ service: 's' })).length);`,
+      withoutKubernetes,
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe('1');
     // Control: that sandbox really lacks it, so a load would have failed.
-    const control = run(`const { createDiscovery } = await import('./dist/src/index.js');
-      await createDiscovery({ method: 'kubernetes-api', apiServer: 'https://127.0.0.1:1', caFile: './ca.crt', tokenFile: './token' });`, withoutKubernetes);
+    const control = run(
+      `const { createDiscovery } = await import('./dist/src/index.js');
+      await createDiscovery({ method: 'kubernetes-api', apiServer: 'https://127.0.0.1:1', caFile: './ca.crt', tokenFile: './token' });`,
+      withoutKubernetes,
+    );
     expect(control.stderr).toMatch(/ERR_MODULE_NOT_FOUND|Cannot find module/);
   });
 

@@ -23,7 +23,9 @@ const weave = [a('dataproducer.weave.local', '10.36.0.2', 1), a('dataproducer.we
 const zone: Zone = {
   shuffle: true,
   records: [
-    ...k8sPods, ...consul, ...weave,
+    ...k8sPods,
+    ...consul,
+    ...weave,
     // Kubernetes named port: _<port>._<proto>.<svc>, targets are pod names without additionals here.
     srv('_management._tcp.products.default.svc.cluster.local', 'pod-b.products.default.svc.cluster.local', 8558),
     srv('_management._tcp.products.default.svc.cluster.local', 'pod-a.products.default.svc.cluster.local', 8558),
@@ -39,7 +41,14 @@ const zone: Zone = {
     ...Array.from({ length: 80 }, (_, i) => a('big.test', `10.1.${Math.floor(i / 250)}.${i + 1}`)),
   ],
   additionals: true,
-  behaviours: { 'old-server.test': 'no-edns', 'big.test': 'truncate', 'broken.test': 'servfail', 'private.test': 'refused', 'black-hole.test': 'drop', 'garbage.test': 'garbage' },
+  behaviours: {
+    'old-server.test': 'no-edns',
+    'big.test': 'truncate',
+    'broken.test': 'servfail',
+    'private.test': 'refused',
+    'black-hole.test': 'drop',
+    'garbage.test': 'garbage',
+  },
 };
 zone.records.push(a('pod-a.products.default.svc.cluster.local', '10.244.1.5'), a('pod-b.products.default.svc.cluster.local', '10.244.0.9'));
 
@@ -57,7 +66,10 @@ const dns = (options: Record<string, unknown>, extra: { clock?: VirtualClock } =
 const hosts = (points: { host: string; port?: number }[]) => points.map((p) => (p.port === undefined ? p.host : `${p.host}:${p.port}`));
 
 async function failure(promise: Promise<unknown>): Promise<ClusterseedError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ClusterseedError);
   return err as ClusterseedError;
 }
@@ -65,8 +77,12 @@ async function failure(promise: Promise<unknown>): Promise<ClusterseedError> {
 describe('dns provider against a real DNS server', () => {
   it('Kubernetes headless service: every A record, in canonical order whatever order the server sends', async () => {
     const provider = await dns({ name: 'products.default.svc.cluster.local', maxCacheTtlMs: 0 });
-    const expected = [...new Set(k8sPods.map((r) => r.data as string))]
-      .sort((x, y) => x.split('.').map(Number).reduce((d, v, i) => d || v - Number(y.split('.')[i]), 0));
+    const expected = [...new Set(k8sPods.map((r) => r.data as string))].sort((x, y) =>
+      x
+        .split('.')
+        .map(Number)
+        .reduce((d, v, i) => d || v - Number(y.split('.')[i]), 0),
+    );
     for (let i = 0; i < 5; i++) expect(hosts(await provider.resolve({ service: 'products' }))).toEqual(expected);
     await provider.close();
   });
@@ -92,7 +108,13 @@ describe('dns provider against a real DNS server', () => {
   it('Kubernetes named port: _port._proto.name, targets looked up, unresolvable target kept by name, "." skipped', async () => {
     const bare = await spawnDnsServer({ ...zone, additionals: false });
     try {
-      const provider = await createDiscovery({ method: 'dns', nameservers: [bare.address], name: 'products.default.svc.cluster.local', portName: 'management', protocol: 'tcp' });
+      const provider = await createDiscovery({
+        method: 'dns',
+        nameservers: [bare.address],
+        name: 'products.default.svc.cluster.local',
+        portName: 'management',
+        protocol: 'tcp',
+      });
       expect(hosts(await provider.resolve({ service: 'products' }))).toEqual(['10.244.0.9:8558', '10.244.1.5:8558', 'unresolvable.example:8558']);
       const stats = await bare.stats();
       expect(stats['A pod-a.products.default.svc.cluster.local']).toBe(1);
@@ -216,12 +238,15 @@ describe('dns provider against a real DNS server', () => {
   it('clusterseed resolve with the pekko-dns alias and the one-line form', async () => {
     let stdout = '';
     let stderr = '';
-    const code = await main(['resolve', '--service', 'dataproducer.weave.local', '--discovery', `method=pekko-dns nameservers=${server.address}`, '--format', 'lines'], {
-      stdout: { write: (s: string) => (stdout += s) },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: {},
-      signal: new AbortController().signal,
-    });
+    const code = await main(
+      ['resolve', '--service', 'dataproducer.weave.local', '--discovery', `method=pekko-dns nameservers=${server.address}`, '--format', 'lines'],
+      {
+        stdout: { write: (s: string) => (stdout += s) },
+        stderr: { write: (s: string) => (stderr += s) },
+        env: {},
+        signal: new AbortController().signal,
+      },
+    );
     expect({ code, stdout, stderr }).toEqual({ code: 0, stdout: '10.32.0.2\n10.36.0.2\n10.40.0.1\n', stderr: '' });
   });
 });

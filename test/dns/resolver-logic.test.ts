@@ -11,7 +11,13 @@ import { systemClock } from '../../src/clock.js';
 import { spawnDnsServer } from '../servers/dns-server.js';
 
 const rec = (type: string, name: string, data: unknown, ttl = 30) => ({ type, name, data, ttl, class: 'IN' }) as unknown as Answer;
-const response = (answers: Answer[], additionals: Answer[] = [], authorities: Answer[] = []) => ({ rcode: 'NOERROR', answers, additionals, authorities, server: 'x' });
+const response = (answers: Answer[], additionals: Answer[] = [], authorities: Answer[] = []) => ({
+  rcode: 'NOERROR',
+  answers,
+  additionals,
+  authorities,
+  server: 'x',
+});
 
 describe('dns resolver logic', () => {
   it('cache TTL: smallest record TTL, SOA minimum for negative answers, capped', () => {
@@ -40,11 +46,14 @@ describe('dns resolver logic', () => {
   });
 
   it('nameservers must be IP literals; port 53 by default', () => {
-    expect(parseNameservers(['10.0.0.2', '[fd00::53]:5353'], 'ns')).toEqual([{ host: '10.0.0.2', port: 53 }, { host: 'fd00::53', port: 5353 }]);
+    expect(parseNameservers(['10.0.0.2', '[fd00::53]:5353'], 'ns')).toEqual([
+      { host: '10.0.0.2', port: 53 },
+      { host: 'fd00::53', port: 5353 },
+    ]);
     expect(() => parseNameservers(['ns.example'], 'ns')).toThrow('ns[0]: "ns.example" is not an IP address');
   });
 
-  it('without nameservers the system resolver\'s servers are used', () => {
+  it("without nameservers the system resolver's servers are used", () => {
     const options = DnsOptions.parse({ method: 'dns' });
     const system = (servers: string[]) => ({ servers: () => servers, resolvConf: () => ({ search: [], ndots: 1 }) });
     expect(() => new DnsProvider(options, { clock: systemClock, logger: silentLogger }, system([]))).toThrow('no nameservers configured');
@@ -52,7 +61,8 @@ describe('dns resolver logic', () => {
   });
 
   it('resolv.conf: last search/domain line wins, ndots option, comments', () => {
-    const conf = 'domain corp.example\nnameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local. # k8s\noptions ndots:5 timeout:2\n';
+    const conf =
+      'domain corp.example\nnameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local. # k8s\noptions ndots:5 timeout:2\n';
     expect(parseResolvConf(conf)).toEqual({ search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], ndots: 5 });
     expect(parseResolvConf('nameserver 1.1.1.1\n')).toEqual({ search: [], ndots: 1 });
   });
@@ -60,14 +70,21 @@ describe('dns resolver logic', () => {
   it('candidate names follow ndots; a trailing dot is absolute', () => {
     const k8s = { search: ['default.svc.cluster.local', 'cluster.local'], ndots: 5 };
     expect(candidateNames('products', k8s)).toEqual(['products.default.svc.cluster.local', 'products.cluster.local', 'products']);
-    expect(candidateNames('products.default.svc.cluster.local', { ...k8s, ndots: 1 })).toEqual(['products.default.svc.cluster.local', 'products.default.svc.cluster.local.default.svc.cluster.local', 'products.default.svc.cluster.local.cluster.local']);
+    expect(candidateNames('products.default.svc.cluster.local', { ...k8s, ndots: 1 })).toEqual([
+      'products.default.svc.cluster.local',
+      'products.default.svc.cluster.local.default.svc.cluster.local',
+      'products.default.svc.cluster.local.cluster.local',
+    ]);
     expect(candidateNames('products.default.svc.cluster.local.', k8s)).toEqual(['products.default.svc.cluster.local']);
   });
 });
 
 describe('dns over IPv6', () => {
   it('asks an IPv6 nameserver and returns AAAA records in canonical (numeric) order', async () => {
-    const server = await spawnDnsServer({ shuffle: true, records: ['fd00::10', 'fd00::9', 'fd00::a'].map((ip) => ({ name: 'v6.test', type: 'AAAA' as const, data: ip })) }, '::1');
+    const server = await spawnDnsServer(
+      { shuffle: true, records: ['fd00::10', 'fd00::9', 'fd00::a'].map((ip) => ({ name: 'v6.test', type: 'AAAA' as const, data: ip })) },
+      '::1',
+    );
     try {
       const provider = await createDiscovery({ method: 'dns', nameservers: [server.address], recordType: 'AAAA' });
       expect((await provider.resolve({ service: 'v6.test' })).map((p) => p.host)).toEqual(['fd00::9', 'fd00::a', 'fd00::10']);

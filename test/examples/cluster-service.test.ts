@@ -7,7 +7,13 @@ import { describe, expect, it } from 'vitest';
 const repo = path.resolve(import.meta.dirname, '../..');
 const server = path.join(repo, 'examples/cluster-service/server.mjs');
 
-interface Line { node: string; event: string; members?: string[]; firstSeed?: string; formedNewCluster?: boolean }
+interface Line {
+  node: string;
+  event: string;
+  members?: string[];
+  firstSeed?: string;
+  formedNewCluster?: boolean;
+}
 
 function startNode(host: string, env: Record<string, string>) {
   const child = spawn(process.execPath, [server], { env: { ...process.env, NODE_HOST: host, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -46,8 +52,7 @@ describe('examples/cluster-service', () => {
       const all = hosts.map((h) => `${h}:${base}`).sort();
       for (const n of nodes) {
         const lastMembers = () => n.lines.filter((l) => l.event === 'members').at(-1)?.members ?? [];
-        await waitFor(() => n.lines.some((l) => l.event === 'bootstrapped') && lastMembers().length === 3,
-          `${n.host} to see 3 members; stderr: ${n.stderr()}`);
+        await waitFor(() => n.lines.some((l) => l.event === 'bootstrapped') && lastMembers().length === 3, `${n.host} to see 3 members; stderr: ${n.stderr()}`);
       }
       const boot = nodes.map((n) => n.lines.find((l) => l.event === 'bootstrapped')!);
       expect(new Set(boot.map((b) => b.firstSeed))).toEqual(new Set([`127.0.0.151:${base}`]));

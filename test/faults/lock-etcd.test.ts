@@ -10,14 +10,29 @@ import { LOCK_FAULT_MATRIX, runLockScenario, scenarioName } from './harness/lock
  */
 
 let endpoint = '';
-beforeAll(async () => { endpoint = (await getTestServers()).etcd; }, SERVERS_TIMEOUT_MS);
+beforeAll(async () => {
+  endpoint = (await getTestServers()).etcd;
+}, SERVERS_TIMEOUT_MS);
 const backend = { name: 'etcd', discovery: () => ({ method: 'etcd', endpoints: [endpoint], leaseTtlSeconds: 2 }), leaseMs: 2000 };
 
 describe.concurrent('lock on etcd: pauses and kill -9', () => {
   // Issue 9, reproduction 1, with its settings: lease 5 s, A frozen 11 s inside join([A]) while B, C
   // and D start and form; before the fenced write, A wrote first-seed over their record and E joined A.
-  it('reproduction 1: lock on etcd — A frozen 11 s in join while B, C, D form; one cluster, E joins the survivor', () =>
-    runLockScenario(backend, { label: 'reproduction 1', step: 'in-join', action: 'stop', othersStart: 'at-pause', othersDelayMs: 1000, minPauseMs: 11_000, discovery: { leaseTtlSeconds: 5 }, leaseMs: 5000 }), 120_000);
+  it(
+    'reproduction 1: lock on etcd — A frozen 11 s in join while B, C, D form; one cluster, E joins the survivor',
+    () =>
+      runLockScenario(backend, {
+        label: 'reproduction 1',
+        step: 'in-join',
+        action: 'stop',
+        othersStart: 'at-pause',
+        othersDelayMs: 1000,
+        minPauseMs: 11_000,
+        discovery: { leaseTtlSeconds: 5 },
+        leaseMs: 5000,
+      }),
+    120_000,
+  );
 
   for (const scenario of LOCK_FAULT_MATRIX) {
     it(scenarioName(scenario), () => runLockScenario(backend, scenario), 120_000);

@@ -22,7 +22,14 @@ import { KubeWorld } from '../kubernetes/multiprocess-helpers.js';
  */
 
 const LEASE_S = 2;
-const settings = { strategy: 'lock', discoveryIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 1500, conflictCheckIntervalMs: 1000, bootstrapTimeoutMs: 120_000 };
+const settings = {
+  strategy: 'lock',
+  discoveryIntervalMs: 200,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 1500,
+  conflictCheckIntervalMs: 1000,
+  bootstrapTimeoutMs: 120_000,
+};
 const discovery = { leaseDurationSeconds: LEASE_S };
 
 async function runKubernetesLockScenario(index: number, scenario: LockScenario): Promise<void> {
@@ -44,15 +51,20 @@ async function runKubernetesLockScenario(index: number, scenario: LockScenario):
 
     if (scenario.action === 'stop') a.resume();
     let last: unknown;
-    await waitUntil(() => {
-      try {
-        assertOneCluster([a, ...others], { survivor: formed, describe: () => '' });
-        return a.conflict === undefined || !a.alive;
-      } catch (err) {
-        last = err;
-        return false;
-      }
-    }, 30_000, 'every node to decide or yield after the resume', () => `${(last as Error | undefined)?.message}\n${context()}`);
+    await waitUntil(
+      () => {
+        try {
+          assertOneCluster([a, ...others], { survivor: formed, describe: () => '' });
+          return a.conflict === undefined || !a.alive;
+        } catch (err) {
+          last = err;
+          return false;
+        }
+      },
+      30_000,
+      'every node to decide or yield after the resume',
+      () => `${(last as Error | undefined)?.message}\n${context()}`,
+    );
     for (const n of others) expect(n.conflict, `${n.name} yielded: someone wrote over the record of B, C, D\n${context()}`).toBeUndefined();
 
     const e = await start('E', hosts[4]!);

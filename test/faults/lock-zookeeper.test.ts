@@ -11,14 +11,29 @@ import { LOCK_FAULT_MATRIX, runLockScenario, scenarioName } from './harness/lock
  */
 
 let connectionString = '';
-beforeAll(async () => { connectionString = (await getTestServers()).zookeeper; }, SERVERS_TIMEOUT_MS);
+beforeAll(async () => {
+  connectionString = (await getTestServers()).zookeeper;
+}, SERVERS_TIMEOUT_MS);
 const backend = { name: 'zookeeper', discovery: () => ({ method: 'zookeeper', connectionString, sessionTimeoutMs: 2000 }), leaseMs: 2000 };
 
 describe.concurrent('lock on ZooKeeper: pauses and kill -9', () => {
   // Issue 9, reproduction 2, with its settings: session 4 s, A frozen 11 s inside join([A]) while B, C
   // and D start and form; before the fenced write, A wrote first-seed over their record and E joined A.
-  it('reproduction 2: lock on ZooKeeper — A frozen 11 s in join while B, C, D form; one cluster, E joins the survivor', () =>
-    runLockScenario(backend, { label: 'reproduction 2', step: 'in-join', action: 'stop', othersStart: 'at-pause', othersDelayMs: 1000, minPauseMs: 11_000, discovery: { sessionTimeoutMs: 4000 }, leaseMs: 4000 }), 120_000);
+  it(
+    'reproduction 2: lock on ZooKeeper — A frozen 11 s in join while B, C, D form; one cluster, E joins the survivor',
+    () =>
+      runLockScenario(backend, {
+        label: 'reproduction 2',
+        step: 'in-join',
+        action: 'stop',
+        othersStart: 'at-pause',
+        othersDelayMs: 1000,
+        minPauseMs: 11_000,
+        discovery: { sessionTimeoutMs: 4000 },
+        leaseMs: 4000,
+      }),
+    120_000,
+  );
 
   for (const scenario of LOCK_FAULT_MATRIX) {
     it(scenarioName(scenario), () => runLockScenario(backend, scenario), 120_000);

@@ -41,7 +41,10 @@ describe.concurrent('lowest-address on the file provider: pauses and kill -9', (
       expect(hostPort(c!.theirs.firstSeed)).toBe(formed);
       expect(c!.theirs.members).toBeGreaterThanOrEqual(2);
       expect(a.exit?.code, s.context()).toBe(3);
-      expect(a.logLines('cluster conflict:').some((l) => l.level === 'error'), `A yielded without its error line\n${s.context()}`).toBe(true);
+      expect(
+        a.logLines('cluster conflict:').some((l) => l.level === 'error'),
+        `A yielded without its error line\n${s.context()}`,
+      ).toBe(true);
       await s.lateJoinerJoins(formed, d);
     } finally {
       await s.close();

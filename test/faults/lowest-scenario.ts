@@ -48,7 +48,10 @@ export class LowestScenario {
   readonly discovery: Record<string, unknown>;
   readonly service = 'faults-lowest';
 
-  constructor(readonly name: string, readonly base: number) {
+  constructor(
+    readonly name: string,
+    readonly base: number,
+  ) {
     this.fleet = new FaultFleet(`clusterseed-faults-lowest-${base}-`);
     this.directory = path.join(this.fleet.dir, 'registry');
     this.discovery = { method: 'file', directory: this.directory, ttlMs: TTL_MS };
@@ -58,7 +61,10 @@ export class LowestScenario {
     return `127.0.0.${this.base + 'DABC'.indexOf(node)}`;
   }
 
-  start(node: 'D' | 'A' | 'B' | 'C', options: { bootstrap?: Record<string, unknown>; fault?: { at: FaultStep; action: FaultAction } } = {}): Promise<FaultNode> {
+  start(
+    node: 'D' | 'A' | 'B' | 'C',
+    options: { bootstrap?: Record<string, unknown>; fault?: { at: FaultStep; action: FaultAction } } = {},
+  ): Promise<FaultNode> {
     const host = this.host(node);
     const config = {
       service: this.service,
@@ -81,7 +87,10 @@ export class LowestScenario {
   async registered(n: FaultNode): Promise<boolean> {
     if (n.self === undefined) return false;
     const file = path.join(this.directory, this.service, 'nodes', `${encodeURIComponent(n.self)}.json`);
-    const entry = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { updatedAt: number; pid?: number }, () => undefined);
+    const entry = await readFile(file, 'utf8').then(
+      (t) => JSON.parse(t) as { updatedAt: number; pid?: number },
+      () => undefined,
+    );
     return entry !== undefined && Date.now() - entry.updatedAt <= TTL_MS && n.alive;
   }
 
@@ -103,17 +112,23 @@ export class LowestScenario {
   async settle(survivor: string): Promise<void> {
     let last: unknown;
     try {
-      await waitUntil(() => {
-        try {
-          assertOneCluster(this.fleet.nodes, { survivor, describe: () => '' });
-          return this.fleet.nodes.every((n) => n.conflict === undefined || !n.alive);
-        } catch (err) {
-          last = err;
-          return false;
-        }
-      }, BOUND.settle, 'one cluster after the heal');
+      await waitUntil(
+        () => {
+          try {
+            assertOneCluster(this.fleet.nodes, { survivor, describe: () => '' });
+            return this.fleet.nodes.every((n) => n.conflict === undefined || !n.alive);
+          } catch (err) {
+            last = err;
+            return false;
+          }
+        },
+        BOUND.settle,
+        'one cluster after the heal',
+      );
     } catch {
-      throw new Error(`not one cluster ${BOUND.settle} ms after the heal: ${(last as Error | undefined)?.message ?? 'a yielding node did not exit'}\n${this.context()}`);
+      throw new Error(
+        `not one cluster ${BOUND.settle} ms after the heal: ${(last as Error | undefined)?.message ?? 'a yielding node did not exit'}\n${this.context()}`,
+      );
     }
   }
 

@@ -27,8 +27,13 @@ import { untilOneCluster } from './netns/one-cluster.js';
  */
 
 const settings = {
-  discoveryIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 1500, probeFailureWindowMs: 4000, stableMarginMs: 1500,
-  bootstrapTimeoutMs: 90_000, expectedContactPoints: 5,
+  discoveryIntervalMs: 200,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 1500,
+  probeFailureWindowMs: 4000,
+  stableMarginMs: 1500,
+  bootstrapTimeoutMs: 90_000,
+  expectedContactPoints: 5,
 };
 const SPLIT_MS = 8000;
 const NAME = 'nodes.netns.test';
@@ -96,7 +101,9 @@ async function splitDiscovery(bootstrap: Record<string, unknown>, hold: 'fixed' 
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
-    nodes, sideX, sideY,
+    nodes,
+    sideX,
+    sideY,
     decidedWhileSplit: [...decided.values()],
     heal: async () => {
       await Promise.all([serverX.setZone(zoneOf([...x, ...y, late])), serverY.setZone(zoneOf([...x, ...y, late]))]);
@@ -111,18 +118,30 @@ describe('a split of discovery (issue 9, reproduction 4)', () => {
     const split = await splitDiscovery({}, 'fixed');
     const xDecided = split.sideX.filter((c) => c.result || !c.alive);
     // Soft: a failure here still lets the heal part run and report too.
-    expect.soft(xDecided.map((c) => c.name), `side X (2 of 5) decided while split: [${split.decidedWhileSplit.join(', ')}]\n${split.describe()}`).toEqual([]);
+    expect
+      .soft(
+        xDecided.map((c) => c.name),
+        `side X (2 of 5) decided while split: [${split.decidedWhileSplit.join(', ')}]\n${split.describe()}`,
+      )
+      .toEqual([]);
 
     await split.heal();
     const { ms, verdict } = await untilOneCluster(split.nodes, 30_000, split.describe);
-    expect(verdict.yielded.map((c) => c.name), 'a yield means a second cluster had formed').toEqual([]);
+    expect(
+      verdict.yielded.map((c) => c.name),
+      'a yield means a second cluster had formed',
+    ).toEqual([]);
     const late = await split.startLate();
     const { verdict: final } = await untilOneCluster([...split.nodes, late], 20_000, split.describe, [late]);
     expect(final.survivor).toBe(verdict.survivor);
-    console.log(`[partition-discovery] quorum: decided while split [${split.decidedWhileSplit.join(', ')}]; one cluster ${ms} ms after the heal (${verdict.survivor})`);
+    console.log(
+      `[partition-discovery] quorum: decided while split [${split.decidedWhileSplit.join(', ')}]; one cluster ${ms} ms after the heal (${verdict.survivor})`,
+    );
   });
 
-  it('explicit requiredContactPoints 2: the partition risk is logged; after the heal one cluster stands and the other side yielded', { timeout: 90_000 }, async () => {
+  it('explicit requiredContactPoints 2: the partition risk is logged; after the heal one cluster stands and the other side yielded', {
+    timeout: 90_000,
+  }, async () => {
     const split = await splitDiscovery({ requiredContactPoints: 2 }, 'decided');
     for (const c of split.nodes) {
       const warning = c.logLines('warn').find((l) => /requiredContactPoints/.test(l) && /partition/i.test(l));
@@ -134,10 +153,15 @@ describe('a split of discovery (issue 9, reproduction 4)', () => {
     await split.heal();
     const { ms, verdict } = await untilOneCluster(split.nodes, 30_000, split.describe);
     // The survivor rule (DESIGN §5.5.4, more members wins): side Y's 3 stand, only side X may yield.
-    expect(verdict.yielded.filter((c) => split.sideY.includes(c)).map((c) => c.name), split.describe()).toEqual([]);
+    expect(
+      verdict.yielded.filter((c) => split.sideY.includes(c)).map((c) => c.name),
+      split.describe(),
+    ).toEqual([]);
     const late = await split.startLate();
     const { verdict: final } = await untilOneCluster([...split.nodes, late], 20_000, split.describe, [late]);
     expect(final.survivor).toBe(verdict.survivor);
-    console.log(`[partition-discovery] requiredContactPoints 2: one cluster ${ms} ms after the heal (${verdict.survivor}); yielded [${verdict.yielded.map((c) => c.name).join(', ')}]`);
+    console.log(
+      `[partition-discovery] requiredContactPoints 2: one cluster ${ms} ms after the heal (${verdict.survivor}); yielded [${verdict.yielded.map((c) => c.name).join(', ')}]`,
+    );
   });
 });

@@ -23,8 +23,13 @@ import { untilOneCluster } from './netns/one-cluster.js';
  */
 
 const settings = {
-  discoveryIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 1500, probeFailureWindowMs: 4000, stableMarginMs: 1500,
-  bootstrapTimeoutMs: 90_000, expectedContactPoints: 5,
+  discoveryIntervalMs: 200,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 1500,
+  probeFailureWindowMs: 4000,
+  stableMarginMs: 1500,
+  bootstrapTimeoutMs: 90_000,
+  expectedContactPoints: 5,
 };
 const SPLIT_MS = 10_000;
 
@@ -35,7 +40,9 @@ afterAll(async () => {
   await net?.destroy();
 });
 
-it('5 nodes split 2 | 3 while forming: the minority (with the lowest address) never forms alone; one cluster after the heal', { timeout: 120_000 }, async () => {
+it('5 nodes split 2 | 3 while forming: the minority (with the lowest address) never forms alone; one cluster after the heal', {
+  timeout: 120_000,
+}, async () => {
   net = await TestNetwork.create();
   const all = (await net.addNodes(['n1', 'n2', 'n3', 'n4', 'n5'])) as NetNode[];
   const late = await net.addNode('n6');
@@ -66,7 +73,10 @@ it('5 nodes split 2 | 3 while forming: the minority (with the lowest address) ne
   const decidedWhileSplit = nodes.filter((n) => n.result).map((n) => `${n.name}→${n.firstSeed}`);
   // Soft: a failure here still lets the heal part run and report too.
   expect.soft(formedWhileSplit.has('minority'), `the minority decided while split: ${decidedWhileSplit.join(', ')}\n${f.describe()}`).toBe(false);
-  expect(nodes.filter((n) => !n.alive), f.describe()).toEqual([]);
+  expect(
+    nodes.filter((n) => !n.alive),
+    f.describe(),
+  ).toEqual([]);
 
   await net.heal();
   const { ms: healMs, verdict } = await untilOneCluster(nodes, 30_000, () => f.describe());
@@ -76,5 +86,7 @@ it('5 nodes split 2 | 3 while forming: the minority (with the lowest address) ne
   const joiner = await f.start(late, config(late));
   const { verdict: final } = await untilOneCluster(nodes.concat(joiner), 20_000, () => f.describe(), [joiner]);
   expect(final.survivor).toBe(verdict.survivor);
-  console.log(`[partition-majority] decided while split: [${decidedWhileSplit.join(', ')}]; one cluster ${healMs} ms after the heal, first seed ${verdict.survivor}`);
+  console.log(
+    `[partition-majority] decided while split: [${decidedWhileSplit.join(', ')}]; one cluster ${healMs} ms after the heal, first seed ${verdict.survivor}`,
+  );
 });

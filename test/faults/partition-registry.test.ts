@@ -65,8 +65,14 @@ it('a founder cut off from etcd past its lease yields to the cluster formed mean
   const nodeC = await f.start(c, config(c));
   await within(20_000, 'B and C decide', () => [nodeB, nodeC].every((n) => n.result !== undefined || !n.alive), describe);
   const second = [nodeB, nodeC];
-  expect(second.every((n) => n.result), describe()).toBe(true);
-  expect(second.filter((n) => n.result!.formedNewCluster), describe()).toHaveLength(1);
+  expect(
+    second.every((n) => n.result),
+    describe(),
+  ).toBe(true);
+  expect(
+    second.filter((n) => n.result!.formedNewCluster),
+    describe(),
+  ).toHaveLength(1);
   const survivor = second[0]!.firstSeed!;
   expect(second[1]!.firstSeed).toBe(survivor);
   expect(survivor).not.toBe(nodeA.firstSeed);
@@ -83,7 +89,10 @@ it('a founder cut off from etcd past its lease yields to the cluster formed mean
   const { ms: oneClusterMs, verdict } = await untilOneCluster(nodes, 30_000, describe);
   expect(verdict.survivor).toBe(survivor);
   expect(verdict.yielded.map((n) => n.name)).toEqual(['a']);
-  expect(nodeA.logLines('error').some((l) => l.includes('cluster conflict:')), describe()).toBe(true);
+  expect(
+    nodeA.logLines('error').some((l) => l.includes('cluster conflict:')),
+    describe(),
+  ).toBe(true);
 
   // The record names the survivor, and a node started now joins it, without A among its seeds.
   const record = JSON.parse((await keys())[`clusterseed/${SERVICE}/first-seed`] ?? 'null') as { host: string; port: number } | null;
@@ -93,6 +102,8 @@ it('a founder cut off from etcd past its lease yields to the cluster formed mean
   const final = await judge(nodes.concat(nodeD), [nodeD]);
   expect(final.problems, describe()).toEqual([]);
 
-  console.log(`[partition-registry] lease gone ${leaseGoneMs} ms after the cut; A cut off ${cutMs} ms; one cluster ${oneClusterMs} ms after the heal ` +
-    `(A yielded ${nodeA.conflictAt! - healedAt} ms after it, to ${survivor}); survivor formed by ${second.find((n) => n.result!.formedNewCluster)!.name}`);
+  console.log(
+    `[partition-registry] lease gone ${leaseGoneMs} ms after the cut; A cut off ${cutMs} ms; one cluster ${oneClusterMs} ms after the heal ` +
+      `(A yielded ${nodeA.conflictAt! - healedAt} ms after it, to ${survivor}); survivor formed by ${second.find((n) => n.result!.formedNewCluster)!.name}`,
+  );
 });

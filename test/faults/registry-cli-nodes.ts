@@ -45,7 +45,7 @@ export class CliNodes {
     await writeFile(file, JSON.stringify({ ...config, management: { host, port: 0 }, self: { host } }));
     const child = spawn(process.execPath, [CLI, 'bootstrap', '--config', file, '--format', 'json', '--verbose'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '' },
+      env: { PATH: process.env.PATH ?? '' },
     });
     children.add(child);
     const node: CliNode = { host, child, startedAt: Date.now(), conflicts: [], unexpected: [], stderr: '' };
@@ -64,7 +64,7 @@ export class CliNodes {
         if (line && node.result === undefined && !('conflict' in line)) {
           node.result = line as unknown as NodeResult;
           node.decidedAt = Date.now();
-        } else if (line && 'conflict' in line) node.conflicts.push(line['conflict']);
+        } else if (line && 'conflict' in line) node.conflicts.push(line.conflict);
         else node.unexpected.push(text);
       }
     });
@@ -89,7 +89,13 @@ export class CliNodes {
     if (already) return Promise.resolve(already);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no node logged "${marker}" within ${timeoutMs} ms\n${this.describe()}`)), timeoutMs);
-      this.#waiters.push({ marker, resolve: (n) => { clearTimeout(timer); resolve(n); } });
+      this.#waiters.push({
+        marker,
+        resolve: (n) => {
+          clearTimeout(timer);
+          resolve(n);
+        },
+      });
     });
   }
 
@@ -113,9 +119,12 @@ export class CliNodes {
   }
 
   describe(): string {
-    return this.nodes.map((n) =>
-      `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)} conflicts=${JSON.stringify(n.conflicts)}\n` +
-      n.stderr.split('\n').slice(-25).join('\n'),
-    ).join('\n');
+    return this.nodes
+      .map(
+        (n) =>
+          `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)} conflicts=${JSON.stringify(n.conflicts)}\n` +
+          n.stderr.split('\n').slice(-25).join('\n'),
+      )
+      .join('\n');
   }
 }

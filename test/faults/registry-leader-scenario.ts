@@ -74,11 +74,21 @@ export function oneClusterViolations(nodes: CliNode[]): string[] {
   if (firstSeeds.size !== 1) violations.push(`standing nodes name ${firstSeeds.size} first seeds: ${[...firstSeeds].join(', ') || 'none'}`);
   const survivor = [...firstSeeds][0];
   for (const n of nodes) {
-    const lastLine = n.stderr.trim().split('\n').filter((l) => l.startsWith('clusterseed')).pop() ?? '';
+    const lastLine =
+      n.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('clusterseed'))
+        .pop() ?? '';
     if (!n.result) violations.push(`${n.host} did not decide${n.exit ? ` (exit ${n.exit.code ?? n.exit.signal}: ${lastLine})` : ''}`);
     if (yielded(n)) {
       const theirs = (n.conflicts[0] as { theirs?: { firstSeed?: { host: string; port: number } } }).theirs?.firstSeed;
-      const theirsCluster = theirs && (() => { const m = nodes.find((x) => x.result && hostPort(x.result.self) === hostPort(theirs)); return m ? clusterOf(nodes, m) : hostPort(theirs); })();
+      const theirsCluster =
+        theirs &&
+        (() => {
+          const m = nodes.find((x) => x.result && hostPort(x.result.self) === hostPort(theirs));
+          return m ? clusterOf(nodes, m) : hostPort(theirs);
+        })();
       if (!theirs || theirsCluster !== survivor) violations.push(`${n.host} yielded to ${theirs ? hostPort(theirs) : '?'}, not to the survivor ${survivor}`);
       if (n.exit && n.exit.code !== 3) violations.push(`${n.host} yielded but exited ${n.exit.code ?? n.exit.signal}, not 3`);
     } else if (n.result && n.exit) violations.push(`${n.host} exited after deciding (exit ${n.exit.code ?? n.exit.signal})`);
@@ -91,7 +101,11 @@ export function describeLeaderFaults(registry: RegistryUnderTest): void {
   describe(`lock election on a 3-member ${registry.name} whose leader fails`, () => {
     let ensemble: Ensemble | undefined;
     let fleet: CliNodes | undefined;
-    const ens = () => ensemble ?? (() => { throw new Error(`${registry.name} did not start`); })();
+    const ens = () =>
+      ensemble ??
+      (() => {
+        throw new Error(`${registry.name} did not start`);
+      })();
     const describeAll = () => `${fleet?.describe() ?? ''}\n=== ${registry.name}\n${ensemble?.describe() ?? ''}`;
 
     beforeAll(async () => {
@@ -129,8 +143,11 @@ export function describeLeaderFaults(registry: RegistryUnderTest): void {
 
       await waitFor(() => nodes.every((n) => n.result || n.exit), DECIDE_BOUND_MS - (Date.now() - startedAt), describeAll);
       // A founder replaced during the outage yields once it sees the other formation: let that settle.
-      await waitFor(() => oneClusterViolations(nodes).length === 0 && nodes.filter(yielded).every((n) => n.exit), SETTLE_BOUND_MS, () =>
-        `${oneClusterViolations(nodes).join('\n')}\n${describeAll()}`).catch(() => {});
+      await waitFor(
+        () => oneClusterViolations(nodes).length === 0 && nodes.filter(yielded).every((n) => n.exit),
+        SETTLE_BOUND_MS,
+        () => `${oneClusterViolations(nodes).join('\n')}\n${describeAll()}`,
+      ).catch(() => {});
       expect(oneClusterViolations(nodes), describeAll()).toEqual([]);
       const founder = standing(nodes).find((n) => n.result!.formedNewCluster) ?? standing(nodes)[0]!;
       // The registry really lost its leader: another member leads now.
@@ -144,7 +161,10 @@ export function describeLeaderFaults(registry: RegistryUnderTest): void {
       expect(oneClusterViolations([...nodes, late]), describeAll()).toEqual([]);
 
       await f.stopAll();
-      expect(f.nodes.map((n) => n.exit?.code), describeAll()).toEqual(f.nodes.map((n) => (yielded(n) ? 3 : 0)));
+      expect(
+        f.nodes.map((n) => n.exit?.code),
+        describeAll(),
+      ).toEqual(f.nodes.map((n) => (yielded(n) ? 3 : 0)));
     }
 
     // Invariant and bounds: see the top of this file (one cluster; decide ≤ 45 s; late join ≤ 30 s).
@@ -153,7 +173,9 @@ export function describeLeaderFaults(registry: RegistryUnderTest): void {
     });
 
     // Same invariant and bounds.
-    it('SIGKILL of the leader right after a node took the lock (its fenced first-seed write and everyone\'s reads span the failover)', { timeout: 90_000 }, async () => {
+    it("SIGKILL of the leader right after a node took the lock (its fenced first-seed write and everyone's reads span the failover)", {
+      timeout: 90_000,
+    }, async () => {
       await election(FORMING, (leader) => ens().kill(leader));
     });
 

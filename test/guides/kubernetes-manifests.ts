@@ -72,7 +72,12 @@ export function containerProcess(d: Deployment, baseEnv: Env, fieldRef: (fieldPa
   return { argv, env: { ...baseEnv, ...defined } };
 }
 
-interface PolicyRule { apiGroups?: string[]; resources?: string[]; verbs?: string[]; resourceNames?: string[] }
+interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+  resourceNames?: string[];
+}
 interface RbacObject {
   apiVersion: string;
   kind: string;
@@ -101,7 +106,8 @@ export function parseRbac(body: string): Rbac {
   const grants: string[] = [];
   for (const r of role.rules ?? []) {
     // A wildcard or a resourceNames restriction would make "allows exactly" meaningless here.
-    for (const list of [r.apiGroups, r.resources, r.verbs]) if (!list?.length || list.includes('*')) throw new Error('Role rules must list apiGroups, resources and verbs without "*"');
+    for (const list of [r.apiGroups, r.resources, r.verbs])
+      if (!list?.length || list.includes('*')) throw new Error('Role rules must list apiGroups, resources and verbs without "*"');
     if (r.resourceNames?.length) throw new Error('resourceNames are not checked by the guides test');
     for (const g of r.apiGroups!) for (const res of r.resources!) for (const v of r.verbs!) grants.push(grantKey({ apiGroup: g, resource: res, verb: v }));
   }

@@ -44,8 +44,14 @@ export async function kubernetesWorld(
   const { roots } = base;
   for (const [n, root] of roots.entries()) {
     emulator.addPod({
-      name: podName(n), namespace: KUBERNETES_NAMESPACE, labels: template.labels, phase: 'Running', ready: true,
-      podIP: podIp(n), nodeName: nodeName(n), containers: template.containers,
+      name: podName(n),
+      namespace: KUBERNETES_NAMESPACE,
+      labels: template.labels,
+      phase: 'Running',
+      ready: true,
+      podIP: podIp(n),
+      nodeName: nodeName(n),
+      containers: template.containers,
     });
     // The pod's service-account mount. The token and CA are links to the emulator's files, so a
     // rotated token is seen at once (the kubelet swaps a projected volume's files the same way).
@@ -82,17 +88,17 @@ export async function kubernetesWorld(
       const patched: Record<string, unknown> = {
         ...c,
         // Pods have their own IPs; on one test machine "0.0.0.0:7626" would be shared by all nodes.
-        management: { ...(c['management'] as object), host: podIp(n) },
+        management: { ...(c.management as object), host: podIp(n) },
       };
-      const d = c['discovery'] as Record<string, unknown> | undefined;
-      if (d?.['method'] === 'kubernetes-api' || d?.['method'] === 'pekko-kubernetes-api') {
+      const d = c.discovery as Record<string, unknown> | undefined;
+      if (d?.method === 'kubernetes-api' || d?.method === 'pekko-kubernetes-api') {
         // The defaults are absolute (/var/run/secrets/…) and a test process has no root of its own:
         // point them at the same files inside this node's root. A value the guide sets is mapped too.
         const sa = (file: string, key: string) => {
           const given = d[key];
           return typeof given === 'string' ? path.join(roots[n]!, given) : path.join(roots[n]!, SERVICE_ACCOUNT_DIR, file);
         };
-        patched['discovery'] = { ...d, tokenFile: sa('token', 'tokenFile'), caFile: sa('ca.crt', 'caFile'), namespaceFile: sa('namespace', 'namespaceFile') };
+        patched.discovery = { ...d, tokenFile: sa('token', 'tokenFile'), caFile: sa('ca.crt', 'caFile'), namespaceFile: sa('namespace', 'namespaceFile') };
       }
       return patched;
     },
@@ -122,10 +128,12 @@ export function rbacUse(r: { method: string; path: string; query: Record<string,
   if (!m) return undefined;
   const [, group = '', namespace, resource, name, sub] = m;
   const one = name !== undefined;
-  const watch = r.query['watch'] === '1' || r.query['watch'] === 'true';
+  const watch = r.query.watch === '1' || r.query.watch === 'true';
   const verbs: Record<string, string> = {
     GET: watch ? 'watch' : one ? 'get' : 'list',
-    POST: 'create', PUT: 'update', PATCH: 'patch',
+    POST: 'create',
+    PUT: 'update',
+    PATCH: 'patch',
     DELETE: one ? 'delete' : 'deletecollection',
   };
   const verb = verbs[r.method];

@@ -67,12 +67,15 @@ export async function makeBin(dir: string): Promise<string> {
   const bin = path.join(dir, 'bin');
   await mkdir(bin, { recursive: true });
   await writeFile(path.join(bin, 'clusterseed'), `#!/bin/sh\nexec "${process.execPath}" "${cliPath}" "$@"\n`);
-  await writeFile(path.join(bin, 'java'), `#!${process.execPath}
+  await writeFile(
+    path.join(bin, 'java'),
+    `#!${process.execPath}
 const e = process.env;
 process.on('SIGTERM', () => process.exit(0)); // before printing: the test signals once it sees the line
 console.log(JSON.stringify({ java: process.argv.slice(2), HOST_IP: e.HOST_IP, HOST_PORT: e.HOST_PORT, CLUSTERSEED_SEEDS: e.CLUSTERSEED_SEEDS }));
 setInterval(() => {}, 1000);
-`);
+`,
+  );
   await chmod(path.join(bin, 'clusterseed'), 0o755);
   await chmod(path.join(bin, 'java'), 0o755);
   return bin;

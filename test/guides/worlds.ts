@@ -44,7 +44,7 @@ export async function baseDirs(name: string): Promise<{ dir: string; bin: string
 }
 
 export const baseEnv = (bin: string, root: string): Env => ({
-  PATH: `${bin}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+  PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`,
   HOME: root,
   NODE_NO_WARNINGS: '1',
 });
@@ -81,8 +81,12 @@ export async function ecsAwsvpcWorld(options: { throttleListTasks?: number } = {
     const handler = new TaskMetadataHandler();
     const emulator = await AwsEmulator.start([handler]);
     const p = handler.setTask({
-      cluster: 'prod', taskArn: `arn:aws:ecs:us-east-1:123456789012:task/prod/${'0'.repeat(31)}${i}`, networkMode: 'awsvpc',
-      launchType: 'FARGATE', serviceName: 'orders', containers: [{ name: 'orders', ipv4: awsvpcIp(i) }],
+      cluster: 'prod',
+      taskArn: `arn:aws:ecs:us-east-1:123456789012:task/prod/${'0'.repeat(31)}${i}`,
+      networkMode: 'awsvpc',
+      launchType: 'FARGATE',
+      serviceName: 'orders',
+      containers: [{ name: 'orders', ipv4: awsvpcIp(i) }],
     });
     metadata.push({ emulator, path: p });
   }
@@ -94,7 +98,7 @@ export async function ecsAwsvpcWorld(options: { throttleListTasks?: number } = {
       AWS_EC2_METADATA_DISABLED: 'true',
     }),
     // Tasks have their own IPs in ECS; on one test machine "0.0.0.0:7626" would be shared by all nodes.
-    patchConfig: (c, n) => ({ ...c, management: { ...(c['management'] as object), host: awsvpcIp(n) } }),
+    patchConfig: (c, n) => ({ ...c, management: { ...(c.management as object), host: awsvpcIp(n) } }),
     apiActions: () => Object.keys(api.emulator.callCounts()).filter((a) => a.startsWith('ecs:') || a.startsWith('ec2:')),
     apiCalls: (action) => api.emulator.calls(action),
     close: async () => {
@@ -116,8 +120,11 @@ export async function ecsBridgeWorld(zookeeper: string): Promise<World> {
     const imds = new ImdsHandler({ metadata: { 'local-ipv4': bridgeHostIp(i), 'instance-id': `i-0${i}23456789abcdef0` } });
     const emulator = await AwsEmulator.start([metadata, imds]);
     const p = metadata.setTask({
-      cluster: 'prod', taskArn: `arn:aws:ecs:us-east-1:123456789012:task/prod/${'b'.repeat(31)}${i}`, networkMode: 'bridge',
-      serviceName: 'orders', containers: [{ name: 'orders', ipv4: `172.17.0.${2 + i}`, ports: [{ containerPort: 25520, hostPort: bridgeHostPort(i) }] }],
+      cluster: 'prod',
+      taskArn: `arn:aws:ecs:us-east-1:123456789012:task/prod/${'b'.repeat(31)}${i}`,
+      networkMode: 'bridge',
+      serviceName: 'orders',
+      containers: [{ name: 'orders', ipv4: `172.17.0.${2 + i}`, ports: [{ containerPort: 25520, hostPort: bridgeHostPort(i) }] }],
     });
     hosts.push({ emulator, path: p });
   }
@@ -131,8 +138,8 @@ export async function ecsBridgeWorld(zookeeper: string): Promise<World> {
     }),
     // The guide's ensemble (zk-1.internal…) is the test's ZooKeeper; a fresh root per run.
     patchConfig: (c) => {
-      const d = c['discovery'] as Record<string, unknown>;
-      return d['method'] === 'zookeeper' ? { ...c, discovery: { ...d, connectionString: zookeeper, rootPath } } : c;
+      const d = c.discovery as Record<string, unknown>;
+      return d.method === 'zookeeper' ? { ...c, discovery: { ...d, connectionString: zookeeper, rootPath } } : c;
     },
     apiActions: () => [],
     apiCalls: () => 0,

@@ -59,8 +59,8 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `node-${String(i).padStart(2, '0')}`));
     expect(remaining).toEqual([undefined, undefined, undefined]); // a selector makes the count unknown, as on a real server
     const pages = emu.requests.filter((r) => r.path === '/api/v1/namespaces/default/pods');
-    expect(pages.map((r) => r.query['limit'])).toEqual(['5', '5', '5']);
-    expect(pages.filter((r) => r.query['continue']).length).toBe(2);
+    expect(pages.map((r) => r.query.limit)).toEqual(['5', '5', '5']);
+    expect(pages.filter((r) => r.query.continue).length).toBe(2);
     // without a selector the server counts what is left
     const first = await core.listNamespacedPod({ namespace: 'default', limit: 5 });
     expect(first.metadata?.remainingItemCount).toBe(8);
@@ -68,7 +68,7 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     expect(first.items[0]!.metadata!.creationTimestamp).toBeInstanceOf(Date);
   });
 
-  it('serves a paged list from the first page\'s snapshot; an expired continue token is 410 Expired with a fresh token', async () => {
+  it("serves a paged list from the first page's snapshot; an expired continue token is 410 Expired with a fresh token", async () => {
     const first = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app in (svc)', limit: 4 });
     emu.addPod({ name: 'node-99', labels: { app: 'svc' } });
     emu.deletePod('default', 'node-11');
@@ -117,7 +117,11 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
 
     const dup = await apiError(coordination.createNamespacedLease({ namespace: 'default', body }));
     expect(dup.code).toBe(409);
-    expect(dup.status).toMatchObject({ reason: 'AlreadyExists', message: 'leases.coordination.k8s.io "clusterseed-svc-lock" already exists', details: { group: 'coordination.k8s.io', kind: 'leases' } });
+    expect(dup.status).toMatchObject({
+      reason: 'AlreadyExists',
+      message: 'leases.coordination.k8s.io "clusterseed-svc-lock" already exists',
+      details: { group: 'coordination.k8s.io', kind: 'leases' },
+    });
 
     const stale = structuredClone(read);
     read.spec!.holderIdentity = 'b';
@@ -130,7 +134,8 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     expect(conflict.code).toBe(409);
     expect(conflict.status).toMatchObject({
       reason: 'Conflict',
-      message: 'Operation cannot be fulfilled on leases.coordination.k8s.io "clusterseed-svc-lock": the object has been modified; please apply your changes to the latest version and try again',
+      message:
+        'Operation cannot be fulfilled on leases.coordination.k8s.io "clusterseed-svc-lock": the object has been modified; please apply your changes to the latest version and try again',
     });
     expect(emu.lease('default', 'clusterseed-svc-lock')!.spec.holderIdentity).toBe('b');
     const leases = await coordination.listNamespacedLease({ namespace: 'default' });
@@ -148,7 +153,9 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     expect(emu.requests.at(-1)).toMatchObject({ token: 'invalid', status: 401 });
     emu.deny({ verb: 'update', resource: 'leases' });
     try {
-      const forbidden = await apiError(coordination.replaceNamespacedLease({ namespace: 'default', name: 'x', body: { metadata: { name: 'x', resourceVersion: '1' } } }));
+      const forbidden = await apiError(
+        coordination.replaceNamespacedLease({ namespace: 'default', name: 'x', body: { metadata: { name: 'x', resourceVersion: '1' } } }),
+      );
       expect(forbidden.code).toBe(403);
       expect(forbidden.status.message).toBe(
         'leases.coordination.k8s.io "x" is forbidden: User "system:serviceaccount:default:default" cannot update resource "leases" in API group "coordination.k8s.io" in the namespace "default"',
@@ -184,7 +191,10 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     );
     try {
       await until(() => events.filter((e) => e.type === 'ADDED').length === 2, 'the initial ADDED events');
-      expect(events.slice(0, 2).map((e) => [e.type, e.name])).toEqual([['ADDED', 'node-01'], ['ADDED', 'node-02']]);
+      expect(events.slice(0, 2).map((e) => [e.type, e.name])).toEqual([
+        ['ADDED', 'node-01'],
+        ['ADDED', 'node-02'],
+      ]);
       emu.addPod({ name: 'late', labels: { app: 'svc', idx: '50' } });
       emu.updatePod('default', 'late', (p) => (p.status.podIP = '10.9.9.9'));
       emu.updatePod('default', 'node-02', (p) => (p.metadata.labels.idx = '77')); // leaves the selector → DELETED
@@ -192,8 +202,16 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
       emu.addPod({ name: 'ignored', labels: { app: 'svc', idx: '3' } });
       await until(() => events.filter((e) => e.type === 'DELETED').length === 2, 'the DELETED events');
       await until(() => events.some((e) => e.type === 'BOOKMARK'), 'a BOOKMARK');
-      const changes = events.filter((e) => e.type !== 'BOOKMARK').slice(2).map((e) => [e.type, e.name]);
-      expect(changes).toEqual([['ADDED', 'late'], ['MODIFIED', 'late'], ['DELETED', 'node-02'], ['DELETED', 'late']]);
+      const changes = events
+        .filter((e) => e.type !== 'BOOKMARK')
+        .slice(2)
+        .map((e) => [e.type, e.name]);
+      expect(changes).toEqual([
+        ['ADDED', 'late'],
+        ['MODIFIED', 'late'],
+        ['DELETED', 'node-02'],
+        ['DELETED', 'late'],
+      ]);
       expect(events.find((e) => e.type === 'MODIFIED')!.obj.status.podIP).toBe('10.9.9.9');
       const bookmark = events.find((e) => e.type === 'BOOKMARK')!;
       expect(Number(bookmark.rv)).toBeGreaterThanOrEqual(Number(events.find((e) => e.type === 'DELETED' && e.name === 'late')!.rv));
@@ -203,7 +221,12 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
       expect(await ended).toBeNull();
       const errors: any[] = [];
       const errorEnded = new Promise<unknown>((resolve) => {
-        void watch.watch('/api/v1/namespaces/default/pods', { resourceVersion: lastRv, labelSelector: 'app=svc' }, (type, obj) => errors.push({ type, obj }), resolve);
+        void watch.watch(
+          '/api/v1/namespaces/default/pods',
+          { resourceVersion: lastRv, labelSelector: 'app=svc' },
+          (type, obj) => errors.push({ type, obj }),
+          resolve,
+        );
       });
       await errorEnded;
       expect(errors).toHaveLength(1);

@@ -18,14 +18,18 @@ let kubectlBin: string;
 let kubeconfig: string;
 let home: string;
 
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function kubectl(args: string[], config = kubeconfig): Promise<Result> {
   return new Promise((resolve) => {
     execFile(
       kubectlBin,
       ['--kubeconfig', config, '--cache-dir', path.join(home, 'cache'), '--request-timeout=10s', ...args],
-      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home }, timeout: 20_000 },
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, timeout: 20_000 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -39,8 +43,11 @@ beforeAll(async () => {
   kubeconfig = await emu.kubeconfig();
   for (let i = 0; i < 7; i += 1) {
     emu.addPod({
-      name: `web-${i}`, labels: { app: i < 5 ? 'web' : 'db', tier: i % 2 === 0 ? 'even' : 'odd' }, podIP: `10.1.0.${i}`,
-      phase: i === 6 ? 'Pending' : 'Running', nodeName: `node-${i % 2}`,
+      name: `web-${i}`,
+      labels: { app: i < 5 ? 'web' : 'db', tier: i % 2 === 0 ? 'even' : 'odd' },
+      podIP: `10.1.0.${i}`,
+      phase: i === 6 ? 'Pending' : 'Running',
+      nodeName: `node-${i % 2}`,
       containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 8558 }] }],
     });
   }
@@ -92,7 +99,9 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
     expect(r.code, r.stderr).toBe(0);
     const pod = JSON.parse(r.stdout);
     expect(pod).toMatchObject({
-      kind: 'Pod', apiVersion: 'v1', metadata: { name: 'web-3', namespace: 'default', labels: { app: 'web', tier: 'odd' } },
+      kind: 'Pod',
+      apiVersion: 'v1',
+      metadata: { name: 'web-3', namespace: 'default', labels: { app: 'web', tier: 'odd' } },
       spec: { nodeName: 'node-1', containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 8558, protocol: 'TCP' }] }] },
       status: { phase: 'Running', podIP: '10.1.0.3', podIPs: [{ ip: '10.1.0.3' }] },
     });
@@ -109,9 +118,9 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
     expect(r.stdout.trim().split('\n').sort()).toEqual([0, 1, 2, 3, 4, 5, 6].map((i) => `pod/web-${i}`));
     const lists = emu.requests.filter((q) => q.path === '/api/v1/namespaces/default/pods');
     expect(lists).toHaveLength(4); // 2 + 2 + 2 + 1
-    expect(lists.every((q) => q.query['limit'] === '2' && q.status === 200)).toBe(true);
-    expect(lists[0]!.query['continue']).toBeUndefined();
-    expect(lists.slice(1).every((q) => typeof q.query['continue'] === 'string' && q.query['continue'].length > 0)).toBe(true);
+    expect(lists.every((q) => q.query.limit === '2' && q.status === 200)).toBe(true);
+    expect(lists[0]!.query.continue).toBeUndefined();
+    expect(lists.slice(1).every((q) => typeof q.query.continue === 'string' && q.query.continue.length > 0)).toBe(true);
     // kubectl --chunk-size with -o json merges the pages into one list
     const json = await kubectl(['get', 'pods', '--chunk-size=3', '-o', 'json']);
     expect(names(json)).toHaveLength(7);
@@ -120,9 +129,16 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
   it('creates, gets, lists, replaces (409 on a stale resourceVersion) and deletes Leases', async () => {
     const file = path.join(home, 'lease.json');
     const lease = {
-      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
       metadata: { name: 'clusterseed-demo-lock', namespace: 'default', annotations: { 'clusterseed.io/first-seed': 'none' } },
-      spec: { holderIdentity: 'pod-a', leaseDurationSeconds: 15, acquireTime: '2026-12-02T01:02:03.123456Z', renewTime: '2026-12-02T01:02:03.5Z', leaseTransitions: 0 },
+      spec: {
+        holderIdentity: 'pod-a',
+        leaseDurationSeconds: 15,
+        acquireTime: '2026-12-02T01:02:03.123456Z',
+        renewTime: '2026-12-02T01:02:03.5Z',
+        leaseTransitions: 0,
+      },
     };
     writeFileSync(file, JSON.stringify(lease));
     // --validate=false: the emulator serves no /openapi/v2 schema document for kubectl's client-side validation
@@ -194,11 +210,10 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
 
   it('watches: kubectl get pods -w -o json sees existing pods, then an added and a modified one', async () => {
     emu.resetRequests();
-    const child = spawn(
-      kubectlBin,
-      ['--kubeconfig', kubeconfig, '--cache-dir', path.join(home, 'cache'), 'get', 'pods', '-l', 'app=web', '-w', '-o', 'json'],
-      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(kubectlBin, ['--kubeconfig', kubeconfig, '--cache-dir', path.join(home, 'cache'), 'get', 'pods', '-l', 'app=web', '-w', '-o', 'json'], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d.toString()));
@@ -212,10 +227,10 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
     };
     try {
       await until(() => out.includes('"name": "web-4"'), 'the listed pods');
-      await until(() => emu.requests.some((q) => q.query['watch'] === 'true' || q.query['watch'] === '1'), 'the watch request');
-      const watchReq = emu.requests.find((q) => q.query['watch'] === 'true' || q.query['watch'] === '1')!;
-      expect(watchReq.query['labelSelector']).toBe('app=web');
-      expect(watchReq.query['resourceVersion']).toMatch(/^\d+$/);
+      await until(() => emu.requests.some((q) => q.query.watch === 'true' || q.query.watch === '1'), 'the watch request');
+      const watchReq = emu.requests.find((q) => q.query.watch === 'true' || q.query.watch === '1')!;
+      expect(watchReq.query.labelSelector).toBe('app=web');
+      expect(watchReq.query.resourceVersion).toMatch(/^\d+$/);
       emu.addPod({ name: 'web-new', labels: { app: 'web' }, podIP: '10.1.0.99' });
       emu.addPod({ name: 'db-new', labels: { app: 'db' } });
       await until(() => out.includes('"name": "web-new"'), 'the added pod');

@@ -13,7 +13,12 @@ import { matchesLabels, parseFieldSelector, parseLabelSelector, POD_FIELDS, Sele
 let emu: KubernetesEmulator;
 let ca: string;
 
-interface Reply { status: number; headers: Record<string, unknown>; text: string; json: any }
+interface Reply {
+  status: number;
+  headers: Record<string, unknown>;
+  text: string;
+  json: any;
+}
 
 function call(method: string, path: string, body?: unknown, token = emu.token, timeoutMs = 5000): Promise<Reply> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -26,7 +31,11 @@ function call(method: string, path: string, body?: unknown, token = emu.token, t
       res.on('data', (d) => (text += d));
       res.on('end', () => {
         let json: any;
-        try { json = JSON.parse(text); } catch { json = undefined; }
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       });
       res.on('error', reject);
@@ -49,7 +58,11 @@ function watch(path: string, count = Infinity): Promise<{ events: any[]; ended: 
         while ((i = buf.indexOf('\n')) >= 0) {
           events.push(JSON.parse(buf.slice(0, i)));
           buf = buf.slice(i + 1);
-          if (events.length >= count) { req.destroy(); resolve({ events, ended: false }); return; }
+          if (events.length >= count) {
+            req.destroy();
+            resolve({ events, ended: false });
+            return;
+          }
         }
       });
       res.on('end', () => resolve({ events, ended: true }));
@@ -162,7 +175,9 @@ describe('Leases', () => {
     await call('DELETE', `${base}/w`);
     const { events: got } = await events;
     expect(got.map((e) => [e.type, e.object.kind, e.object.spec?.holderIdentity])).toEqual([
-      ['ADDED', 'Lease', 'a'], ['MODIFIED', 'Lease', 'b'], ['DELETED', 'Lease', 'b'],
+      ['ADDED', 'Lease', 'a'],
+      ['MODIFIED', 'Lease', 'b'],
+      ['DELETED', 'Lease', 'b'],
     ]);
   });
 });
@@ -194,7 +209,10 @@ describe('faults', () => {
     expect((await call('GET', '/api/v1/namespaces/default/pods/p0')).status).toBe(200);
     emu.faults.clear();
     emu.faults.hang((r) => r.path.endsWith('/p2'));
-    const hung = call('GET', '/api/v1/namespaces/default/pods/p2', undefined, emu.token, 10_000).then(() => 'answered', (e: Error) => e.message);
+    const hung = call('GET', '/api/v1/namespaces/default/pods/p2', undefined, emu.token, 10_000).then(
+      () => 'answered',
+      (e: Error) => e.message,
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(emu.requests.at(-1)).toMatchObject({ path: '/api/v1/namespaces/default/pods/p2', status: 0 });
     emu.faults.clear();
@@ -216,16 +234,20 @@ describe('faults', () => {
     const other = await startKubernetesEmulator();
     const otherCa = readFileSync(other.caFile, 'utf8');
     const open = new Promise<string>((resolve) => {
-      https.get(`${other.url}/api/v1/pods?watch=1`, { ca: otherCa, headers: { authorization: `Bearer ${other.token}` } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve('ended'));
-        res.on('error', () => resolve('ended'));
-        res.on('close', () => resolve('ended'));
-      }).on('error', () => resolve('ended'));
+      https
+        .get(`${other.url}/api/v1/pods?watch=1`, { ca: otherCa, headers: { authorization: `Bearer ${other.token}` } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve('ended'));
+          res.on('error', () => resolve('ended'));
+          res.on('close', () => resolve('ended'));
+        })
+        .on('error', () => resolve('ended'));
     });
     other.faults.hang();
     const hung = new Promise<string>((resolve) => {
-      https.get(`${other.url}/api/v1/pods`, { ca: otherCa, headers: { authorization: `Bearer ${other.token}` } }, () => resolve('answered')).on('error', () => resolve('reset'));
+      https
+        .get(`${other.url}/api/v1/pods`, { ca: otherCa, headers: { authorization: `Bearer ${other.token}` } }, () => resolve('answered'))
+        .on('error', () => resolve('reset'));
     });
     await new Promise((r) => setTimeout(r, 100));
     const t0 = performance.now();

@@ -21,22 +21,37 @@ export function rawApi(emu: KubernetesEmulator): LeaseApi & { calls: LeaseApiCal
       calls.push(call);
       return new Promise((resolve, reject) => {
         const body = call.body === undefined ? undefined : JSON.stringify(call.body);
-        const req = https.request({
-          host: url.hostname, port: url.port, path: call.path, method: call.method, ca,
-          headers: { authorization: `Bearer ${readFileSync(emu.tokenFile, 'utf8').trim()}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-          signal: call.signal ?? AbortSignal.timeout(call.timeoutMs ?? 10_000),
-        }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const status = res.statusCode ?? 0;
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try { parsed = JSON.parse(text); } catch { parsed = text; }
-            if ((status >= 200 && status < 300) || call.accept?.includes(status)) resolve({ status, body: parsed });
-            else reject(Object.assign(new Error(`HTTP ${status} ${call.method} ${call.path}: ${text.slice(0, 200)}`), { status }));
-          });
-        });
+        const req = https.request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: call.path,
+            method: call.method,
+            ca,
+            headers: {
+              authorization: `Bearer ${readFileSync(emu.tokenFile, 'utf8').trim()}`,
+              accept: 'application/json',
+              ...(body ? { 'content-type': 'application/json' } : {}),
+            },
+            signal: call.signal ?? AbortSignal.timeout(call.timeoutMs ?? 10_000),
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const status = res.statusCode ?? 0;
+              const text = Buffer.concat(chunks).toString('utf8');
+              let parsed: unknown;
+              try {
+                parsed = JSON.parse(text);
+              } catch {
+                parsed = text;
+              }
+              if ((status >= 200 && status < 300) || call.accept?.includes(status)) resolve({ status, body: parsed });
+              else reject(Object.assign(new Error(`HTTP ${status} ${call.method} ${call.path}: ${text.slice(0, 200)}`), { status }));
+            });
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -56,9 +71,15 @@ export function skewableClock(): Clock & { advance(ms: number): void } {
 }
 
 export function makeLock(api: LeaseApi, settings: Partial<LeaseLockSettings> = {}, deps: { clock?: Clock; livePods?: () => Promise<ContactPoint[]> } = {}) {
-  return new KubernetesLeaseLock(api, { namespace: 'default', leaseDurationSeconds: 2, pollIntervalMs: 100, ...settings }, {
-    clock: deps.clock ?? systemClock, logger: silentLogger, livePods: deps.livePods ?? (async () => []),
-  });
+  return new KubernetesLeaseLock(
+    api,
+    { namespace: 'default', leaseDurationSeconds: 2, pollIntervalMs: 100, ...settings },
+    {
+      clock: deps.clock ?? systemClock,
+      logger: silentLogger,
+      livePods: deps.livePods ?? (async () => []),
+    },
+  );
 }
 
 export const leasePath = (name: string, namespace = 'default') => `${LEASE_API}/namespaces/${namespace}/leases/${name}`;

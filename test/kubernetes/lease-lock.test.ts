@@ -54,7 +54,8 @@ describe('acquiring', () => {
   it('a PUT with a stale resourceVersion is refused (409), so a second taker of a free lock loses', async () => {
     const service = freshService();
     const api = rawApi(emu);
-    const a = lockFor(api), b = lockFor(rawApi(emu));
+    const a = lockFor(api),
+      b = lockFor(rawApi(emu));
     const held = await a.tryLock(point(1), { service });
     await held!.release();
     const free = emu.lease('default', leaseNames(service).lock);
@@ -63,14 +64,21 @@ describe('acquiring', () => {
     await b.readRecord({ service });
     const bHeld = await b.tryLock(point(2), { service });
     expect(bHeld).toBeDefined();
-    const stale = await api.request({ method: 'PUT', path: leasePath(leaseNames(service).lock), body: free, accept: [409], rbac: { verb: 'update', resource: 'leases', apiGroup: 'coordination.k8s.io' } });
+    const stale = await api.request({
+      method: 'PUT',
+      path: leasePath(leaseNames(service).lock),
+      body: free,
+      accept: [409],
+      rbac: { verb: 'update', resource: 'leases', apiGroup: 'coordination.k8s.io' },
+    });
     expect(stale.status).toBe(409);
     expect(await a.tryLock(point(1), { service })).toBeUndefined();
   });
 
   it('release clears the holder (idempotent); the next taker needs no expiry and counts a transition', async () => {
     const service = freshService();
-    const a = lockFor(rawApi(emu), { leaseDurationSeconds: 30 }), b = lockFor(rawApi(emu), { leaseDurationSeconds: 30 });
+    const a = lockFor(rawApi(emu), { leaseDurationSeconds: 30 }),
+      b = lockFor(rawApi(emu), { leaseDurationSeconds: 30 });
     const held = (await a.tryLock(point(1), { service }))!;
     expect(await b.tryLock(point(2), { service })).toBeUndefined();
     await held.release();
@@ -262,20 +270,28 @@ describe('members', () => {
   it('a write drops entries that are not live pods (the pod is the registration), never its own', async () => {
     const service = freshService();
     let live = [point(1), point(2), point(3)];
-    const n = (i: number) => lockFor(rawApi(emu), {}, { livePods: async () => live });
-    await Promise.all([1, 2, 3].map((i) => n(i).addMember(point(i), { service })));
+    const n = () => lockFor(rawApi(emu), {}, { livePods: async () => live });
+    await Promise.all([1, 2, 3].map((i) => n().addMember(point(i), { service })));
     live = [point(3), point(4)]; // 1 and 2 are gone; 5 is not listed yet (its pod just started)
-    await n(4).addMember(point(4), { service });
-    expect((await n(4).readRecord({ service })).members).toEqual([point(3), point(4)]);
-    await n(5).addMember(point(5), { service });
-    expect((await n(5).readRecord({ service })).members).toEqual([point(3), point(4), point(5)]);
+    await n().addMember(point(4), { service });
+    expect((await n().readRecord({ service })).members).toEqual([point(3), point(4)]);
+    await n().addMember(point(5), { service });
+    expect((await n().readRecord({ service })).members).toEqual([point(3), point(4), point(5)]);
   });
 
   it('a failing pod lookup means no pruning, not no member', async () => {
     const service = freshService();
     const ok = lockFor(rawApi(emu), {}, { livePods: async () => [point(1)] });
     await ok.addMember(point(1), { service });
-    const failing = lockFor(rawApi(emu), {}, { livePods: async () => { throw new Error('pods list failed'); } });
+    const failing = lockFor(
+      rawApi(emu),
+      {},
+      {
+        livePods: async () => {
+          throw new Error('pods list failed');
+        },
+      },
+    );
     await failing.addMember(point(2), { service });
     expect((await ok.readRecord({ service })).members).toEqual([point(1), point(2)]);
   });
@@ -342,7 +358,8 @@ describe('through the provider’s KubernetesClient (providers/kubernetes-api/cl
     const client = await createKubernetesClient({ apiServer: emu.url, caFile: emu.caFile, tokenFile: emu.tokenFile, namespace: 'default' }, { env: {} });
     try {
       const service = freshService();
-      const a = lockFor(client, {}, { livePods: async () => [point(1)] }), b = lockFor(client);
+      const a = lockFor(client, {}, { livePods: async () => [point(1)] }),
+        b = lockFor(client);
       const held = (await a.tryLock(point(1), { service }))!;
       expect(await b.tryLock(point(2), { service })).toBeUndefined();
       expect(await held.writeFirstSeed(fs(1), undefined, { service })).toBe(true);

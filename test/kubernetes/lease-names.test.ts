@@ -18,7 +18,8 @@ describe('Lease names (DNS-1123, ≤ 63 characters)', () => {
   });
 
   it('truncates long names to 63 characters with a hash, so two long names stay apart', () => {
-    const a = 'a'.repeat(100), b = `${'a'.repeat(99)}b`;
+    const a = 'a'.repeat(100),
+      b = `${'a'.repeat(99)}b`;
     for (const s of [a, b, 'x'.repeat(44), 'x'.repeat(43), `${'x'.repeat(33)}-${'y'.repeat(30)}`]) {
       const n = leaseNames(s);
       expect(n.lock.length).toBeLessThanOrEqual(MAX_NAME_LENGTH);

@@ -17,7 +17,10 @@ export const PORT_NAME = 'management';
 export class KubeWorld {
   readonly fleet = new FaultFleet('clusterseed-k8s-mp-');
   readonly service = `mp-${randomBytes(3).toString('hex')}`;
-  private constructor(readonly emu: KubernetesEmulator, readonly port: number) {}
+  private constructor(
+    readonly emu: KubernetesEmulator,
+    readonly port: number,
+  ) {}
 
   static async start(hosts: readonly string[]): Promise<KubeWorld> {
     const emu = await startKubernetesEmulator();
@@ -26,8 +29,13 @@ export class KubeWorld {
 
   discovery(extra: Record<string, unknown> = {}): Record<string, unknown> {
     return {
-      method: 'kubernetes-api', apiServer: this.emu.url, caFile: this.emu.caFile, tokenFile: this.emu.tokenFile,
-      namespace: 'default', portName: PORT_NAME, ...extra,
+      method: 'kubernetes-api',
+      apiServer: this.emu.url,
+      caFile: this.emu.caFile,
+      tokenFile: this.emu.tokenFile,
+      namespace: 'default',
+      portName: PORT_NAME,
+      ...extra,
     };
   }
 
@@ -47,13 +55,22 @@ export class KubeWorld {
 
   addPod(host: string): void {
     this.emu.addPod({
-      name: this.podName(host), labels: { app: this.service }, podIP: host, nodeName: 'node-1', ready: false,
+      name: this.podName(host),
+      labels: { app: this.service },
+      podIP: host,
+      nodeName: 'node-1',
+      ready: false,
       containers: [{ name: 'app', ports: [{ name: PORT_NAME, containerPort: this.port }] }],
     });
   }
 
   /** Adds the node's pod, then starts its process. */
-  async startNode(name: string, host: string, bootstrap: Record<string, unknown>, options: Omit<StartOptions, 'config'> & { discovery?: Record<string, unknown> } = {}): Promise<FaultNode> {
+  async startNode(
+    name: string,
+    host: string,
+    bootstrap: Record<string, unknown>,
+    options: Omit<StartOptions, 'config'> & { discovery?: Record<string, unknown> } = {},
+  ): Promise<FaultNode> {
     this.addPod(host);
     const { discovery, ...rest } = options;
     return this.fleet.start(name, { ...rest, config: this.config(host, bootstrap, discovery) });

@@ -75,7 +75,9 @@ describe('kubernetes-api, lock on Leases, real processes', () => {
    * the record cannot be repaired as stale; the others wait for its lock to expire, then clear the
    * abandoned forming record and form. Bound: leaseDuration + 25 s from their start.
    */
-  it('kill -9 in join with the pod still Running: the others clear the abandoned record and form one cluster within leaseDuration + 25 s', { timeout: 120_000 }, async () => {
+  it('kill -9 in join with the pod still Running: the others clear the abandoned record and form one cluster within leaseDuration + 25 s', {
+    timeout: 120_000,
+  }, async () => {
     const hs = hosts(171, 4);
     const w = (world = await KubeWorld.start(hs));
     const a = await w.startNode('A', hs[0]!, settings, { discovery, fault: { at: 'in-join', action: 'kill' } });

@@ -11,8 +11,13 @@ import { KubeWorld } from './multiprocess-helpers.js';
  */
 
 const settings = {
-  strategy: 'lowest-address', expectedContactPoints: 3,
-  discoveryIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 1500, probeFailureWindowMs: 4000, stableMarginMs: 1500,
+  strategy: 'lowest-address',
+  expectedContactPoints: 3,
+  discoveryIntervalMs: 200,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 1500,
+  probeFailureWindowMs: 4000,
+  stableMarginMs: 1500,
 };
 
 let world: KubeWorld | undefined;

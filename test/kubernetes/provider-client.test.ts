@@ -20,11 +20,15 @@ let client: KubernetesClient;
 const tokens = new Set<string>();
 const errors: unknown[] = [];
 
-const listCall = (extra: Partial<Parameters<KubernetesClient['request']>[0]> = {}) =>
-  ({ method: 'GET' as const, path: podsPath(), rbac: LIST_PODS, ...extra });
+const listCall = (extra: Partial<Parameters<KubernetesClient['request']>[0]> = {}) => ({ method: 'GET' as const, path: podsPath(), rbac: LIST_PODS, ...extra });
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
-  const err = await p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+  const err = await p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
   errors.push(err);
   return err;
 }
@@ -76,16 +80,22 @@ describe('kubernetes client: auth', () => {
     const e = err as AuthError;
     expect(e.code).toBe('CLUSTERSEED_E_AUTH');
     expect(e.message).toContain('"list" "pods" in namespace "default"');
-    expect(e.hint).toContain('the service account needs "list" on "pods" in namespace "default" (a Role with apiGroups [""], resources ["pods"], verbs ["list","watch"]');
+    expect(e.hint).toContain(
+      'the service account needs "list" on "pods" in namespace "default" (a Role with apiGroups [""], resources ["pods"], verbs ["list","watch"]',
+    );
     expect(e.hint).toContain('docs/providers/kubernetes-api.md');
   });
 
   it('a Lease 403 names the coordination.k8s.io rule', async () => {
     emu.deny({ verb: 'update', resource: 'leases' });
-    const err = await failure(client.request({
-      method: 'PUT', path: '/apis/coordination.k8s.io/v1/namespaces/default/leases/x',
-      body: { metadata: { name: 'x', resourceVersion: '1' }, spec: {} }, rbac: { verb: 'update', resource: 'leases', apiGroup: 'coordination.k8s.io' },
-    }));
+    const err = await failure(
+      client.request({
+        method: 'PUT',
+        path: '/apis/coordination.k8s.io/v1/namespaces/default/leases/x',
+        body: { metadata: { name: 'x', resourceVersion: '1' }, spec: {} },
+        rbac: { verb: 'update', resource: 'leases', apiGroup: 'coordination.k8s.io' },
+      }),
+    );
     expect((err as AuthError).hint).toContain('apiGroups ["coordination.k8s.io"], resources ["leases"], verbs ["get","create","update"]');
   });
 
@@ -93,7 +103,10 @@ describe('kubernetes client: auth', () => {
     tokens.add(emu.rotateToken({ revokeOld: true }));
     const res = await client.request(listCall());
     expect(res.status).toBe(200);
-    expect(emu.requests.map((r) => [r.token, r.status])).toEqual([['invalid', 401], ['valid', 200]]);
+    expect(emu.requests.map((r) => [r.token, r.status])).toEqual([
+      ['invalid', 401],
+      ['valid', 200],
+    ]);
     // and the next call uses the fresh token straight away
     emu.resetRequests();
     await client.request(listCall());
@@ -189,7 +202,7 @@ describe('kubernetes client: throttling, bad bodies, time', () => {
     expect(took).toBeLessThan(1000);
   });
 
-  it('the caller\'s abort is honoured at once', async () => {
+  it("the caller's abort is honoured at once", async () => {
     emu.faults.hang();
     const ac = new AbortController();
     const t0 = performance.now();
@@ -207,8 +220,12 @@ describe('kubernetes client: throttling, bad bodies, time', () => {
 
 describe('kubernetes client: TLS is always verified', () => {
   let other: KubernetesEmulator;
-  beforeAll(async () => { other = await startKubernetesEmulator({ host: '0.0.0.0' }); });
-  afterAll(async () => { await other.close(); });
+  beforeAll(async () => {
+    other = await startKubernetesEmulator({ host: '0.0.0.0' });
+  });
+  afterAll(async () => {
+    await other.close();
+  });
 
   it('an unknown CA is a DiscoveryError that says TLS and why', async () => {
     const c = clientFor(emu, { ca: readFileSync(other.caFile, 'utf8') });
@@ -279,12 +296,18 @@ describe('kubernetes client: stream() on a hand-written server', () => {
   let ca: string;
   let handler: (req: http.IncomingMessage, res: http.ServerResponse) => void = () => {};
   const sockets = new Set<{ destroy(): void }>();
+  let tokenSource: ServiceAccountToken;
   beforeAll(async () => {
+    tokenSource = new ServiceAccountToken(emu.tokenFile);
+    await tokenSource.load();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'clusterseed-k8s-stream-'));
     const certs = await makeCertificates(dir, '127.0.0.1');
     ca = certs.caPem;
     server = https.createServer({ cert: certs.certPem, key: certs.keyPem }, (req, res) => handler(req, res));
-    server.on('connection', (s: import('node:net').Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    server.on('connection', (s: import('node:net').Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
     rmSync(dir, { recursive: true, force: true });
@@ -294,16 +317,21 @@ describe('kubernetes client: stream() on a hand-written server', () => {
     await new Promise((r) => server.close(r));
   });
   const make = () => new KubernetesClient({ apiServer: url, namespace: 'default', ca, token: tokenSource });
-  let tokenSource: ServiceAccountToken;
-  beforeAll(async () => {
-    tokenSource = new ServiceAccountToken(emu.tokenFile);
-    await tokenSource.load();
+  const watchCall = (signal?: AbortSignal) => ({
+    method: 'GET' as const,
+    path: podsPath(),
+    query: { watch: 1 },
+    signal,
+    rbac: { verb: 'watch', resource: 'pods', apiGroup: '' },
   });
-  const watchCall = (signal?: AbortSignal) => ({ method: 'GET' as const, path: podsPath(), query: { watch: 1 }, signal, rbac: { verb: 'watch', resource: 'pods', apiGroup: '' } });
 
   it('splits newline-delimited JSON across any chunk boundary (inside a UTF-8 character too)', async () => {
-    const lines = [{ type: 'ADDED', object: { name: 'één' } }, { type: 'MODIFIED', object: { name: '日本' } }, { type: 'DELETED', object: { n: 3 } }];
-    const bytes = Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n\n' + JSON.stringify({ type: 'BOOKMARK' }));
+    const lines = [
+      { type: 'ADDED', object: { name: 'één' } },
+      { type: 'MODIFIED', object: { name: '日本' } },
+      { type: 'DELETED', object: { n: 3 } },
+    ];
+    const bytes = Buffer.from(`${lines.map((l) => JSON.stringify(l)).join('\n')}\n\n${JSON.stringify({ type: 'BOOKMARK' })}`);
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       let i = 0;
@@ -340,7 +368,9 @@ describe('kubernetes client: stream() on a hand-written server', () => {
     handler = (req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"type":"ADDED","object":{}}\n');
-      req.socket.on('close', () => { closed = true; });
+      req.socket.on('close', () => {
+        closed = true;
+      });
     };
     const c = make();
     const ac = new AbortController();
@@ -352,7 +382,10 @@ describe('kubernetes client: stream() on a hand-written server', () => {
   });
 
   it('idleTimeoutMs ends a silent stream with a TimeoutError', async () => {
-    handler = (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.write('\n'); };
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('\n');
+    };
     const c = make();
     const err = await failure(c.stream({ ...watchCall(), idleTimeoutMs: 200 }, () => {}));
     c.close();

@@ -17,28 +17,46 @@ const file = (name: string, text: string) => {
   writeFileSync(f, text);
   return f;
 };
-const noFile = () => { throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' }); };
+const noFile = () => {
+  throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+};
 const SA = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 describe('resolveInClusterConfig', () => {
   it('the API server from KUBERNETES_SERVICE_HOST/PORT, the files from the service-account mount', () => {
     expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }, noFile)).toEqual({
-      apiServer: 'https://10.96.0.1:443', caFile: `${SA}/ca.crt`, tokenFile: `${SA}/token`, namespace: 'default', namespaceSource: 'default',
+      apiServer: 'https://10.96.0.1:443',
+      caFile: `${SA}/ca.crt`,
+      tokenFile: `${SA}/token`,
+      namespace: 'default',
+      namespaceSource: 'default',
     });
   });
 
   it('brackets an IPv6 service host (and accepts one already bracketed); the port defaults to 443', () => {
-    expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '6443' }, noFile).apiServer).toBe('https://[fd00:10:96::1]:6443');
+    expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '6443' }, noFile).apiServer).toBe(
+      'https://[fd00:10:96::1]:6443',
+    );
     expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '[fd00::1]' }, noFile).apiServer).toBe('https://[fd00::1]:443');
-    expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc', KUBERNETES_SERVICE_PORT: '443' }, noFile).apiServer).toBe('https://kubernetes.default.svc:443');
+    expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc', KUBERNETES_SERVICE_PORT: '443' }, noFile).apiServer).toBe(
+      'https://kubernetes.default.svc:443',
+    );
   });
 
   it('apiServer wins over the environment (trailing slash dropped)', () => {
-    expect(resolveInClusterConfig({ apiServer: 'https://api.example:6443/' }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, noFile).apiServer).toBe('https://api.example:6443');
+    expect(resolveInClusterConfig({ apiServer: 'https://api.example:6443/' }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, noFile).apiServer).toBe(
+      'https://api.example:6443',
+    );
   });
 
   it('no apiServer and no KUBERNETES_SERVICE_HOST: ConfigError naming the option and the variables', () => {
-    const err = (() => { try { resolveInClusterConfig({}, {}, noFile); } catch (e) { return e; } })() as ConfigError;
+    const err = (() => {
+      try {
+        resolveInClusterConfig({}, {}, noFile);
+      } catch (e) {
+        return e;
+      }
+    })() as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toContain('discovery.apiServer');
     expect(err.message).toContain('KUBERNETES_SERVICE_HOST');
@@ -46,7 +64,9 @@ describe('resolveInClusterConfig', () => {
   });
 
   it('a bad port or host is a ConfigError naming the variable', () => {
-    expect(() => resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: 'https' }, noFile)).toThrow(/KUBERNETES_SERVICE_PORT/);
+    expect(() => resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: 'https' }, noFile)).toThrow(
+      /KUBERNETES_SERVICE_PORT/,
+    );
     expect(() => resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: 'a b' }, noFile)).toThrow(/KUBERNETES_SERVICE_HOST/);
   });
 
@@ -55,39 +75,56 @@ describe('resolveInClusterConfig', () => {
     const nsFile = file('namespace', 'from-file\n');
     expect(resolveInClusterConfig({ namespace: 'opt', namespaceFile: nsFile }, env)).toMatchObject({ namespace: 'opt', namespaceSource: 'option' });
     expect(resolveInClusterConfig({ namespaceFile: nsFile }, env)).toMatchObject({ namespace: 'from-env', namespaceSource: 'KUBERNETES_NAMESPACE' });
-    expect(resolveInClusterConfig({ namespaceFile: nsFile }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toMatchObject({ namespace: 'from-file', namespaceSource: 'file' });
+    expect(resolveInClusterConfig({ namespaceFile: nsFile }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toMatchObject({
+      namespace: 'from-file',
+      namespaceSource: 'file',
+    });
     expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, noFile)).toMatchObject({ namespace: 'default', namespaceSource: 'default' });
     // the default path is read when namespaceFile is not set
-    expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, (f) => (f === `${SA}/namespace` ? 'shop' : noFile()))).toMatchObject({ namespace: 'shop' });
+    expect(resolveInClusterConfig({}, { KUBERNETES_SERVICE_HOST: '10.96.0.1' }, (f) => (f === `${SA}/namespace` ? 'shop' : noFile()))).toMatchObject({
+      namespace: 'shop',
+    });
   });
 
   it('an explicit namespaceFile that cannot be read, or holds no namespace name, is a ConfigError', () => {
-    expect(() => resolveInClusterConfig({ namespaceFile: path.join(dir, 'missing') }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toThrow(/discovery\.namespaceFile/);
-    expect(() => resolveInClusterConfig({ namespaceFile: file('bad-ns', 'Not A Namespace') }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toThrow(/not a namespace name/);
+    expect(() => resolveInClusterConfig({ namespaceFile: path.join(dir, 'missing') }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toThrow(
+      /discovery\.namespaceFile/,
+    );
+    expect(() => resolveInClusterConfig({ namespaceFile: file('bad-ns', 'Not A Namespace') }, { KUBERNETES_SERVICE_HOST: '10.96.0.1' })).toThrow(
+      /not a namespace name/,
+    );
   });
 });
 
 describe('createKubernetesClient config errors', () => {
   const env = {};
   it('a missing CA file names discovery.caFile and the fix', async () => {
-    const err = await createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: path.join(dir, 'no-ca'), tokenFile: file('t1', 'abcdefghij') }, { env }).catch((e: unknown) => e) as ConfigError;
+    const err = (await createKubernetesClient(
+      { apiServer: 'https://127.0.0.1:1', caFile: path.join(dir, 'no-ca'), tokenFile: file('t1', 'abcdefghij') },
+      { env },
+    ).catch((e: unknown) => e)) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/discovery\.caFile: cannot read the cluster CA .*no such file/);
     expect(err.hint).toMatch(/set discovery\.caFile/);
   });
 
   it('a CA file that is not PEM', async () => {
-    await expect(createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: file('ca-junk', 'hello'), tokenFile: file('t2', 'abcdefghij') }, { env }))
-      .rejects.toThrow(/discovery\.caFile: .* holds no PEM certificate/);
+    await expect(
+      createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: file('ca-junk', 'hello'), tokenFile: file('t2', 'abcdefghij') }, { env }),
+    ).rejects.toThrow(/discovery\.caFile: .* holds no PEM certificate/);
   });
 
   it('a missing or empty token file names discovery.tokenFile', async () => {
     const ca = file('ca.crt', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    const err = await createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: ca, tokenFile: path.join(dir, 'no-token') }, { env }).catch((e: unknown) => e) as ConfigError;
+    const err = (await createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: ca, tokenFile: path.join(dir, 'no-token') }, { env }).catch(
+      (e: unknown) => e,
+    )) as ConfigError;
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toMatch(/discovery\.tokenFile: cannot read the service-account token .*no such file/);
     expect(err.hint).toMatch(/automountServiceAccountToken/);
-    await expect(createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: ca, tokenFile: file('t-empty', '\n') }, { env })).rejects.toThrow(/discovery\.tokenFile: .*empty/);
+    await expect(createKubernetesClient({ apiServer: 'https://127.0.0.1:1', caFile: ca, tokenFile: file('t-empty', '\n') }, { env })).rejects.toThrow(
+      /discovery\.tokenFile: .*empty/,
+    );
   });
 });
 

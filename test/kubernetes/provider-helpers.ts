@@ -43,7 +43,15 @@ export function runningPod(i: number, extra: Record<string, unknown> = {}) {
     labels: { app: 'web' },
     podIP: `10.1.${Math.floor(i / 250)}.${(i % 250) + 1}`,
     nodeName: `node-${i % 3}`,
-    containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 7626 }, { name: 'http', containerPort: 8080 }] }],
+    containers: [
+      {
+        name: 'app',
+        ports: [
+          { name: 'management', containerPort: 7626 },
+          { name: 'http', containerPort: 8080 },
+        ],
+      },
+    ],
     ...extra,
   };
 }

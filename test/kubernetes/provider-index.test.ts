@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrap } from '../../src/bootstrap/index.js';
 import type { Logger } from '../../src/logger.js';
 import { createDiscovery } from '../../src/registry.js';
-import { isRegistryProvider, type DiscoveryProvider } from '../../src/types.js';
+import { isRegistryProvider } from '../../src/types.js';
 import { startKubernetesEmulator, type KubernetesEmulator } from '../emulators/kubernetes/index.js';
 import { runningPod } from './provider-helpers.js';
 
@@ -16,9 +16,16 @@ afterAll(async () => {
   await emu.close();
 });
 
-const discovery = (extra: Record<string, unknown> = {}) => ({
-  method: 'kubernetes-api', apiServer: emu.url, caFile: emu.caFile, tokenFile: emu.tokenFile, namespaceFile: emu.namespaceFile, portName: 'management', ...extra,
-}) as Parameters<typeof createDiscovery>[0];
+const discovery = (extra: Record<string, unknown> = {}) =>
+  ({
+    method: 'kubernetes-api',
+    apiServer: emu.url,
+    caFile: emu.caFile,
+    tokenFile: emu.tokenFile,
+    namespaceFile: emu.namespaceFile,
+    portName: 'management',
+    ...extra,
+  }) as Parameters<typeof createDiscovery>[0];
 
 function recordingLogger() {
   const lines: { level: string; msg: string }[] = [];
@@ -37,7 +44,7 @@ describe('kubernetes-api provider', () => {
       const points = await provider.resolve({ service: 'web' });
       expect(points).toEqual([{ host: '10.1.0.2', port: 7626, meta: { pod: 'web-1', namespace: 'default', node: 'node-1' } }]);
       const list = emu.requests.filter((r) => r.path === '/api/v1/namespaces/default/pods').at(-1)!;
-      expect(list.query['labelSelector']).toBe('app=web');
+      expect(list.query.labelSelector).toBe('app=web');
     } finally {
       await provider.close();
       emu.deletePod('default', 'web-1');
@@ -51,7 +58,7 @@ describe('kubernetes-api provider', () => {
     let changes = 0;
     try {
       provider.watch!({ service: 'watched' }, () => changes++, ac.signal);
-      await until(() => emu.requests.some((r) => r.query['watch'] !== undefined && r.query['labelSelector'] === 'app=watched'));
+      await until(() => emu.requests.some((r) => r.query.watch !== undefined && r.query.labelSelector === 'app=watched'));
       emu.addPod(runningPod(3, { name: 'watched-3', labels: { app: 'watched' } }));
       await until(() => changes >= 1);
     } finally {
@@ -78,33 +85,45 @@ describe('kubernetes-api provider', () => {
 
   it('bootstrap() with the lock strategy on Leases: one node forms, a second joins; closing removes the member and frees the lock', async () => {
     const service = 'leased';
-    const pod = (i: number, port: number) => ({ name: `${service}-${i}`, labels: { app: service }, podIP: '127.0.0.1', containers: [{ name: 'app', ports: [{ name: 'management', containerPort: port }] }] });
+    const pod = (i: number, port: number) => ({
+      name: `${service}-${i}`,
+      labels: { app: service },
+      podIP: '127.0.0.1',
+      containers: [{ name: 'app', ports: [{ name: 'management', containerPort: port }] }],
+    });
     const nodes = [];
     const ports = [24611, 24612];
-    ports.forEach((port, i) => emu.addPod(pod(i, port)));
+    for (const [i, port] of ports.entries()) emu.addPod(pod(i, port));
     try {
       for (const port of ports) {
-        nodes.push(await bootstrap({
-          service, discovery: discovery(), bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
-          management: { host: '127.0.0.1', port }, self: { host: '127.0.0.1' }, join: async () => {},
-        }));
+        nodes.push(
+          await bootstrap({
+            service,
+            discovery: discovery(),
+            bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
+            management: { host: '127.0.0.1', port },
+            self: { host: '127.0.0.1' },
+            join: async () => {},
+          }),
+        );
       }
       expect(nodes.map((n) => n.result.formedNewCluster)).toEqual([true, false]);
       expect(nodes[1]!.result.seeds[0]).toMatchObject({ host: '127.0.0.1', port: ports[0] });
-      const members = () => JSON.parse(emu.lease('default', `clusterseed-${service}-members`)?.metadata.annotations['clusterseed.io/members'] ?? '[]') as unknown[];
+      const members = () =>
+        JSON.parse(emu.lease('default', `clusterseed-${service}-members`)?.metadata.annotations['clusterseed.io/members'] ?? '[]') as unknown[];
       expect(members()).toHaveLength(2);
       await nodes.pop()!.close();
       expect(members()).toEqual([{ host: '127.0.0.1', port: ports[0] }]);
     } finally {
       for (const n of nodes) await n.close();
-      ports.forEach((_, i) => emu.deletePod('default', `${service}-${i}`));
+      for (const i of ports.keys()) emu.deletePod('default', `${service}-${i}`);
     }
     expect(emu.lease('default', `clusterseed-${service}-lock`)?.spec.holderIdentity ?? '').toBe('');
   });
 
   it('a missing CA file is a ConfigError naming the key, before any request', async () => {
     emu.resetRequests();
-    const err = await createDiscovery(discovery({ caFile: '/nonexistent/ca.crt' })).catch((e: unknown) => e) as { code?: string; message?: string };
+    const err = (await createDiscovery(discovery({ caFile: '/nonexistent/ca.crt' })).catch((e: unknown) => e)) as { code?: string; message?: string };
     expect(err.code).toBe('CLUSTERSEED_E_CONFIG');
     expect(err.message).toContain('discovery.caFile');
     expect(emu.requests).toHaveLength(0);
@@ -118,5 +137,3 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-// (DiscoveryProvider is referenced for readers: watch() is its optional method)
-export type { DiscoveryProvider };

@@ -41,14 +41,33 @@ describe('which pods count', () => {
     emu.addPod({ namespace: ns, name: 'no-ip', labels: { app: 'orders' }, containers: port });
     emu.addPod({ namespace: ns, name: 'not-ready', labels: { app: 'orders' }, podIP: '10.0.0.3', ready: false, nodeName: 'n2', containers: port });
     emu.addPod({
-      namespace: ns, name: 'crashloop', labels: { app: 'orders' }, podIP: '10.0.0.4', ready: false,
+      namespace: ns,
+      name: 'crashloop',
+      labels: { app: 'orders' },
+      podIP: '10.0.0.4',
+      ready: false,
       containers: [...port, { name: 'sidecar' }],
-      containerStatuses: [{ name: 'app', state: { waiting: { reason: 'CrashLoopBackOff' } } }, { name: 'sidecar', state: { running: {} } }],
+      containerStatuses: [
+        { name: 'app', state: { waiting: { reason: 'CrashLoopBackOff' } } },
+        { name: 'sidecar', state: { running: {} } },
+      ],
     });
-    emu.addPod({ namespace: ns, name: 'sidecar-waiting', labels: { app: 'orders' }, podIP: '10.0.0.2', containers: [...port, { name: 'sidecar' }],
-      containerStatuses: [{ name: 'sidecar', state: { waiting: { reason: 'ImagePullBackOff' } } }] });
+    emu.addPod({
+      namespace: ns,
+      name: 'sidecar-waiting',
+      labels: { app: 'orders' },
+      podIP: '10.0.0.2',
+      containers: [...port, { name: 'sidecar' }],
+      containerStatuses: [{ name: 'sidecar', state: { waiting: { reason: 'ImagePullBackOff' } } }],
+    });
     emu.addPod({ namespace: ns, name: 'ipv6', labels: { app: 'orders' }, podIP: 'fd00:0:0::0a', containers: port });
-    emu.addPod({ namespace: ns, name: 'no-port', labels: { app: 'orders' }, podIP: '10.0.0.9', containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 80 }] }] });
+    emu.addPod({
+      namespace: ns,
+      name: 'no-port',
+      labels: { app: 'orders' },
+      podIP: '10.0.0.9',
+      containers: [{ name: 'app', ports: [{ name: 'http', containerPort: 80 }] }],
+    });
     emu.addPod({ namespace: ns, name: 'other-app', labels: { app: 'billing' }, podIP: '10.0.0.1', containers: port });
   });
 
@@ -85,7 +104,7 @@ describe('which pods count', () => {
 
   it('portName picks the container port by name; a pod without it is skipped', async () => {
     const points = await contactPoints('shop', 'app=orders', { portName: 'management' });
-    expect(points.map((p) => `${p.meta?.['pod']}:${p.port}`)).toEqual(['sidecar-waiting:7626', 'not-ready:7626', 'crashloop:7626', 'running:7626', 'ipv6:7626']);
+    expect(points.map((p) => `${p.meta?.pod}:${p.port}`)).toEqual(['sidecar-waiting:7626', 'not-ready:7626', 'crashloop:7626', 'running:7626', 'ipv6:7626']);
     const http = await contactPoints('shop', 'app=orders', { portName: 'http' });
     expect(http).toEqual([{ host: '10.0.0.9', port: 80, meta: { pod: 'no-port', namespace: 'shop' } }]);
   });
@@ -93,7 +112,18 @@ describe('which pods count', () => {
   it('the first port of that name in spec order, across containers', () => {
     const pod: Pod = {
       metadata: { name: 'p' },
-      spec: { containers: [{ name: 'a', ports: [{ name: 'x', containerPort: 1 }] }, { name: 'b', ports: [{ name: 'm', containerPort: 2 }, { name: 'm', containerPort: 3 }] }] },
+      spec: {
+        containers: [
+          { name: 'a', ports: [{ name: 'x', containerPort: 1 }] },
+          {
+            name: 'b',
+            ports: [
+              { name: 'm', containerPort: 2 },
+              { name: 'm', containerPort: 3 },
+            ],
+          },
+        ],
+      },
       status: { phase: 'Running', podIP: '10.0.0.1' },
     };
     expect(podsToContactPoints([pod], { portName: 'm' })).toEqual([{ host: '10.0.0.1', port: 2, meta: { pod: 'p' } }]);
@@ -101,15 +131,25 @@ describe('which pods count', () => {
 
   it('a podIP that is not an IP is a ProtocolError naming the field and the pod, never a contact point', async () => {
     emu.addPod({ namespace: 'shop', name: 'broken', labels: { app: 'broken' }, podIP: '10.0.0.10' });
-    emu.updatePod('shop', 'broken', (p) => { p.status.podIP = 'pod.example'; });
+    emu.updatePod('shop', 'broken', (p) => {
+      p.status.podIP = 'pod.example';
+    });
     const err = await listPods(client, { namespace: 'shop', labelSelector: 'app=broken' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toMatch(/items\[0\]\.status\.podIP \(pod "broken"\): not an IP address: "pod\.example"/);
   });
 
   it('a containerPort out of range is a ProtocolError', async () => {
-    emu.addPod({ namespace: 'shop', name: 'badport', labels: { app: 'badport' }, podIP: '10.0.0.11', containers: [{ name: 'c', ports: [{ name: 'm', containerPort: 1 }] }] });
-    emu.updatePod('shop', 'badport', (p) => { p.spec.containers[0].ports[0].containerPort = 70000; });
+    emu.addPod({
+      namespace: 'shop',
+      name: 'badport',
+      labels: { app: 'badport' },
+      podIP: '10.0.0.11',
+      containers: [{ name: 'c', ports: [{ name: 'm', containerPort: 1 }] }],
+    });
+    emu.updatePod('shop', 'badport', (p) => {
+      p.spec.containers[0].ports[0].containerPort = 70000;
+    });
     const err = await listPods(client, { namespace: 'shop', labelSelector: 'app=badport' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProtocolError);
     expect((err as Error).message).toContain('items[0].spec.containers[0].ports[0].containerPort');
@@ -140,9 +180,9 @@ describe('paging', () => {
     expect(new Set(listing.pods.map((p) => p.metadata.name)).size).toBe(1234);
     expect(listing.requests).toBe(3);
     expect(emu.requests).toHaveLength(3);
-    expect(emu.requests.map((r) => r.query['limit'])).toEqual(['500', '500', '500']);
-    expect(emu.requests[0]!.query['continue']).toBeUndefined();
-    expect(emu.requests[1]!.query['continue']).toBeTruthy();
+    expect(emu.requests.map((r) => r.query.limit)).toEqual(['500', '500', '500']);
+    expect(emu.requests[0]!.query.continue).toBeUndefined();
+    expect(emu.requests[1]!.query.continue).toBeTruthy();
     const points = podsToContactPoints(listing.pods, { portName: 'management' });
     expect(points).toHaveLength(1234);
     expect(points[0]).toEqual({ host: '10.1.0.1', port: 7626, meta: { pod: 'web-0', namespace: 'big', node: 'node-0' } });
@@ -170,8 +210,12 @@ describe('paging', () => {
     const listing = await listPods(wrapped, { namespace: 'big', labelSelector: 'app=web' });
     expect(listing.pods).toHaveLength(1234);
     expect(new Set(listing.pods.map((p) => p.metadata.name)).size).toBe(1234);
-    expect(emu.requests.map((r) => [r.status, r.query['continue'] === undefined ? 'first' : 'next'])).toEqual([
-      [200, 'first'], [410, 'next'], [200, 'first'], [200, 'next'], [200, 'next'],
+    expect(emu.requests.map((r) => [r.status, r.query.continue === undefined ? 'first' : 'next'])).toEqual([
+      [200, 'first'],
+      [410, 'next'],
+      [200, 'first'],
+      [200, 'next'],
+      [200, 'next'],
     ]);
   });
 

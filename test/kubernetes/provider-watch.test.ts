@@ -36,27 +36,35 @@ const until = async (cond: () => boolean, ms = 3000) => {
     await new Promise((r) => setTimeout(r, 10));
   }
 };
-const watches = () => emu.requests.filter((r) => r.query['watch'] !== undefined);
-const lists = () => emu.requests.filter((r) => r.query['watch'] === undefined && r.path === podsPath());
+const watches = () => emu.requests.filter((r) => r.query.watch !== undefined);
+const lists = () => emu.requests.filter((r) => r.query.watch === undefined && r.path === podsPath());
 
 function start(labelSelector: string, extra: Partial<WatchPodsOptions> = {}) {
   const ac = new AbortController();
   stops.push(ac);
   const state = { changes: 0, done: false };
-  const p = watchPods(client, { namespace: 'default', labelSelector, backoff: { initialMs: 50, maxMs: 100 }, ...extra }, () => { state.changes++; }, ac.signal)
-    .then(() => { state.done = true; });
+  const p = watchPods(
+    client,
+    { namespace: 'default', labelSelector, backoff: { initialMs: 50, maxMs: 100 }, ...extra },
+    () => {
+      state.changes++;
+    },
+    ac.signal,
+  ).then(() => {
+    state.done = true;
+  });
   running.push(p);
   return { state, stop: () => ac.abort(), promise: p };
 }
 
 describe('watchPods', () => {
-  it('lists, then watches from the list\'s resourceVersion with bookmarks; ADDED/MODIFIED/DELETED call onChange', async () => {
+  it("lists, then watches from the list's resourceVersion with bookmarks; ADDED/MODIFIED/DELETED call onChange", async () => {
     emu.addPod({ ...runningPod(1), labels: { app: 'a1' } });
     const w = start('app=a1');
     await until(() => watches().length === 1);
     expect(lists()).toHaveLength(1);
     expect(watches()[0]!.query).toMatchObject({ watch: '1', allowWatchBookmarks: 'true', labelSelector: 'app=a1' });
-    expect(Number(watches()[0]!.query['resourceVersion'])).toBeGreaterThan(0);
+    expect(Number(watches()[0]!.query.resourceVersion)).toBeGreaterThan(0);
     expect(w.state.changes).toBe(0); // the initial list does not notify
     await new Promise((r) => setTimeout(r, 50));
     emu.addPod({ ...runningPod(2), labels: { app: 'a1' } });
@@ -76,10 +84,10 @@ describe('watchPods', () => {
   it('bookmarks move the resourceVersion silently: the re-watch after the stream ends starts from the bookmark', async () => {
     const w = start('app=b1', { timeoutSeconds: 1 });
     await until(() => watches().length === 1);
-    const first = Number(watches()[0]!.query['resourceVersion']);
+    const first = Number(watches()[0]!.query.resourceVersion);
     for (let i = 0; i < 3; i++) emu.addPod({ ...runningPod(10 + i), labels: { app: 'not-b1' } }); // RV moves, no event for us
     await until(() => watches().length === 2, 3000); // the server ended the first at timeoutSeconds
-    const second = Number(watches()[1]!.query['resourceVersion']);
+    const second = Number(watches()[1]!.query.resourceVersion);
     expect(second).toBeGreaterThan(first);
     expect(lists()).toHaveLength(1); // no re-list
     expect(w.state.changes).toBe(0);
@@ -91,9 +99,16 @@ describe('watchPods', () => {
     const ac = new AbortController();
     let changes = 0;
     try {
-      const p = watchPods(c, { namespace: 'default', labelSelector: 'app=c1', backoff: { initialMs: 50, maxMs: 100 } }, () => { changes++; }, ac.signal);
-      const qWatches = () => quiet.requests.filter((r) => r.query['watch'] !== undefined);
-      const qLists = () => quiet.requests.filter((r) => r.query['watch'] === undefined && r.path === podsPath());
+      const p = watchPods(
+        c,
+        { namespace: 'default', labelSelector: 'app=c1', backoff: { initialMs: 50, maxMs: 100 } },
+        () => {
+          changes++;
+        },
+        ac.signal,
+      );
+      const qWatches = () => quiet.requests.filter((r) => r.query.watch !== undefined);
+      const qLists = () => quiet.requests.filter((r) => r.query.watch === undefined && r.path === podsPath());
       await until(() => qWatches().length === 1);
       quiet.addPod({ ...runningPod(20), labels: { app: 'c1' } }); // missed below: compacted away before our re-watch
       await until(() => changes === 1);
@@ -105,7 +120,7 @@ describe('watchPods', () => {
       // A 410 of a watch is an ERROR event in a 200 stream, as on a real API server.
       expect(qWatches().map((w) => w.status)).toEqual([200, 200, 200]);
       // the last watch starts from the new list, not the compacted RV
-      expect(Number(qWatches()[2]!.query['resourceVersion'])).toBeGreaterThanOrEqual(Number(qWatches()[1]!.query['resourceVersion']));
+      expect(Number(qWatches()[2]!.query.resourceVersion)).toBeGreaterThanOrEqual(Number(qWatches()[1]!.query.resourceVersion));
       quiet.addPod({ ...runningPod(22), labels: { app: 'c1' } });
       await until(() => changes === 3);
       ac.abort();
@@ -129,7 +144,7 @@ describe('watchPods', () => {
   });
 
   it('a malformed event line is survived (back-off, re-watch from the last resourceVersion)', async () => {
-    emu.faults.malformed((r) => r.query['watch'] !== undefined);
+    emu.faults.malformed((r) => r.query.watch !== undefined);
     const w = start('app=e1');
     await until(() => watches().length >= 2);
     emu.faults.clear();
@@ -145,7 +160,17 @@ describe('watchPods', () => {
     const ac = new AbortController();
     stops.push(ac);
     let calls = 0;
-    running.push(watchPods(client, { namespace: 'default', labelSelector: 'app=f1' }, () => { calls++; throw new Error('boom'); }, ac.signal));
+    running.push(
+      watchPods(
+        client,
+        { namespace: 'default', labelSelector: 'app=f1' },
+        () => {
+          calls++;
+          throw new Error('boom');
+        },
+        ac.signal,
+      ),
+    );
     await until(() => watches().length === 1);
     emu.addPod({ ...runningPod(50), labels: { app: 'f1' } });
     await until(() => calls === 1);

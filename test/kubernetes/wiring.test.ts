@@ -8,7 +8,9 @@ import { resolveInterfaceAddress } from '../../src/self-address/interface.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
 import type { ContactPoint } from '../../src/types.js';
 
-const A = { host: '10.0.0.1', port: 7626 }, B = { host: '10.0.0.2', port: 7626 }, C = { host: '10.0.0.3', port: 7626 };
+const A = { host: '10.0.0.1', port: 7626 },
+  B = { host: '10.0.0.2', port: 7626 },
+  C = { host: '10.0.0.3', port: 7626 };
 
 describe('self-address mode kubernetes (DESIGN §5.4)', () => {
   it('advertises POD_IP from the downward API', async () => {
@@ -36,8 +38,12 @@ describe('self-address mode kubernetes (DESIGN §5.4)', () => {
   });
 
   it('auto picks Kubernetes after ECS, before EC2 (a pod on EC2 must not advertise its node)', async () => {
-    expect(await resolveSelfAddress({ mode: 'auto', env: { POD_IP: '10.9.8.7', KUBERNETES_SERVICE_HOST: '10.96.0.1', AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:1' } }))
-      .toMatchObject({ host: '10.9.8.7', source: 'kubernetes-pod-ip' });
+    expect(
+      await resolveSelfAddress({
+        mode: 'auto',
+        env: { POD_IP: '10.9.8.7', KUBERNETES_SERVICE_HOST: '10.96.0.1', AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:1' },
+      }),
+    ).toMatchObject({ host: '10.9.8.7', source: 'kubernetes-pod-ip' });
   });
 });
 
@@ -53,7 +59,9 @@ describe('config rules for kubernetes-api', () => {
 
   it('the lock strategy needs portName, before anything starts', () => {
     expect(() => parseConfig({ service: 's', discovery: { method: 'kubernetes-api' }, bootstrap: { strategy: 'lock' } })).toThrow(/discovery\.portName/);
-    expect(parseConfig({ service: 's', discovery: { method: 'kubernetes-api', portName: 'management' }, bootstrap: { strategy: 'lock' } }).bootstrap.strategy).toBe('lock');
+    expect(
+      parseConfig({ service: 's', discovery: { method: 'kubernetes-api', portName: 'management' }, bootstrap: { strategy: 'lock' } }).bootstrap.strategy,
+    ).toBe('lock');
   });
 
   it('self.mode kubernetes is accepted', () => {
@@ -68,7 +76,10 @@ describe('Coordinator.rediscover (a provider watch)', () => {
     const coordinator = new Coordinator({
       self: A,
       settings: BootstrapSettings.parse({ stableMarginMs: 5000, expectedContactPoints: 3, discoveryIntervalMs: 1000 }),
-      discover: async () => { lookups++; return view(); },
+      discover: async () => {
+        lookups++;
+        return view();
+      },
       transport: { probe: async (p) => ({ self: p, seedNodes: [], lowest: A, view: 3, members: 0 }), close: async () => {} },
       join: async () => {},
       clock,

@@ -7,8 +7,9 @@ import { CLI } from './nodes.js';
 
 function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '', ...env } });
-    let stdout = '', stderr = '';
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '',
+      stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
@@ -19,10 +20,14 @@ describe('clusterseed CLI', () => {
   it('demo: 5 nodes agree, JSON per DESIGN §4, no child process or temp directory left', { timeout: 90_000 }, async () => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-demo-test-'));
     try {
-      const before = new Set((await readdir(tmp)));
+      const before = new Set(await readdir(tmp));
       const r = await run(['demo', '--format', 'json'], { TMPDIR: tmp });
       expect(r.code, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout) as { agreed: boolean; firstSeed: string; nodes: { seeds: { host: string; port: number }[]; formedNewCluster: boolean }[] };
+      const out = JSON.parse(r.stdout) as {
+        agreed: boolean;
+        firstSeed: string;
+        nodes: { seeds: { host: string; port: number }[]; formedNewCluster: boolean }[];
+      };
       expect(out.agreed).toBe(true);
       expect(out.nodes).toHaveLength(5);
       expect(out.nodes.filter((n) => n.formedNewCluster)).toHaveLength(1);
@@ -46,11 +51,16 @@ describe('clusterseed CLI', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-cli-'));
     try {
       const config = path.join(dir, 'c.json');
-      await writeFile(config, JSON.stringify({
-        service: 'solo', discovery: { method: 'file', directory: dir },
-        bootstrap: { requiredContactPoints: 1, stableMarginMs: 200, discoveryIntervalMs: 100 },
-        management: { host: '127.0.0.61', port: 0 }, self: { host: '127.0.0.61' },
-      }));
+      await writeFile(
+        config,
+        JSON.stringify({
+          service: 'solo',
+          discovery: { method: 'file', directory: dir },
+          bootstrap: { requiredContactPoints: 1, stableMarginMs: 200, discoveryIntervalMs: 100 },
+          management: { host: '127.0.0.61', port: 0 },
+          self: { host: '127.0.0.61' },
+        }),
+      );
       const r = await run(['bootstrap', '--config', config, '--format', 'env', '--exit']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toMatch(/^CLUSTERSEED_SEEDS=127\.0\.0\.61:(\d+)\nCLUSTERSEED_SELF=127\.0\.0\.61:\1\nCLUSTERSEED_FORMED_NEW_CLUSTER=true\n$/);
@@ -59,7 +69,6 @@ describe('clusterseed CLI', () => {
       const bad = await run(['bootstrap', '--config', config, '--format', 'xml']);
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain('--format');
-
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -69,11 +78,16 @@ describe('clusterseed CLI', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-cli-'));
     try {
       const config = path.join(dir, 'c.json');
-      await writeFile(config, JSON.stringify({
-        service: 'waiting', discovery: { method: 'file', directory: dir },
-        bootstrap: { requiredContactPoints: 3, discoveryIntervalMs: 100 },
-        management: { host: '127.0.0.62', port: 0 }, self: { host: '127.0.0.62' },
-      }));
+      await writeFile(
+        config,
+        JSON.stringify({
+          service: 'waiting',
+          discovery: { method: 'file', directory: dir },
+          bootstrap: { requiredContactPoints: 3, discoveryIntervalMs: 100 },
+          management: { host: '127.0.0.62', port: 0 },
+          self: { host: '127.0.0.62' },
+        }),
+      );
       const child = spawn(process.execPath, [CLI, 'bootstrap', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

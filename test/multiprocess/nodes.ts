@@ -43,16 +43,19 @@ export class Fleet {
 
   async start(host: string, bootstrap: Record<string, unknown>): Promise<RunningNode> {
     const file = path.join(this.dir, `${host}.json`);
-    await writeFile(file, JSON.stringify({
-      service: 'mp',
-      discovery: { method: 'file', directory: path.join(this.dir, 'registry') },
-      bootstrap,
-      management: { host, port: 0 },
-      self: { host },
-    }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        service: 'mp',
+        discovery: { method: 'file', directory: path.join(this.dir, 'registry') },
+        bootstrap,
+        management: { host, port: 0 },
+        self: { host },
+      }),
+    );
     const child = spawn(process.execPath, [CLI, 'bootstrap', '--config', file, '--format', 'json', '--verbose'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '' },
+      env: { PATH: process.env.PATH ?? '' },
     });
     const node: RunningNode = { host, child, stderr: '' };
     let out = '';
@@ -68,12 +71,14 @@ export class Fleet {
 
   /** SIGTERM (graceful) every live node and wait for the exits. */
   async stopAll(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => {
-      if (n.exit) return undefined;
-      const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
-      n.child.kill('SIGTERM');
-      return exited;
-    }));
+    await Promise.all(
+      this.nodes.map((n) => {
+        if (n.exit) return undefined;
+        const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
+        n.child.kill('SIGTERM');
+        return exited;
+      }),
+    );
   }
 
   async cleanup(): Promise<void> {
@@ -83,7 +88,9 @@ export class Fleet {
   }
 
   describe(): string {
-    return this.nodes.map((n) => `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)}\n${n.stderr.split('\n').slice(-15).join('\n')}`).join('\n');
+    return this.nodes
+      .map((n) => `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)}\n${n.stderr.split('\n').slice(-15).join('\n')}`)
+      .join('\n');
   }
 }
 

@@ -30,13 +30,19 @@ const MB = 1_000_000;
 
 /** Children run on this process's node, with no npm_* variables of an outer `npm test`. */
 const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries({ ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` })
-    .filter(([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD' && k !== 'NODE_OPTIONS'),
+  Object.entries({ ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ''}` }).filter(
+    ([k]) => !/^npm_/i.test(k) && k !== 'INIT_CWD' && k !== 'NODE_OPTIONS',
+  ),
 );
 childEnv.npm_config_update_notifier = 'false';
 childEnv.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-interface Run { code: number | null; stdout: string; stderr: string; ms: number }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 /** Asynchronous (the emulators serving the child live in this process). */
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 120_000): Promise<Run> {
@@ -143,7 +149,14 @@ const discoveryConfigs = () => ({
   aggregate: { method: 'aggregate', methods: [{ method: 'static', contactPoints: ['10.0.0.3:7626'] }] },
   dns: { method: 'dns', name: 'seeds.clusterseed.test.', nameservers: [dns.address] },
   consul: { method: 'consul', host: '127.0.0.1', port: consul.port },
-  'kubernetes-api': { method: 'kubernetes-api', apiServer: kube.url, caFile: kube.caFile, tokenFile: kube.tokenFile, namespace: 'default', portName: 'management' },
+  'kubernetes-api': {
+    method: 'kubernetes-api',
+    apiServer: kube.url,
+    caFile: kube.caFile,
+    tokenFile: kube.tokenFile,
+    namespace: 'default',
+    portName: 'management',
+  },
   'aws-ec2-tags': { method: 'aws-ec2-tags', region: 'eu-west-1' },
   'aws-ecs': { method: 'aws-ecs', region: 'eu-west-1', cluster: 'prod' },
   'aws-ecs-task-set': { method: 'aws-ecs-task-set', region: 'eu-west-1' },
@@ -174,19 +187,30 @@ beforeAll(async () => {
 
   project = path.join(work, 'project');
   mkdirSync(project);
-  writeFileSync(path.join(project, 'package.json'), `${JSON.stringify({ name: 'pack-test-project', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`);
+  writeFileSync(
+    path.join(project, 'package.json'),
+    `${JSON.stringify({ name: 'pack-test-project', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
   writeFileSync(path.join(project, 'check.mjs'), CHECK);
   install = await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], project);
   timings.install = install.ms;
 
   [dns, consul, kube] = await Promise.all([
-    spawnDnsServer({ records: [{ name: 'seeds.clusterseed.test', type: 'A', data: '10.0.0.7' }, { name: 'seeds.clusterseed.test', type: 'A', data: '10.0.0.5' }] }),
+    spawnDnsServer({
+      records: [
+        { name: 'seeds.clusterseed.test', type: 'A', data: '10.0.0.7' },
+        { name: 'seeds.clusterseed.test', type: 'A', data: '10.0.0.5' },
+      ],
+    }),
     startConsulEmulator(),
     startKubernetesEmulator(),
   ]);
   consul.state.registerService(consul.state.agentNode, { Name: 'api', ID: 'api-1', Address: '10.0.1.1', Port: 7626 }, [{ TTL: '1h', Status: 'passing' }]);
   kube.addPod({
-    name: 'web-0', labels: { app: 'web' }, phase: 'Running', podIP: '10.1.0.1',
+    name: 'web-0',
+    labels: { app: 'web' },
+    phase: 'Running',
+    podIP: '10.1.0.1',
     containers: [{ name: 'app', ports: [{ name: 'management', containerPort: 7626 }] }],
   });
 }, 240_000);
@@ -273,12 +297,30 @@ describe('the packed tarball installed into an empty project', { timeout: 120_00
     expect(version.stdout.trim()).toBe(repoPkg.version);
     const node = await ok('npx', ['--no-install', 'node', '--version'], project);
     expect(node.stdout.trim()).toBe(process.version); // the bin ran on the node under test
-    const resolve = await ok('npx', ['--no-install', 'clusterseed', 'resolve', '--service', 'x', '--discovery', 'method=static contactPoints=10.0.0.10:7626,10.0.0.2:7626', '--format', 'lines'], project);
+    const resolve = await ok(
+      'npx',
+      [
+        '--no-install',
+        'clusterseed',
+        'resolve',
+        '--service',
+        'x',
+        '--discovery',
+        'method=static contactPoints=10.0.0.10:7626,10.0.0.2:7626',
+        '--format',
+        'lines',
+      ],
+      project,
+    );
     expect(resolve.stdout).toBe('10.0.0.2:7626\n10.0.0.10:7626\n');
     const demo = await ok('npx', ['--no-install', 'clusterseed', 'demo', '--nodes', '3'], project);
     timings.demo = demo.ms;
     expect(demo.stdout).toMatch(/all 3 nodes agree on one cluster/);
-    const etcd = await run('npx', ['--no-install', 'clusterseed', 'resolve', '--service', 'x', '--discovery', 'method=etcd endpoints=http://127.0.0.1:1'], project);
+    const etcd = await run(
+      'npx',
+      ['--no-install', 'clusterseed', 'resolve', '--service', 'x', '--discovery', 'method=etcd endpoints=http://127.0.0.1:1'],
+      project,
+    );
     expect(etcd.code).toBe(2);
     expect(etcd.stdout).toBe('');
     expect(etcd.stderr.trim().split('\n')).toHaveLength(1);
@@ -295,7 +337,11 @@ describe('the packed tarball installed into an empty project', { timeout: 120_00
     expect(withEtcd.discovery.zookeeper?.error).toBe('CLUSTERSEED_E_CONFIG');
     timings.etcdBytes = treeBytes(path.join(project, 'node_modules'));
 
-    const rest = ['zookeeper', 'aws-ecs'].flatMap((m) => noPeers.discovery[m]!.hint!.match(/^npm install ((?:\S+@\S+ ?)+)/)![1]!.trim().split(' '));
+    const rest = ['zookeeper', 'aws-ecs'].flatMap((m) =>
+      noPeers.discovery[m]!.hint!.match(/^npm install ((?:\S+@\S+ ?)+)/)![1]!
+        .trim()
+        .split(' '),
+    );
     const all = await ok('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...rest], project);
     timings.installRest = all.ms;
     const everything = await check();

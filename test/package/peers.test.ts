@@ -89,7 +89,11 @@ describe('optional peer clients', () => {
         import: `./dist/providers/${method}/index.js`,
       });
     }
-    expect(Object.keys(pkg.exports).filter((k) => k.startsWith('./providers/')).sort()).toEqual(CANONICAL_METHODS.map((m) => `./providers/${m}`).sort());
+    expect(
+      Object.keys(pkg.exports)
+        .filter((k) => k.startsWith('./providers/'))
+        .sort(),
+    ).toEqual(CANONICAL_METHODS.map((m) => `./providers/${m}`).sort());
     expect(Object.keys(pkg.exports).some((k) => k.includes('*'))).toBe(false);
   });
 
@@ -113,10 +117,16 @@ describe('optional peer clients', () => {
 
   it('tells a missing package from a missing file', () => {
     const err = (code: string, message: string) => Object.assign(new Error(message), { code });
-    expect(missingPackageOf(err('ERR_MODULE_NOT_FOUND', "Cannot find package 'etcd3' imported from /app/node_modules/clusterseed/dist/providers/etcd/client.js"))).toBe('etcd3');
+    expect(
+      missingPackageOf(err('ERR_MODULE_NOT_FOUND', "Cannot find package 'etcd3' imported from /app/node_modules/clusterseed/dist/providers/etcd/client.js")),
+    ).toBe('etcd3');
     expect(missingPackageOf(err('ERR_MODULE_NOT_FOUND', "Cannot find package '@aws-sdk/client-ec2' imported from /x.js"))).toBe('@aws-sdk/client-ec2');
-    expect(missingPackageOf(err('MODULE_NOT_FOUND', "Cannot find module 'node-zookeeper-client/lib/ConnectionManager.js'\nRequire stack:\n- /x.js"))).toBe('node-zookeeper-client');
-    expect(missingPackageOf(err('ERR_MODULE_NOT_FOUND', "Cannot find module '/app/dist/providers/etcd/client.js' imported from /app/dist/providers/etcd/index.js"))).toBeUndefined();
+    expect(missingPackageOf(err('MODULE_NOT_FOUND', "Cannot find module 'node-zookeeper-client/lib/ConnectionManager.js'\nRequire stack:\n- /x.js"))).toBe(
+      'node-zookeeper-client',
+    );
+    expect(
+      missingPackageOf(err('ERR_MODULE_NOT_FOUND', "Cannot find module '/app/dist/providers/etcd/client.js' imported from /app/dist/providers/etcd/index.js")),
+    ).toBeUndefined();
     expect(missingPackageOf(err('ERR_MODULE_NOT_FOUND', "Cannot find module './client.js'"))).toBeUndefined();
     expect(missingPackageOf(new Error("Cannot find package 'etcd3'"))).toBeUndefined();
     expect(missingPackageOf(undefined)).toBeUndefined();

@@ -27,7 +27,10 @@ describe('file provider', () => {
     const a = await p.register({ host: '127.0.0.10', port: 7626, meta: { node: 'a' } }, { service: 'svc' });
     await p.register({ host: '127.0.0.9', port: 7626 }, { service: 'svc' });
     await p.register({ host: '127.0.0.11', port: 1 }, { service: 'other' });
-    expect(await p.resolve({ service: 'svc' })).toEqual([{ host: '127.0.0.9', port: 7626 }, { host: '127.0.0.10', port: 7626, meta: { node: 'a' } }]);
+    expect(await p.resolve({ service: 'svc' })).toEqual([
+      { host: '127.0.0.9', port: 7626 },
+      { host: '127.0.0.10', port: 7626, meta: { node: 'a' } },
+    ]);
     await a.close();
     expect(await p.resolve({ service: 'svc' })).toEqual([{ host: '127.0.0.9', port: 7626 }]);
     await p.close();
@@ -58,12 +61,15 @@ describe('file provider', () => {
     const nodes = path.join(dir, 'svc', 'nodes');
     const warnings: unknown[] = [];
     const logger = { debug() {}, info() {}, warn: (o: unknown) => warnings.push(o), error() {} };
-    const p = await createDiscovery({ method: 'file', directory: dir }, { logger }) as RegistryProvider;
+    const p = (await createDiscovery({ method: 'file', directory: dir }, { logger })) as RegistryProvider;
     await p.register({ host: '127.0.0.3', port: 2 }, { service: 'svc' });
     writeFileSync(path.join(nodes, 'garbage.json'), '{not json');
     writeFileSync(path.join(nodes, 'wrong.json'), JSON.stringify({ host: 42, updatedAt: Date.now() }));
     writeFileSync(path.join(nodes, 'badhost.json'), JSON.stringify({ host: 'bad host!', updatedAt: Date.now() }));
-    writeFileSync(path.join(nodes, 'dead.json'), JSON.stringify({ host: '127.0.0.4', port: 2, updatedAt: Date.now(), pid: 2 ** 22 + 12345, hostname: os.hostname() }));
+    writeFileSync(
+      path.join(nodes, 'dead.json'),
+      JSON.stringify({ host: '127.0.0.4', port: 2, updatedAt: Date.now(), pid: 2 ** 22 + 12345, hostname: os.hostname() }),
+    );
     writeFileSync(path.join(nodes, '.in-progress.tmp'), 'x');
     expect(await p.resolve({ service: 'svc' })).toEqual([{ host: '127.0.0.3', port: 2 }]);
     expect(warnings).toHaveLength(3);
@@ -75,15 +81,19 @@ describe('file provider', () => {
     const n = 20;
     const startAt = Date.now() + 1500;
     const script = path.join(import.meta.dirname, '../fixtures/file-register.ts');
-    const children = Array.from({ length: n }, (_, i) =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', script, dir, `127.0.0.${i + 1}`, String(startAt), String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout.on('data', (d: Buffer) => (out += d));
-        child.stderr.on('data', (d: Buffer) => (err += d));
-        child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child ${i} exited ${code}: ${err}`))));
-      }),
+    const children = Array.from(
+      { length: n },
+      (_, i) =>
+        new Promise<string>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', script, dir, `127.0.0.${i + 1}`, String(startAt), String(n)], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d: Buffer) => (out += d));
+          child.stderr.on('data', (d: Buffer) => (err += d));
+          child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`child ${i} exited ${code}: ${err}`))));
+        }),
     );
     const outputs = await Promise.all(children);
     const expected = Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}:7626`).join(',');

@@ -54,7 +54,9 @@ async function tmpDir(): Promise<string> {
 /** Counts the renames that put a new version of `name` in `dir` (writeAtomic's tmp → file), with their times. */
 function countWrites(dir: string, name: string): { times: number[]; stop(): void } {
   const times: number[] = [];
-  const watcher: FSWatcher = watch(dir, (event, file) => { if (event === 'rename' && file === name) times.push(Date.now()); });
+  const watcher: FSWatcher = watch(dir, (event, file) => {
+    if (event === 'rename' && file === name) times.push(Date.now());
+  });
   return { times, stop: () => watcher.close() };
 }
 
@@ -131,37 +133,45 @@ interface Backend {
 }
 
 describe.each<[string, () => Promise<Backend>]>([
-  ['consul', async () => {
-    const emu = await consulEmulator(0.1);
-    const p = await registry({ method: 'consul', host: '127.0.0.1', port: emu.port }, scaledClock(0.1));
-    return {
-      p,
-      writes: () => emu.count('/v1/agent/service/register', 'PUT'),
-      deregistrations: () => emu.count('/v1/agent/service/deregister/', 'PUT'),
-      registered: () => [...emu.state.services.values()].some((s) => s.Service === 'svc'),
-      passing: () => [...emu.state.checks.values()].some((c) => c.ServiceName === 'svc' && c.Status === 'passing'),
-      settleMs: 1_500, // > the scaled 1 s TTL: only a running loop keeps the check passing
-    };
-  }],
-  ['file', async () => {
-    const directory = await tmpDir();
-    const p = await registry({ method: 'file', directory, ttlMs: 1_000 });
-    const nodes = path.join(directory, 'svc', 'nodes');
-    let writes = 0;
-    const files = () => entries(nodes);
-    return {
-      p,
-      writes: () => writes,
-      countFrom: async () => {
-        const w = watch(nodes, (event, file) => { if (event === 'rename' && file === entryFileName(SELF)) writes += 1; });
-        cleanups.push(async () => w.close());
-      },
-      deregistrations: () => 0,
-      registered: async () => (await files()).includes(entryFileName(SELF)),
-      passing: async () => (await p.resolve({ service: 'svc' })).length === 1,
-      settleMs: 1_500, // > ttlMs: only a running refresh keeps the entry fresh
-    };
-  }],
+  [
+    'consul',
+    async () => {
+      const emu = await consulEmulator(0.1);
+      const p = await registry({ method: 'consul', host: '127.0.0.1', port: emu.port }, scaledClock(0.1));
+      return {
+        p,
+        writes: () => emu.count('/v1/agent/service/register', 'PUT'),
+        deregistrations: () => emu.count('/v1/agent/service/deregister/', 'PUT'),
+        registered: () => [...emu.state.services.values()].some((s) => s.Service === 'svc'),
+        passing: () => [...emu.state.checks.values()].some((c) => c.ServiceName === 'svc' && c.Status === 'passing'),
+        settleMs: 1_500, // > the scaled 1 s TTL: only a running loop keeps the check passing
+      };
+    },
+  ],
+  [
+    'file',
+    async () => {
+      const directory = await tmpDir();
+      const p = await registry({ method: 'file', directory, ttlMs: 1_000 });
+      const nodes = path.join(directory, 'svc', 'nodes');
+      let writes = 0;
+      const files = () => entries(nodes);
+      return {
+        p,
+        writes: () => writes,
+        countFrom: async () => {
+          const w = watch(nodes, (event, file) => {
+            if (event === 'rename' && file === entryFileName(SELF)) writes += 1;
+          });
+          cleanups.push(async () => w.close());
+        },
+        deregistrations: () => 0,
+        registered: async () => (await files()).includes(entryFileName(SELF)),
+        passing: async () => (await p.resolve({ service: 'svc' })).length === 1,
+        settleMs: 1_500, // > ttlMs: only a running refresh keeps the entry fresh
+      };
+    },
+  ],
 ])('%s: a second registration of the same point', (name, make) => {
   it('costs no request and shares one refresh loop; the last close deregisters', async () => {
     const b = await make();

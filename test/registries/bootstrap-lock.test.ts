@@ -24,7 +24,9 @@ describe.each(backends)('bootstrap() with strategy lock on %s', (_name, discover
           bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 60_000 },
           management: { host: '127.0.0.1', port: 0 },
           self: { host: '127.0.0.1' },
-          join: async (seeds) => { joined.set(i, seeds); },
+          join: async (seeds) => {
+            joined.set(i, seeds);
+          },
         }),
       ),
     );
@@ -51,13 +53,16 @@ describe('CLI bootstrap --exit with an etcd lock config', () => {
   it('prints the decision as JSON', async () => {
     const cli = path.resolve('dist/src/cli/main.js');
     const config = path.join(lockBackends.tmp(), 'etcd-lock.json');
-    await writeFile(config, JSON.stringify({
-      service: uniqueService('cli'),
-      discovery: { method: 'etcd', endpoints: [lockBackends.servers().etcd] },
-      bootstrap: { strategy: 'lock' },
-      management: { host: '127.0.0.1', port: 0 },
-      self: { host: '127.0.0.1' },
-    }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        service: uniqueService('cli'),
+        discovery: { method: 'etcd', endpoints: [lockBackends.servers().etcd] },
+        bootstrap: { strategy: 'lock' },
+        management: { host: '127.0.0.1', port: 0 },
+        self: { host: '127.0.0.1' },
+      }),
+    );
     const { stdout } = await promisify(execFile)(process.execPath, [cli, 'bootstrap', '--config', config, '--exit', '--format', 'json'], { timeout: 30_000 });
     const result = JSON.parse(stdout) as { formedNewCluster: boolean; strategy: string; seeds: ContactPoint[]; self: ContactPoint };
     expect(result).toMatchObject({ formedNewCluster: true, strategy: 'lock' });
@@ -74,8 +79,13 @@ describe.each(backends.slice(0, 2))('bootstrap() with strategy lowest-address on
           service,
           discovery: discovery() as never,
           bootstrap: {
-            strategy: 'lowest-address', requiredContactPoints: 5, expectedContactPoints: 5, stableMarginMs: 3000,
-            discoveryIntervalMs: 200, probeIntervalMs: 200, bootstrapTimeoutMs: 60_000,
+            strategy: 'lowest-address',
+            requiredContactPoints: 5,
+            expectedContactPoints: 5,
+            stableMarginMs: 3000,
+            discoveryIntervalMs: 200,
+            probeIntervalMs: 200,
+            bootstrapTimeoutMs: 60_000,
           },
           management: { host: '127.0.0.1', port: 0 },
           self: { host: '127.0.0.1' },
@@ -104,7 +114,10 @@ describe('bootstrap() with strategy lock: deadline', () => {
       management: { host: '127.0.0.1', port: 0 },
       self: { host: '127.0.0.1' },
       join: async () => {},
-    }).then(() => undefined, (e: unknown) => e as { code: string; message: string; hint?: string });
+    }).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; hint?: string },
+    );
     expect(err).toMatchObject({ code: 'CLUSTERSEED_E_TIMEOUT', message: expect.stringContaining('newClusterEnabled is false') });
     expect(err?.hint).toBeTruthy();
   });

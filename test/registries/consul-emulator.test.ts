@@ -35,14 +35,24 @@ afterEach(async () => {
 
 describe('consul emulator: agent services and health', () => {
   it('registers a service with a TTL check and answers /v1/health/service like the agent', async () => {
-    await consul.agent.service.register({ name: 'api', id: 'api-1', address: '10.0.0.1', port: 7626, tags: ['a', 'b'], meta: { v: '1' },
-      check: { ttl: '10s', status: 'passing' } });
+    await consul.agent.service.register({
+      name: 'api',
+      id: 'api-1',
+      address: '10.0.0.1',
+      port: 7626,
+      tags: ['a', 'b'],
+      meta: { v: '1' },
+      check: { ttl: '10s', status: 'passing' },
+    });
     const entries = await consul.health.service({ service: 'api', passing: true });
     expect(entries).toHaveLength(1);
     const [e] = entries;
     expect(e.Node).toMatchObject({ Node: 'emulator-node', Address: '127.0.0.1', Datacenter: 'dc1' });
     expect(e.Service).toMatchObject({ ID: 'api-1', Service: 'api', Tags: ['a', 'b'], Address: '10.0.0.1', Port: 7626, Meta: { v: '1' } });
-    expect(e.Checks.map((c: { CheckID: string; Status: string }) => [c.CheckID, c.Status])).toEqual([['serfHealth', 'passing'], ['service:api-1', 'passing']]);
+    expect(e.Checks.map((c: { CheckID: string; Status: string }) => [c.CheckID, c.Status])).toEqual([
+      ['serfHealth', 'passing'],
+      ['service:api-1', 'passing'],
+    ]);
     const catalog = await consul.catalog.service.nodes('api');
     expect(catalog[0]).toMatchObject({ Node: 'emulator-node', ServiceID: 'api-1', ServiceAddress: '10.0.0.1', ServicePort: 7626, ServiceTags: ['a', 'b'] });
   });
@@ -63,8 +73,7 @@ describe('consul emulator: agent services and health', () => {
   });
 
   it('lets a TTL check go critical when not refreshed, then reaps the service after DeregisterCriticalServiceAfter', async () => {
-    await consul.agent.service.register({ name: 'api', id: 'api-1', port: 1,
-      check: { ttl: '10s', status: 'passing', deregistercriticalserviceafter: '1m' } });
+    await consul.agent.service.register({ name: 'api', id: 'api-1', port: 1, check: { ttl: '10s', status: 'passing', deregistercriticalserviceafter: '1m' } });
     const checkStatus = async () => (await consul.health.service('api'))[0]?.Checks[1]?.Status;
     await eventually(async () => (await checkStatus()) === 'critical');
     const [entry] = await consul.health.service('api');
@@ -78,7 +87,10 @@ describe('consul emulator: agent services and health', () => {
   it('blocks /v1/health/service on index until the service changes', async () => {
     const first = await raw('GET', '/v1/health/service/api');
     let settled = false;
-    const waited = raw('GET', `/v1/health/service/api?index=${first.index}&wait=10s`).then((r) => { settled = true; return r; });
+    const waited = raw('GET', `/v1/health/service/api?index=${first.index}&wait=10s`).then((r) => {
+      settled = true;
+      return r;
+    });
     await new Promise((r) => setTimeout(r, 150));
     expect(settled).toBe(false);
     await consul.agent.service.register({ name: 'api', id: 'api-1', port: 1 });
@@ -94,7 +106,7 @@ describe('consul emulator: agent services and health', () => {
     expect((await raw('PUT', '/v1/agent/service/deregister/api-1')).status).toBe(404);
   });
 
-  it('serves other datacenters and refuses unknown ones with Consul\'s message', async () => {
+  it("serves other datacenters and refuses unknown ones with Consul's message", async () => {
     emu.state.addNode({ Node: 'far', Address: '10.9.0.1', Datacenter: 'dc2' });
     emu.state.registerService('far', { Name: 'api', ID: 'far-1', Port: 5 }, []);
     await consul.agent.service.register({ name: 'api', id: 'near-1', port: 1 });
@@ -207,7 +219,10 @@ describe('consul emulator: sessions and KV', () => {
     await expect(consul.transaction.create(fenced(sid, 0, 'B'))).rejects.toThrow();
     expect(await consul.kv.get('t/first-seed')).toMatchObject({ Value: 'A' });
     const cur = await consul.kv.get('t/first-seed');
-    await consul.transaction.create([{ KV: { Verb: 'check-session', Key: 't/lock', Session: sid } }, { KV: { Verb: 'delete-cas', Key: 't/first-seed', Index: cur.ModifyIndex } }]);
+    await consul.transaction.create([
+      { KV: { Verb: 'check-session', Key: 't/lock', Session: sid } },
+      { KV: { Verb: 'delete-cas', Key: 't/first-seed', Index: cur.ModifyIndex } },
+    ]);
     expect(await consul.kv.get('t/first-seed')).toBeUndefined();
     expect((await raw('PUT', '/v1/txn', { body: '{"KV":1}' })).status).toBe(400);
   });
@@ -219,7 +234,9 @@ describe('consul emulator: sessions and KV', () => {
     expect(index).toBeGreaterThan(0);
     const waited = raw('GET', `/v1/kv/b/?recurse&index=${index}&wait=10s`);
     let settled = false;
-    void waited.then(() => { settled = true; });
+    void waited.then(() => {
+      settled = true;
+    });
     await new Promise((r) => setTimeout(r, 200));
     expect(settled).toBe(false);
     await consul.kv.set('other/key', 'unrelated'); // outside the prefix: still waiting

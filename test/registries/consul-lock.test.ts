@@ -60,7 +60,7 @@ describe('consul SeedLock', () => {
     await heldB!.release();
   });
 
-  it('members live with their node\'s session: a dead node\'s entry and held lock go away', async () => {
+  it("members live with their node's session: a dead node's entry and held lock go away", async () => {
     const live = provider().seedLock();
     const dead = provider({ clock: frozenClock }).seedLock(); // never renews its session
     await live.addMember(point(1), opts);
@@ -90,7 +90,9 @@ describe('consul SeedLock', () => {
     const writer = provider().seedLock();
     await watcher.readRecord(opts);
     let woke = false;
-    const waiting = watcher.waitForChange({ ...opts, maxWaitMs: 60_000 }).then(() => { woke = true; });
+    const waiting = watcher.waitForChange({ ...opts, maxWaitMs: 60_000 }).then(() => {
+      woke = true;
+    });
     await eventually(() => emu.requests.some((r) => r.query.includes('index=')));
     await new Promise((r) => setTimeout(r, 100));
     expect(woke).toBe(false);
@@ -143,11 +145,28 @@ describe('lock strategy on the Consul emulator', () => {
     const config = Config.parse({ service: 'api', discovery, bootstrap: { strategy: 'lock' }, management: { port: 0 } });
     const joined: ContactPoint[][] = [];
     const context: StrategyContext = {
-      config, provider: p, self, logger: recordingLogger(), clock: nodeClock, signal, startedAt: Date.now(),
-      join: async (seeds) => { joined.push(seeds); }, onConflict: () => {},
+      config,
+      provider: p,
+      self,
+      logger: recordingLogger(),
+      clock: nodeClock,
+      signal,
+      startedAt: Date.now(),
+      join: async (seeds) => {
+        joined.push(seeds);
+      },
+      onConflict: () => {},
     };
     const outcome = await runLockStrategy(context);
-    return { self, joined, outcome, close: async () => { await outcome.close(); await p.close(); } };
+    return {
+      self,
+      joined,
+      outcome,
+      close: async () => {
+        await outcome.close();
+        await p.close();
+      },
+    };
   }
 
   it('20 nodes at once form exactly one cluster and share its first seed; close removes them all', async () => {

@@ -54,7 +54,10 @@ describe('consul resolve', () => {
     seed('bad-port', { Address: '10.0.0.3', Port: 1, Tags: ['primary', 'v2', 'management-port:http'] });
     seed('no-port-tag', { Address: '10.0.0.4', Port: 9, Tags: ['primary', 'v2'] });
     const points = await provider({ tags: ['primary', 'v2'], portFromTag: 'management-port:' }).resolve({ service: 'api' });
-    expect(points.map((p) => [p.host, p.port])).toEqual([['10.0.0.1', 7626], ['10.0.0.4', 9]]);
+    expect(points.map((p) => [p.host, p.port])).toEqual([
+      ['10.0.0.1', 7626],
+      ['10.0.0.4', 9],
+    ]);
     expect(emu.requests.at(-1)!.query).toBe('?passing&tag=primary&tag=v2');
   });
 
@@ -69,7 +72,9 @@ describe('consul resolve', () => {
     await emu.stop();
     emu = await startConsulEmulator({ acl: { tokens: { 's3cr3t-token': 'write' } } });
     seed('a', { Address: '10.0.0.1', Port: 7626 });
-    const p = await createDiscovery({ method: 'akka-consul' } as never, { env: { CONSUL_HTTP_ADDR: `http://${emu.address}`, CONSUL_HTTP_TOKEN: 's3cr3t-token' } });
+    const p = await createDiscovery({ method: 'akka-consul' } as never, {
+      env: { CONSUL_HTTP_ADDR: `http://${emu.address}`, CONSUL_HTTP_TOKEN: 's3cr3t-token' },
+    });
     try {
       expect((await p.resolve({ service: 'api' })).map((c) => c.host)).toEqual(['10.0.0.1']);
       expect(emu.requests.at(-1)!.hasToken).toBe(true);
@@ -83,7 +88,9 @@ describe('consul resolve', () => {
     await emu.stop();
     emu = await startConsulEmulator({ acl: { tokens: { good: 'read' } } });
     seed('a', { Address: '10.0.0.1', Port: 7626 });
-    const err = await provider({ token: 'wrong-token-value' }).resolve({ service: 'api' }).catch((e: unknown) => e);
+    const err = await provider({ token: 'wrong-token-value' })
+      .resolve({ service: 'api' })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     const text = `${(err as AuthError).message} ${(err as AuthError).hint}`;
     expect(text).toMatch(/ACL not found/);

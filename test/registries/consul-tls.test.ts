@@ -71,7 +71,10 @@ async function provider(discovery: Record<string, unknown>, env: Record<string, 
 }
 
 async function failure(promise: Promise<unknown>): Promise<ClusterseedError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (err === undefined) throw new Error('expected a failure');
   return err as ClusterseedError;
 }
@@ -194,8 +197,11 @@ describe("consul TLS from Consul's own environment variables", () => {
   it('CONSUL_HTTP_ADDR https://, CONSUL_CACERT, CONSUL_CLIENT_CERT/KEY and CONSUL_TLS_SERVER_NAME alone', async () => {
     const emu = await emulator({ ...dnsOnlyServer, caFile: pki.caFile, requestCert: true, rejectUnauthorized: true });
     const env = {
-      CONSUL_HTTP_ADDR: `https://127.0.0.1:${emu.port}`, CONSUL_CACERT: pki.caFile, CONSUL_CLIENT_CERT: client.certFile,
-      CONSUL_CLIENT_KEY: client.keyFile, CONSUL_TLS_SERVER_NAME: 'consul.service.test',
+      CONSUL_HTTP_ADDR: `https://127.0.0.1:${emu.port}`,
+      CONSUL_CACERT: pki.caFile,
+      CONSUL_CLIENT_CERT: client.certFile,
+      CONSUL_CLIENT_KEY: client.keyFile,
+      CONSUL_TLS_SERVER_NAME: 'consul.service.test',
     };
     const p = await provider({}, env);
     expect(await p.resolve({ service: 'api' })).toHaveLength(1);
@@ -211,7 +217,12 @@ describe("consul TLS from Consul's own environment variables", () => {
 
   it('options win over the variables', async () => {
     const emu = await emulator(mtls());
-    const env = { CONSUL_HTTP_ADDR: 'https://127.0.0.1:1', CONSUL_CACERT: otherPki.caFile, CONSUL_CLIENT_CERT: strangerClient.certFile, CONSUL_CLIENT_KEY: strangerClient.keyFile };
+    const env = {
+      CONSUL_HTTP_ADDR: 'https://127.0.0.1:1',
+      CONSUL_CACERT: otherPki.caFile,
+      CONSUL_CLIENT_CERT: strangerClient.certFile,
+      CONSUL_CLIENT_KEY: strangerClient.keyFile,
+    };
     const p = await provider({ host: '127.0.0.1', port: emu.port, caFile: pki.caFile, ...client }, env);
     expect(await p.resolve({ service: 'api' })).toHaveLength(1);
   });
@@ -228,7 +239,10 @@ describe("consul TLS from Consul's own environment variables", () => {
       [{ CONSUL_CLIENT_CERT: client.certFile }, /^CONSUL_CLIENT_KEY: required with CONSUL_CLIENT_CERT$/],
       [{ CONSUL_CLIENT_KEY: client.keyFile }, /^CONSUL_CLIENT_CERT: required with CONSUL_CLIENT_KEY$/],
       [{ CONSUL_CLIENT_CERT: client.certFile, CONSUL_CLIENT_KEY: missing }, /^CONSUL_CLIENT_KEY: file .* does not exist$/],
-      [{ CONSUL_CLIENT_CERT: client.certFile, CONSUL_CLIENT_KEY: strangerClient.keyFile }, /^CONSUL_CLIENT_CERT .* cannot be used for TLS: .*key values mismatch/],
+      [
+        { CONSUL_CLIENT_CERT: client.certFile, CONSUL_CLIENT_KEY: strangerClient.keyFile },
+        /^CONSUL_CLIENT_CERT .* cannot be used for TLS: .*key values mismatch/,
+      ],
       [{ CONSUL_TLS_SERVER_NAME: '127.0.0.1' }, /^CONSUL_TLS_SERVER_NAME: expected a DNS name/],
     ];
     for (const [env, message] of cases) {
@@ -240,7 +254,7 @@ describe("consul TLS from Consul's own environment variables", () => {
     expect(emu.tlsFailures).toEqual([]);
   });
 
-  it('the variables are not read when TLS is off (as in Consul\'s CLI)', async () => {
+  it("the variables are not read when TLS is off (as in Consul's CLI)", async () => {
     const emu = await emulator();
     const p = await provider({}, { CONSUL_HTTP_ADDR: emu.address, CONSUL_CACERT: path.join(pki.dir, 'nope.crt') });
     expect(await p.resolve({ service: 'api' })).toHaveLength(1);
@@ -258,13 +272,27 @@ describe("consul TLS from Consul's own environment variables", () => {
 describe('a lock bootstrap over mutual TLS', () => {
   it('3 nodes configured by the environment alone form one cluster (sessions, KV and the watch over TLS)', async () => {
     const emu = await emulator(mtls());
-    const env = { CONSUL_HTTP_ADDR: `https://${emu.address}`, CONSUL_CACERT: pki.caFile, CONSUL_CLIENT_CERT: client.certFile, CONSUL_CLIENT_KEY: client.keyFile };
+    const env = {
+      CONSUL_HTTP_ADDR: `https://${emu.address}`,
+      CONSUL_CACERT: pki.caFile,
+      CONSUL_CLIENT_CERT: client.certFile,
+      CONSUL_CLIENT_KEY: client.keyFile,
+    };
     const nodes: BootstrapNode[] = [];
     try {
-      const settled = await Promise.allSettled([0, 1, 2].map(() => bootstrap({
-        service: 'tls-lock', env, discovery: { method: 'consul' }, bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
-        management: { host: '127.0.0.1', port: 0 }, self: { host: '127.0.0.1' }, join: async () => {},
-      })));
+      const settled = await Promise.allSettled(
+        [0, 1, 2].map(() =>
+          bootstrap({
+            service: 'tls-lock',
+            env,
+            discovery: { method: 'consul' },
+            bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
+            management: { host: '127.0.0.1', port: 0 },
+            self: { host: '127.0.0.1' },
+            join: async () => {},
+          }),
+        ),
+      );
       for (const s of settled) if (s.status === 'fulfilled') nodes.push(s.value);
       expect(settled.filter((s) => s.status === 'rejected')).toEqual([]);
       expect(nodes.filter((n) => n.result.formedNewCluster)).toHaveLength(1);
@@ -280,11 +308,17 @@ describe('a lock bootstrap over mutual TLS', () => {
   it('a lock bootstrap without the client certificate fails at once, saying TLS (exit 1 class: not a config error)', async () => {
     const emu = await emulator(mtls());
     const started = Date.now();
-    const err = await failure(bootstrap({
-      service: 'tls-lock', env: { CONSUL_HTTP_ADDR: `https://${emu.address}`, CONSUL_CACERT: pki.caFile },
-      discovery: { method: 'consul' }, bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
-      management: { host: '127.0.0.1', port: 0 }, self: { host: '127.0.0.1' }, join: async () => {},
-    }));
+    const err = await failure(
+      bootstrap({
+        service: 'tls-lock',
+        env: { CONSUL_HTTP_ADDR: `https://${emu.address}`, CONSUL_CACERT: pki.caFile },
+        discovery: { method: 'consul' },
+        bootstrap: { strategy: 'lock', bootstrapTimeoutMs: 20_000 },
+        management: { host: '127.0.0.1', port: 0 },
+        self: { host: '127.0.0.1' },
+        join: async () => {},
+      }),
+    );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(err).toBeInstanceOf(DiscoveryError);
     expect(err.message).toMatch(/TLS with https:\/\/127\.0\.0\.1:\d+ failed/);
@@ -295,7 +329,9 @@ describe('consul TLS options in the schema', () => {
   it('certFile and keyFile go together; the files must exist', () => {
     const parse = (o: Record<string, unknown>) => ConsulOptions.safeParse({ method: 'consul', ...o });
     expect(parse({ caFile: pki.caFile, ...client, tlsServerName: 'consul.service.test' }).success).toBe(true);
-    expect(parse({ certFile: client.certFile }).error?.issues).toEqual([expect.objectContaining({ path: ['keyFile'], message: 'required with certFile (a client certificate needs its key)' })]);
+    expect(parse({ certFile: client.certFile }).error?.issues).toEqual([
+      expect.objectContaining({ path: ['keyFile'], message: 'required with certFile (a client certificate needs its key)' }),
+    ]);
     expect(parse({ keyFile: client.keyFile }).error?.issues).toEqual([expect.objectContaining({ path: ['certFile'] })]);
     expect(parse({ caFile: '/nonexistent/ca.pem' }).error?.issues[0]?.message).toBe('file "/nonexistent/ca.pem" does not exist');
     expect(parse({ tlsServerName: '10.0.0.1' }).success).toBe(false);

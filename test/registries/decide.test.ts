@@ -31,7 +31,9 @@ describe('decideFromRecord (lock strategy reading of the cluster record)', () =>
 
   it('replaces a stale first seed with the lowest live member, keeping the formation id', () => {
     expect(decideFromRecord({ firstSeed: fs(2, 'c1'), members: [p(2), p(9), p(4)] }, [p(9), p(4), self], self)).toEqual({
-      kind: 'repair', stale: fs(2, 'c1'), replacement: fs(4, 'c1'),
+      kind: 'repair',
+      stale: fs(2, 'c1'),
+      replacement: fs(4, 'c1'),
     });
   });
 

@@ -33,7 +33,10 @@ describe('etcd options: TLS files, users and endpoints', () => {
     [{ endpoints: ['https://a:2379', 'http://b:2379'] }, 'discovery.endpoints: mixes http:// and https:// endpoints'],
     [{ endpoints: ['http://a:2379'], caFile: pem }, 'discovery.caFile: TLS files are set but the endpoints are http://'],
     [{ endpoints: ['http://a:2379'], certFile: pem, keyFile: pem }, 'discovery.certFile: TLS files are set but the endpoints are http://'],
-    [{ endpoints: ['unix:///run/etcd.sock'] }, 'discovery.endpoints[0]: expected http://host:port, https://host:port or host:port, got "unix:///run/etcd.sock"'],
+    [
+      { endpoints: ['unix:///run/etcd.sock'] },
+      'discovery.endpoints[0]: expected http://host:port, https://host:port or host:port, got "unix:///run/etcd.sock"',
+    ],
     [{ endpoints: ['https://a:2379/v3'] }, 'discovery.endpoints[0]: expected http://host:port'],
     [{ endpoints: ['a:2379'], username: 'app' }, 'discovery.password: required when username is set'],
     [{ endpoints: ['a:2379'], password: 'secret-value' }, 'discovery.username: required when password is set'],

@@ -45,7 +45,11 @@ beforeAll(async () => {
 async function enableAuth(server: TlsEtcd): Promise<void> {
   const admin = new Etcd3({
     hosts: [server.endpoint],
-    credentials: { rootCertificate: readFileSync(server.pki.caFile), certChain: readFileSync(server.client.certFile), privateKey: readFileSync(server.client.keyFile) },
+    credentials: {
+      rootCertificate: readFileSync(server.pki.caFile),
+      certChain: readFileSync(server.client.certFile),
+      privateKey: readFileSync(server.client.keyFile),
+    },
   });
   try {
     await admin.role('root').create();
@@ -82,7 +86,10 @@ function expectNoSecret(err: unknown): void {
 }
 
 /** One lookup through a fresh provider: its error (or undefined) and how long it took. */
-async function lookup(discovery: Record<string, unknown>, env: Record<string, string> = {}): Promise<{ err: ClusterseedError | undefined; elapsed: number; points?: unknown[] }> {
+async function lookup(
+  discovery: Record<string, unknown>,
+  env: Record<string, string> = {},
+): Promise<{ err: ClusterseedError | undefined; elapsed: number; points?: unknown[] }> {
   const started = performance.now();
   let provider: DiscoveryProvider | undefined;
   try {
@@ -96,8 +103,6 @@ async function lookup(discovery: Record<string, unknown>, env: Record<string, st
   }
 }
 
-
-
 describe('etcd over mutual TLS with authentication', () => {
   it('registers and resolves with caFile/certFile/keyFile and username/password', async () => {
     const provider = (await createDiscovery(good() as never, { timeoutMs: TIMEOUT_MS })) as RegistryProvider;
@@ -110,14 +115,17 @@ describe('etcd over mutual TLS with authentication', () => {
     } finally {
       // The second registration stays for the next test until the lease is revoked below.
     }
-    const viaEnv = await lookup({ method: 'etcd' }, {
-      // host:port without a scheme means https:// when TLS files are given, as with etcdctl.
-      ETCDCTL_ENDPOINTS: `${etcd.endpoint.replace('https://', '')}, ${etcd.endpoint}`,
-      ETCDCTL_CACERT: etcd.pki.caFile,
-      ETCDCTL_CERT: etcd.client.certFile,
-      ETCDCTL_KEY: etcd.client.keyFile,
-      ETCDCTL_USER: `app:${PASSWORD}`,
-    });
+    const viaEnv = await lookup(
+      { method: 'etcd' },
+      {
+        // host:port without a scheme means https:// when TLS files are given, as with etcdctl.
+        ETCDCTL_ENDPOINTS: `${etcd.endpoint.replace('https://', '')}, ${etcd.endpoint}`,
+        ETCDCTL_CACERT: etcd.pki.caFile,
+        ETCDCTL_CERT: etcd.client.certFile,
+        ETCDCTL_KEY: etcd.client.keyFile,
+        ETCDCTL_USER: `app:${PASSWORD}`,
+      },
+    );
     expect(viaEnv.err).toBeUndefined();
     expect(viaEnv.points).toEqual([{ host: '127.0.0.1', port: 25521 }]);
     await provider.close();
@@ -126,7 +134,9 @@ describe('etcd over mutual TLS with authentication', () => {
 
   it('options win over ETCDCTL_* variables', async () => {
     const r = await lookup(good(), {
-      ETCDCTL_ENDPOINTS: 'https://127.0.0.1:1', ETCDCTL_CACERT: other.caFile, ETCDCTL_USER: 'nobody:x',
+      ETCDCTL_ENDPOINTS: 'https://127.0.0.1:1',
+      ETCDCTL_CACERT: other.caFile,
+      ETCDCTL_USER: 'nobody:x',
     });
     expect(r.err).toBeUndefined();
   });
@@ -141,10 +151,16 @@ describe('etcd over mutual TLS with authentication', () => {
   });
 
   it('a wrong CA given through ETCDCTL_CACERT names the variable', async () => {
-    const r = await lookup({ method: 'etcd' }, {
-      ETCDCTL_ENDPOINTS: etcd.endpoint, ETCDCTL_CACERT: other.caFile, ETCDCTL_CERT: etcd.client.certFile, ETCDCTL_KEY: etcd.client.keyFile,
-      ETCDCTL_USER: `app:${PASSWORD}`,
-    });
+    const r = await lookup(
+      { method: 'etcd' },
+      {
+        ETCDCTL_ENDPOINTS: etcd.endpoint,
+        ETCDCTL_CACERT: other.caFile,
+        ETCDCTL_CERT: etcd.client.certFile,
+        ETCDCTL_KEY: etcd.client.keyFile,
+        ETCDCTL_USER: `app:${PASSWORD}`,
+      },
+    );
     expect(r.err?.code).toBe('CLUSTERSEED_E_DISCOVERY');
     expect(r.err!.message).toMatch(/TLS.*ETCDCTL_CACERT/);
     expect(r.elapsed).toBeLessThan(TIMEOUT_MS + SLACK_MS);
@@ -205,7 +221,7 @@ describe('etcd over mutual TLS with authentication', () => {
     expectNoSecret(viaEnv.err);
   });
 
-  it('no user while authentication is on: etcd takes the client certificate\'s CN as the user; an AuthError naming it', async () => {
+  it("no user while authentication is on: etcd takes the client certificate's CN as the user; an AuthError naming it", async () => {
     const r = await lookup({ method: 'etcd', endpoints: [etcd.endpoint], ...tlsOptions() });
     expect(r.err?.code).toBe('CLUSTERSEED_E_AUTH');
     expect(r.err!.message).toMatch(/permission denied for user "clusterseed-test-client" \(the CN of discovery\.certFile; no username is configured\)/);
@@ -214,10 +230,14 @@ describe('etcd over mutual TLS with authentication', () => {
   });
 
   it('registration by a user without permission is an AuthError too', async () => {
-    const provider = (await createDiscovery({ ...good(), username: 'nobody', password: NOBODY_PASSWORD } as never, { timeoutMs: TIMEOUT_MS })) as RegistryProvider;
+    const provider = (await createDiscovery({ ...good(), username: 'nobody', password: NOBODY_PASSWORD } as never, {
+      timeoutMs: TIMEOUT_MS,
+    })) as RegistryProvider;
     try {
       const err = await provider.register({ host: '127.0.0.1', port: 25530 }, { service, signal: AbortSignal.timeout(TIMEOUT_MS) }).then(
-        () => undefined, (e: unknown) => e as ClusterseedError);
+        () => undefined,
+        (e: unknown) => e as ClusterseedError,
+      );
       expect(err?.code).toBe('CLUSTERSEED_E_AUTH');
       expectNoSecret(err);
     } finally {
@@ -246,7 +266,13 @@ describe('etcd over mutual TLS with authentication', () => {
       management: { host: '127.0.0.1', port: 0 },
       self: { host: '127.0.0.1' },
       join: async () => {},
-    }).then(async (n) => { await n.close(); return undefined; }, (e: unknown) => e as ClusterseedError);
+    }).then(
+      async (n) => {
+        await n.close();
+        return undefined;
+      },
+      (e: unknown) => e as ClusterseedError,
+    );
     expect(err?.code).toBe(code);
     expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + SLACK_MS);
     expectNoSecret(err);
@@ -326,36 +352,80 @@ describe('ETCDCTL_* settings are checked at start-up, before any connection', ()
   beforeAll(async () => {
     notPem = path.join(etcd.pki.dir, 'not-pem.txt');
     await writeFile(notPem, 'this is no certificate\n');
-    listener = net.createServer((s) => { connections++; s.destroy(); });
+    listener = net.createServer((s) => {
+      connections++;
+      s.destroy();
+    });
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     endpoint = `https://127.0.0.1:${(listener.address() as net.AddressInfo).port}`;
   });
   afterAll(() => new Promise<void>((r) => listener.close(() => r())));
 
   const cases: [string, () => Record<string, unknown>, () => Record<string, string>, RegExp][] = [
-    ['ETCDCTL_CACERT naming a missing file', () => ({ method: 'etcd', endpoints: [endpoint] }), () => ({ ETCDCTL_CACERT: '/nonexistent/ca.pem' }),
-      /^ETCDCTL_CACERT: file "\/nonexistent\/ca.pem" does not exist$/],
-    ['ETCDCTL_CERT without ETCDCTL_KEY', () => ({ method: 'etcd', endpoints: [endpoint] }), () => ({ ETCDCTL_CERT: etcd.client.certFile }),
-      /^ETCDCTL_KEY: required when ETCDCTL_CERT is set/],
-    ['ETCDCTL_KEY naming a directory', () => ({ method: 'etcd', endpoints: [endpoint] }), () => ({ ETCDCTL_CERT: etcd.client.certFile, ETCDCTL_KEY: '/tmp' }),
-      /^ETCDCTL_KEY: "\/tmp" is not a regular file$/],
-    ['ETCDCTL_USER without a password', () => ({ method: 'etcd', endpoints: [endpoint] }), () => ({ ETCDCTL_USER: 'app' }),
-      /^ETCDCTL_USER: expected user:password \(the value is not shown\)$/],
+    [
+      'ETCDCTL_CACERT naming a missing file',
+      () => ({ method: 'etcd', endpoints: [endpoint] }),
+      () => ({ ETCDCTL_CACERT: '/nonexistent/ca.pem' }),
+      /^ETCDCTL_CACERT: file "\/nonexistent\/ca.pem" does not exist$/,
+    ],
+    [
+      'ETCDCTL_CERT without ETCDCTL_KEY',
+      () => ({ method: 'etcd', endpoints: [endpoint] }),
+      () => ({ ETCDCTL_CERT: etcd.client.certFile }),
+      /^ETCDCTL_KEY: required when ETCDCTL_CERT is set/,
+    ],
+    [
+      'ETCDCTL_KEY naming a directory',
+      () => ({ method: 'etcd', endpoints: [endpoint] }),
+      () => ({ ETCDCTL_CERT: etcd.client.certFile, ETCDCTL_KEY: '/tmp' }),
+      /^ETCDCTL_KEY: "\/tmp" is not a regular file$/,
+    ],
+    [
+      'ETCDCTL_USER without a password',
+      () => ({ method: 'etcd', endpoints: [endpoint] }),
+      () => ({ ETCDCTL_USER: 'app' }),
+      /^ETCDCTL_USER: expected user:password \(the value is not shown\)$/,
+    ],
     ['no endpoints anywhere', () => ({ method: 'etcd' }), () => ({}), /^discovery\.endpoints: required \(or set ETCDCTL_ENDPOINTS\)$/],
-    ['ETCDCTL_ENDPOINTS mixing http and https', () => ({ method: 'etcd' }), () => ({ ETCDCTL_ENDPOINTS: `${endpoint},http://127.0.0.1:2379` }),
-      /^ETCDCTL_ENDPOINTS: mixes http:\/\/ and https:\/\/ endpoints/],
-    ['ETCDCTL_ENDPOINTS with another scheme', () => ({ method: 'etcd' }), () => ({ ETCDCTL_ENDPOINTS: 'unix:///run/etcd.sock' }),
-      /^ETCDCTL_ENDPOINTS: expected http:\/\/host:port/],
-    ['ETCDCTL_CACERT with http:// endpoints', () => ({ method: 'etcd', endpoints: ['http://127.0.0.1:2379'] }), () => ({ ETCDCTL_CACERT: etcd.pki.caFile }),
-      /^ETCDCTL_CACERT: TLS files are set but the endpoints are http:\/\//],
-    ['a caFile that is not PEM', () => ({ method: 'etcd', endpoints: [endpoint], caFile: notPem }), () => ({}),
-      /^discovery\.caFile: ".*not-pem.txt" is not a PEM CA certificate \(bundle\) \(no BEGIN CERTIFICATE line\)$/],
-    ['a key that does not match its certificate', () => ({ method: 'etcd', endpoints: [endpoint], certFile: etcd.client.certFile, keyFile: expired.keyFile }), () => ({}),
-      /^discovery\.keyFile: .* is not the PEM private key of discovery\.certFile/],
+    [
+      'ETCDCTL_ENDPOINTS mixing http and https',
+      () => ({ method: 'etcd' }),
+      () => ({ ETCDCTL_ENDPOINTS: `${endpoint},http://127.0.0.1:2379` }),
+      /^ETCDCTL_ENDPOINTS: mixes http:\/\/ and https:\/\/ endpoints/,
+    ],
+    [
+      'ETCDCTL_ENDPOINTS with another scheme',
+      () => ({ method: 'etcd' }),
+      () => ({ ETCDCTL_ENDPOINTS: 'unix:///run/etcd.sock' }),
+      /^ETCDCTL_ENDPOINTS: expected http:\/\/host:port/,
+    ],
+    [
+      'ETCDCTL_CACERT with http:// endpoints',
+      () => ({ method: 'etcd', endpoints: ['http://127.0.0.1:2379'] }),
+      () => ({ ETCDCTL_CACERT: etcd.pki.caFile }),
+      /^ETCDCTL_CACERT: TLS files are set but the endpoints are http:\/\//,
+    ],
+    [
+      'a caFile that is not PEM',
+      () => ({ method: 'etcd', endpoints: [endpoint], caFile: notPem }),
+      () => ({}),
+      /^discovery\.caFile: ".*not-pem.txt" is not a PEM CA certificate \(bundle\) \(no BEGIN CERTIFICATE line\)$/,
+    ],
+    [
+      'a key that does not match its certificate',
+      () => ({ method: 'etcd', endpoints: [endpoint], certFile: etcd.client.certFile, keyFile: expired.keyFile }),
+      () => ({}),
+      /^discovery\.keyFile: .* is not the PEM private key of discovery\.certFile/,
+    ],
   ];
   it.each(cases)('%s is a ConfigError', async (_name, discovery, env, message) => {
     const err = await createDiscovery(discovery() as never, { env: env() }).then(
-      async (p) => { await p.close(); return undefined; }, (e: unknown) => e as ClusterseedError);
+      async (p) => {
+        await p.close();
+        return undefined;
+      },
+      (e: unknown) => e as ClusterseedError,
+    );
     expect(err?.code).toBe('CLUSTERSEED_E_CONFIG');
     expect(err!.message).toMatch(message);
     expect(connections).toBe(0);
@@ -363,7 +433,9 @@ describe('ETCDCTL_* settings are checked at start-up, before any connection', ()
 
   it('the password of ETCDCTL_USER is never shown, even when the value is malformed', async () => {
     const err = await createDiscovery({ method: 'etcd', endpoints: [endpoint] } as never, { env: { ETCDCTL_USER: `${PASSWORD}:` } }).then(
-      () => undefined, (e: unknown) => e as ClusterseedError);
+      () => undefined,
+      (e: unknown) => e as ClusterseedError,
+    );
     expect(err?.code).toBe('CLUSTERSEED_E_CONFIG');
     expectNoSecret(err);
   });
@@ -381,14 +453,20 @@ describe('the CLI (dist/) with etcd over TLS', () => {
     return { ...r, elapsed: performance.now() - started };
   }
   const tlsEnv = () => ({
-    ETCDCTL_ENDPOINTS: etcd.endpoint, ETCDCTL_CACERT: etcd.pki.caFile, ETCDCTL_CERT: etcd.client.certFile, ETCDCTL_KEY: etcd.client.keyFile,
+    ETCDCTL_ENDPOINTS: etcd.endpoint,
+    ETCDCTL_CACERT: etcd.pki.caFile,
+    ETCDCTL_CERT: etcd.client.certFile,
+    ETCDCTL_KEY: etcd.client.keyFile,
     ETCDCTL_USER: `app:${PASSWORD}`,
   });
   /** grpc-js sets the TLS ServerName to the endpoint's IP, and Node warns about it once per process. */
   const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !/DEP0123|--trace-deprecation/.test(l));
 
   it('resolves with only ETCDCTL_* in the environment, and exits', async () => {
-    const r = await cli(['resolve', '--service', uniqueService('cli'), '--discovery', 'method=etcd', '--format', 'json', '--timeout', String(TIMEOUT_MS)], tlsEnv());
+    const r = await cli(
+      ['resolve', '--service', uniqueService('cli'), '--discovery', 'method=etcd', '--format', 'json', '--timeout', String(TIMEOUT_MS)],
+      tlsEnv(),
+    );
     expect(errorLines(r.stderr)).toEqual([]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ method: 'etcd', contactPoints: [] });
@@ -396,12 +474,18 @@ describe('the CLI (dist/) with etcd over TLS', () => {
 
   it('an ETCDCTL_CACERT that does not exist: exit 2, one line, before any connection', async () => {
     let connections = 0;
-    const listener = net.createServer((sock) => { connections++; sock.destroy(); });
+    const listener = net.createServer((sock) => {
+      connections++;
+      sock.destroy();
+    });
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     try {
       const port = (listener.address() as net.AddressInfo).port;
-      const r = await cli(['resolve', '--service', 'x', '--discovery', 'method=etcd'],
-        { ...tlsEnv(), ETCDCTL_ENDPOINTS: `https://127.0.0.1:${port}`, ETCDCTL_CACERT: '/nonexistent/ca.pem' });
+      const r = await cli(['resolve', '--service', 'x', '--discovery', 'method=etcd'], {
+        ...tlsEnv(),
+        ETCDCTL_ENDPOINTS: `https://127.0.0.1:${port}`,
+        ETCDCTL_CACERT: '/nonexistent/ca.pem',
+      });
       expect(r.code).toBe(2);
       expect(r.stderr.trim().split('\n')).toEqual(['clusterseed: ETCDCTL_CACERT: file "/nonexistent/ca.pem" does not exist — fix or unset ETCDCTL_CACERT']);
       expect(connections).toBe(0);
@@ -411,11 +495,16 @@ describe('the CLI (dist/) with etcd over TLS', () => {
   });
 
   it('a wrong CA: exit 1 with one line that says TLS and why, within the timeout, without the password', async () => {
-    const r = await cli(['resolve', '--service', 'x', '--discovery', 'method=etcd', '--timeout', String(TIMEOUT_MS)], { ...tlsEnv(), ETCDCTL_CACERT: other.caFile });
+    const r = await cli(['resolve', '--service', 'x', '--discovery', 'method=etcd', '--timeout', String(TIMEOUT_MS)], {
+      ...tlsEnv(),
+      ETCDCTL_CACERT: other.caFile,
+    });
     expect(r.code).toBe(1);
     const lines = errorLines(r.stderr);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^clusterseed: etcd: reading .*: TLS handshake with https:\/\/127\.0\.0\.1:\d+ failed: the server certificate is not signed by the trusted CA/);
+    expect(lines[0]).toMatch(
+      /^clusterseed: etcd: reading .*: TLS handshake with https:\/\/127\.0\.0\.1:\d+ failed: the server certificate is not signed by the trusted CA/,
+    );
     expect(r.stderr).not.toContain(PASSWORD);
     expect(r.elapsed).toBeLessThan(TIMEOUT_MS + 5000);
   });

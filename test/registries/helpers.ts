@@ -24,7 +24,7 @@ export function uniqueService(prefix: string): string {
 /** A logger that keeps what it was told (tests assert on re-registration messages). */
 export function recordingLogger(): Logger & { lines: { level: string; msg: string; obj: unknown }[] } {
   const lines: { level: string; msg: string; obj: unknown }[] = [];
-  const make = (level: string) => (obj: unknown, msg?: string) => lines.push({ level, msg: typeof obj === 'string' ? obj : msg ?? '', obj });
+  const make = (level: string) => (obj: unknown, msg?: string) => lines.push({ level, msg: typeof obj === 'string' ? obj : (msg ?? ''), obj });
   return { lines, debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
 }
 
@@ -61,7 +61,9 @@ export async function runLockNode(
     config,
     provider,
     self,
-    join: async (seeds) => { joined.push(seeds); },
+    join: async (seeds) => {
+      joined.push(seeds);
+    },
     logger,
     clock: systemClock,
     signal: options.signal ?? AbortSignal.timeout(90_000),
@@ -72,7 +74,11 @@ export async function runLockNode(
     const outcome = await runLockStrategy(context);
     outcome.watch?.();
     return {
-      self, provider, outcome, joined, conflicts,
+      self,
+      provider,
+      outcome,
+      joined,
+      conflicts,
       close: async () => {
         await outcome.close();
         await provider.close();
@@ -111,10 +117,7 @@ export interface LockBackends {
  * and returns the etcd/zookeeper/file discoveries the lock tests run on (`extra` adds per-backend
  * options such as short TTLs; `fileSubdir` puts the file registry below the temporary directory).
  */
-export function useLockBackends(
-  tmpPrefix: string,
-  extra: { etcd?: object; zookeeper?: object; file?: object; fileSubdir?: string } = {},
-): LockBackends {
+export function useLockBackends(tmpPrefix: string, extra: { etcd?: object; zookeeper?: object; file?: object; fileSubdir?: string } = {}): LockBackends {
   let servers: { zookeeper: string; etcd: string } | undefined;
   let tmp: string | undefined;
   beforeAll(async () => {

@@ -10,7 +10,7 @@ const backends = useLockBackends('clusterseed-failover-', {
 }).table;
 
 describe.each(backends)('lock strategy on %s after kill -9 of the lock holder', (_name, discovery) => {
-  it('the others form one cluster once the holder\'s lock expires', async () => {
+  it("the others form one cluster once the holder's lock expires", async () => {
     const service = uniqueService('failover');
     const holder = await startLockHolder(discovery(), service, node(0, 30_000));
     const others = Array.from({ length: 6 }, (_, i) => runLockNode(discovery(), service, node(i, 30_100)));

@@ -40,7 +40,9 @@ class ScriptedRegistry {
 
   readonly lock: SeedLock = {
     leaseTtlMs: TTL,
-    confirmLease: async () => { this.onConfirm(++this.confirms); },
+    confirmLease: async () => {
+      this.onConfirm(++this.confirms);
+    },
     readRecord: async () => structuredClone(this.record),
     tryLock: async (who: ContactPoint): Promise<HeldLock | undefined> => {
       if (this.lockHolder) return undefined;
@@ -55,12 +57,20 @@ class ScriptedRegistry {
           this.onWrite(next);
           return true;
         },
-        release: async () => { if (this.lockHolder && sameContactPoint(this.lockHolder, who)) this.lockHolder = undefined; },
+        release: async () => {
+          if (this.lockHolder && sameContactPoint(this.lockHolder, who)) this.lockHolder = undefined;
+        },
       };
     },
-    addMember: async (p) => { this.record.members.push(p); },
-    removeMember: async (p) => { this.record.members = this.record.members.filter((m) => !sameContactPoint(m, p)); },
-    waitForChange: async (_o: SeedLockOptions & { maxWaitMs: number }) => { await new Promise((r) => setImmediate(r)); },
+    addMember: async (p) => {
+      this.record.members.push(p);
+    },
+    removeMember: async (p) => {
+      this.record.members = this.record.members.filter((m) => !sameContactPoint(m, p));
+    },
+    waitForChange: async (_o: SeedLockOptions & { maxWaitMs: number }) => {
+      await new Promise((r) => setImmediate(r));
+    },
   };
 
   readonly provider = {
@@ -68,7 +78,12 @@ class ScriptedRegistry {
     resolve: async (_l: Lookup) => [...this.live],
     register: async (p: ContactPoint, _o: RegisterOptions): Promise<Registration> => {
       this.live.push(p);
-      return { self: p, close: async () => { this.live = this.live.filter((l) => l !== p); } };
+      return {
+        self: p,
+        close: async () => {
+          this.live = this.live.filter((l) => l !== p);
+        },
+      };
     },
     seedLock: () => this.lock,
     close: async () => {},
@@ -79,8 +94,15 @@ function context(reg: ScriptedRegistry, joined: ContactPoint[][], conflicts: Clu
   const logger = recordingLogger();
   const ctx: StrategyContext = {
     config: Config.parse({ service: 's', discovery: { method: 'file' }, bootstrap: { strategy: 'lock' } }),
-    provider: reg.provider, self, logger, clock: reg.clock, signal: AbortSignal.timeout(10_000), startedAt: 0,
-    join: async (seeds) => { joined.push(seeds); },
+    provider: reg.provider,
+    self,
+    logger,
+    clock: reg.clock,
+    signal: AbortSignal.timeout(10_000),
+    startedAt: 0,
+    join: async (seeds) => {
+      joined.push(seeds);
+    },
     onConflict: (c) => conflicts.push(c),
   };
   return { ctx, logger };
@@ -89,7 +111,9 @@ function context(reg: ScriptedRegistry, joined: ContactPoint[][], conflicts: Clu
 describe('lock strategy: a lease that may have expired forms nothing (DESIGN §5.5.1)', () => {
   it('a confirmation that took TTL − margin or longer (a freeze) is not trusted: no write until a prompt one', async () => {
     const reg = new ScriptedRegistry();
-    reg.onConfirm = (n) => { if (n === 1) reg.now += TTL - leaseSafetyMarginMs(TTL); };
+    reg.onConfirm = (n) => {
+      if (n === 1) reg.now += TTL - leaseSafetyMarginMs(TTL);
+    };
     const joined: ContactPoint[][] = [];
     const { ctx, logger } = context(reg, joined);
     const outcome = await runLockStrategy(ctx);
@@ -136,11 +160,14 @@ describe('lock strategy: a lease that may have expired forms nothing (DESIGN §5
     reg.record = { firstSeed: { point: other, cluster: 'theirs' }, members: [other, self] };
     outcome.watch?.();
     for (let i = 0; i < 100 && conflicts.length === 0; i++) await new Promise((r) => setImmediate(r));
-    expect(conflicts).toEqual([{
-      strategy: 'lock', yielding: true,
-      ours: { firstSeed: self, members: 1 },
-      theirs: { firstSeed: other, seeds: [other], members: 1 },
-    }]);
+    expect(conflicts).toEqual([
+      {
+        strategy: 'lock',
+        yielding: true,
+        ours: { firstSeed: self, members: 1 },
+        theirs: { firstSeed: other, seeds: [other], members: 1 },
+      },
+    ]);
     expect(reg.record.members).toEqual([other]);
     await outcome.close();
   });

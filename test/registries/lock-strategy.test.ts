@@ -81,8 +81,15 @@ describe('lock strategy configuration', () => {
     config.bootstrap.strategy = 'lock';
     await expect(
       runLockStrategy({
-        config, provider, self: node(1), join: async () => {}, logger: silentLogger, clock: systemClock,
-        signal: new AbortController().signal, startedAt: Date.now(), onConflict: () => {},
+        config,
+        provider,
+        self: node(1),
+        join: async () => {},
+        logger: silentLogger,
+        clock: systemClock,
+        signal: new AbortController().signal,
+        startedAt: Date.now(),
+        onConflict: () => {},
       }),
     ).rejects.toMatchObject({ code: 'CLUSTERSEED_E_CONFIG', message: expect.stringContaining('"static"') });
   });

@@ -51,15 +51,22 @@ describe('zookeeper provider', () => {
   it('with digest credentials creates znodes others cannot read (AuthError), and never reveals the password', async () => {
     const service = uniqueService('zk-acl');
     const rootPath = `/acl-${service}`;
-    const owner = (await createDiscovery(
-      { method: 'zookeeper', connectionString: zk, rootPath, username: 'app', password: 's3cret-pw' } as never,
-    )) as RegistryProvider;
+    const owner = (await createDiscovery({
+      method: 'zookeeper',
+      connectionString: zk,
+      rootPath,
+      username: 'app',
+      password: 's3cret-pw',
+    } as never)) as RegistryProvider;
     const peer = await createDiscovery({ method: 'zookeeper', connectionString: zk, rootPath, username: 'app', password: 's3cret-pw' } as never);
     const stranger = await createDiscovery({ method: 'zookeeper', connectionString: zk, rootPath } as never);
     try {
       await owner.register(node(1), { service });
       expect(await peer.resolve({ service })).toEqual([node(1)]);
-      const err = (await stranger.resolve({ service }).then(() => undefined, (e: unknown) => e)) as Error & { code: string };
+      const err = (await stranger.resolve({ service }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error & { code: string };
       expect(err).toMatchObject({ code: 'CLUSTERSEED_E_AUTH' });
       expect(JSON.stringify({ m: err.message, h: (err as { hint?: string }).hint })).not.toContain('s3cret');
     } finally {
@@ -106,7 +113,8 @@ describe('etcd provider', () => {
       await admin.put(`clusterseed/${service}/first-seed`).value('{"host":""}');
       const lock = (provider as unknown as { seedLock(): import('../../src/lock/seed-lock.js').SeedLock }).seedLock();
       await expect(lock.readRecord({ service })).rejects.toMatchObject({
-        code: 'CLUSTERSEED_E_PROTOCOL', message: expect.stringContaining(`clusterseed/${service}/first-seed`),
+        code: 'CLUSTERSEED_E_PROTOCOL',
+        message: expect.stringContaining(`clusterseed/${service}/first-seed`),
       });
     } finally {
       await provider.close();
@@ -118,7 +126,10 @@ describe('etcd provider', () => {
     const port = await freePort();
     const provider = await createDiscovery({ method: 'etcd', endpoints: [`127.0.0.1:${port}`] } as never);
     try {
-      const err = (await provider.resolve({ service: 'x' }, { timeoutMs: 1500 }).then(() => undefined, (e: unknown) => e)) as { code: string };
+      const err = (await provider.resolve({ service: 'x' }, { timeoutMs: 1500 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code: string };
       expect(['CLUSTERSEED_E_TIMEOUT', 'CLUSTERSEED_E_DISCOVERY']).toContain(err.code);
     } finally {
       await provider.close();
@@ -158,12 +169,17 @@ describe('a lock attempt whose answer was lost', () => {
     const service = uniqueService('zk-lost-answer');
     // The bare provider (not the instrumented proxy): the test reaches into its session.
     const provider = new ZookeeperProvider(ZookeeperOptions.parse({ method: 'zookeeper', connectionString: zk }), {
-      logger: silentLogger, clock: systemClock, env: {}, createDiscovery: () => Promise.reject(new Error('unused')),
+      logger: silentLogger,
+      clock: systemClock,
+      env: {},
+      createDiscovery: () => Promise.reject(new Error('unused')),
     });
     const other = await createDiscovery({ method: 'zookeeper', connectionString: zk } as never);
     try {
       const leftover = await provider.session.createIn(
-        `/clusterseed/${service}/lock/lock-`, '{"host":"127.0.0.1","port":20001}', CreateMode.EPHEMERAL_SEQUENTIAL,
+        `/clusterseed/${service}/lock/lock-`,
+        '{"host":"127.0.0.1","port":20001}',
+        CreateMode.EPHEMERAL_SEQUENTIAL,
       );
       const held = await provider.seedLock().tryLock(node(1), { service });
       expect(held).toBeDefined();

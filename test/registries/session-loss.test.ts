@@ -27,10 +27,9 @@ describe('zookeeper session expiry', () => {
   it('re-registers in a new session and logs it', async () => {
     const service = uniqueService('zk-expiry');
     const logger = recordingLogger();
-    const provider = (await createDiscovery(
-      { method: 'zookeeper', connectionString: proxy.address, sessionTimeoutMs: 2000 } as never,
-      { logger },
-    )) as RegistryProvider;
+    const provider = (await createDiscovery({ method: 'zookeeper', connectionString: proxy.address, sessionTimeoutMs: 2000 } as never, {
+      logger,
+    })) as RegistryProvider;
     const observer = await createDiscovery({ method: 'zookeeper', connectionString: zookeeper } as never);
     try {
       const registration = await provider.register(node(1), { service });
@@ -69,11 +68,15 @@ describe('etcd lease loss', () => {
       expect(leaseId).not.toBe('0');
       await admin.leaseClient.leaseRevoke({ ID: leaseId });
       await eventually(async () => logger.lines.some((l) => /lease lost/.test(l.msg)), 30_000, 'the lease loss to be noticed');
-      await eventually(async () => {
-        const now = await admin.get(`clusterseed/${service}/nodes/127.0.0.1%3A20001`).exec();
-        // The key can be visible before the provider has logged the re-registration: wait for both.
-        return now.kvs.length === 1 && now.kvs[0]!.lease !== leaseId && logger.lines.some((l) => l.level === 'info' && /re-registered/.test(l.msg));
-      }, 30_000, 're-registration on a new lease');
+      await eventually(
+        async () => {
+          const now = await admin.get(`clusterseed/${service}/nodes/127.0.0.1%3A20001`).exec();
+          // The key can be visible before the provider has logged the re-registration: wait for both.
+          return now.kvs.length === 1 && now.kvs[0]!.lease !== leaseId && logger.lines.some((l) => l.level === 'info' && /re-registered/.test(l.msg));
+        },
+        30_000,
+        're-registration on a new lease',
+      );
       await registration.close();
       expect(await observer.resolve({ service })).toEqual([]);
     } finally {

@@ -18,9 +18,10 @@ beforeAll(async () => {
 const self = { host: '127.0.0.1', port: 7626 };
 
 async function registry(method: 'etcd' | 'zookeeper'): Promise<RegistryProvider> {
-  const provider = method === 'etcd'
-    ? await createDiscovery({ method: 'etcd', endpoints: [servers.etcd], prefix: `shared-${randomBytes(4).toString('hex')}/` })
-    : await createDiscovery({ method: 'zookeeper', connectionString: servers.zookeeper, rootPath: `/shared-${randomBytes(4).toString('hex')}` });
+  const provider =
+    method === 'etcd'
+      ? await createDiscovery({ method: 'etcd', endpoints: [servers.etcd], prefix: `shared-${randomBytes(4).toString('hex')}/` })
+      : await createDiscovery({ method: 'zookeeper', connectionString: servers.zookeeper, rootPath: `/shared-${randomBytes(4).toString('hex')}` });
   if (!isRegistryProvider(provider)) throw new Error(`${method} must be a registry`);
   return provider;
 }

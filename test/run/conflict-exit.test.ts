@@ -34,7 +34,8 @@ describe('a node that yields in a cluster conflict exits 3', () => {
     expect(lines).toHaveLength(2);
     expect(JSON.parse(lines[1]!)).toEqual({
       conflict: {
-        strategy: 'lock', yielding: true,
+        strategy: 'lock',
+        yielding: true,
         ours: { firstSeed: { host: '127.0.0.71', port: expect.any(Number) }, members: 1 },
         theirs: { firstSeed: { host: '127.0.0.99', port: 7626 }, seeds: [{ host: '127.0.0.99', port: 7626 }], members: 1 },
       },

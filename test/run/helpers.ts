@@ -13,14 +13,24 @@ export async function tempDir(prefix = 'clusterseed-run-'): Promise<string> {
 /** A config for one node that forms its own cluster at once (fast path: one expected contact point). */
 export async function singleNodeConfig(dir: string, host = '127.0.0.1', extra: Record<string, unknown> = {}): Promise<string> {
   const file = path.join(dir, `config-${host}.json`);
-  await writeFile(file, JSON.stringify({
-    service: 'orders',
-    discovery: { method: 'file', directory: path.join(dir, 'registry') },
-    bootstrap: { requiredContactPoints: 1, expectedContactPoints: 1, discoveryIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 1000, bootstrapTimeoutMs: 30_000 },
-    management: { host, port: 0 },
-    self: { host },
-    ...extra,
-  }));
+  await writeFile(
+    file,
+    JSON.stringify({
+      service: 'orders',
+      discovery: { method: 'file', directory: path.join(dir, 'registry') },
+      bootstrap: {
+        requiredContactPoints: 1,
+        expectedContactPoints: 1,
+        discoveryIntervalMs: 100,
+        probeIntervalMs: 100,
+        probeTimeoutMs: 1000,
+        bootstrapTimeoutMs: 30_000,
+      },
+      management: { host, port: 0 },
+      self: { host },
+      ...extra,
+    }),
+  );
   return file;
 }
 
@@ -45,7 +55,9 @@ export function cli(args: string[], env: Record<string, string> = {}): Proc {
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exit, exited };
 }
 

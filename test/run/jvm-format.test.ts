@@ -41,21 +41,29 @@ function parseJavaOpts(text: string): Record<string, string[]> {
   return lists;
 }
 
-const seeds = [{ host: '10.0.1.7', port: 7626 }, { host: 'fd00::1', port: 7627 }, { host: 'node-c.internal', port: 7628 }];
+const seeds = [
+  { host: '10.0.1.7', port: 7626 },
+  { host: 'fd00::1', port: 7627 },
+  { host: 'node-c.internal', port: 7628 },
+];
 const result: BootstrapResult = { seeds, self: seeds[1]!, formedNewCluster: false, strategy: 'lowest-address', elapsedMs: 812 };
 
 describe('--format hocon / java-opts', () => {
   it('hocon parses as the seed-nodes list, first seed first, IPv6 in brackets, --remote-port for every seed', () => {
     const text = formatHocon(seeds, { system: 'Products', protocol: 'pekko', remotePort: 25520 });
-    expect(text).toBe('pekko.cluster.seed-nodes = ["pekko://Products@10.0.1.7:25520", "pekko://Products@[fd00::1]:25520", "pekko://Products@node-c.internal:25520"]\n');
+    expect(text).toBe(
+      'pekko.cluster.seed-nodes = ["pekko://Products@10.0.1.7:25520", "pekko://Products@[fd00::1]:25520", "pekko://Products@node-c.internal:25520"]\n',
+    );
     expect(parseHoconSubset(text)).toEqual({
       pekko: { cluster: { 'seed-nodes': ['pekko://Products@10.0.1.7:25520', 'pekko://Products@[fd00::1]:25520', 'pekko://Products@node-c.internal:25520'] } },
     });
   });
 
-  it('akka protocol and the contact points\' own ports without --remote-port', () => {
+  it("akka protocol and the contact points' own ports without --remote-port", () => {
     const parsed = parseHoconSubset(formatHocon(seeds, { system: 'sys', protocol: 'akka' }));
-    expect(parsed).toEqual({ akka: { cluster: { 'seed-nodes': ['akka://sys@10.0.1.7:7626', 'akka://sys@[fd00::1]:7627', 'akka://sys@node-c.internal:7628'] } } });
+    expect(parsed).toEqual({
+      akka: { cluster: { 'seed-nodes': ['akka://sys@10.0.1.7:7626', 'akka://sys@[fd00::1]:7627', 'akka://sys@node-c.internal:7628'] } },
+    });
   });
 
   it('java-opts are indexed system properties that rebuild the same list', () => {
@@ -76,7 +84,11 @@ describe('--format hocon / java-opts', () => {
 
   it('flag validation', () => {
     expect(parseJvmFlags({ system: 'Products' }, 'hocon')).toEqual({ system: 'Products', protocol: 'pekko' });
-    expect(parseJvmFlags({ system: 'a_b-1', protocol: 'akka', 'remote-port': '2552' }, 'java-opts')).toEqual({ system: 'a_b-1', protocol: 'akka', remotePort: 2552 });
+    expect(parseJvmFlags({ system: 'a_b-1', protocol: 'akka', 'remote-port': '2552' }, 'java-opts')).toEqual({
+      system: 'a_b-1',
+      protocol: 'akka',
+      remotePort: 2552,
+    });
     expect(parseJvmFlags({}, 'json')).toBeUndefined();
     expect(() => parseJvmFlags({}, 'hocon')).toThrow('--format hocon needs --system NAME');
     expect(() => parseJvmFlags({ system: 'bad name' }, 'hocon')).toThrow('not a valid ActorSystem name');

@@ -9,7 +9,7 @@ const PRINT_ENV = `const e = process.env; console.log(JSON.stringify({ seeds: e.
 const WAIT_SIGNAL = `for (const s of ['SIGTERM','SIGINT','SIGHUP']) process.on(s, () => { console.log('child got ' + s); process.exit(40 + require('os').constants.signals[s]); }); console.log('ready ' + process.pid); setInterval(() => {}, 1000);`;
 
 describe('clusterseed run', () => {
-  it('gives the child the decision in its environment; stdout is the child\'s alone', async () => {
+  it("gives the child the decision in its environment; stdout is the child's alone", async () => {
     const dir = await tempDir();
     const config = await singleNodeConfig(dir, '127.0.0.61');
     const p = cli(['run', '--config', config, '--', node, '-e', PRINT_ENV], { KEEP_ME: 'inherited' });
@@ -28,18 +28,37 @@ describe('clusterseed run', () => {
   it('--format hocon adds CLUSTERSEED_HOCON; child args after "--" are not ours (even --verbose)', async () => {
     const dir = await tempDir();
     const config = await singleNodeConfig(dir, '127.0.0.62');
-    const p = cli(['run', '--config', config, '--format', 'hocon', '--system', 'Orders', '--remote-port', '25520', '--', node, '-e', `${PRINT_ENV}; console.log(process.argv.slice(1).join(' '))`, '--', '--verbose', '--format']);
+    const p = cli([
+      'run',
+      '--config',
+      config,
+      '--format',
+      'hocon',
+      '--system',
+      'Orders',
+      '--remote-port',
+      '25520',
+      '--',
+      node,
+      '-e',
+      `${PRINT_ENV}; console.log(process.argv.slice(1).join(' '))`,
+      '--',
+      '--verbose',
+      '--format',
+    ]);
     expect((await p.exit).code).toBe(0);
     const [first, second] = p.stdout().trim().split('\n');
     expect(JSON.parse(first!).hocon).toBe('pekko.cluster.seed-nodes = ["pekko://Orders@127.0.0.62:25520"]');
     expect(second).toBe('--verbose --format');
   });
 
-  it('exits with the child\'s exit code, and 128+N when the child is killed by a signal', async () => {
+  it("exits with the child's exit code, and 128+N when the child is killed by a signal", async () => {
     const dir = await tempDir();
     const config = await singleNodeConfig(dir, '127.0.0.63');
     expect((await cli(['run', '--config', config, '--', node, '-e', 'process.exit(3)']).exit).code).toBe(3);
-    expect((await cli(['run', '--config', config, '--', node, '-e', "process.kill(process.pid, 'SIGKILL')"]).exit).code).toBe(128 + os.constants.signals.SIGKILL);
+    expect((await cli(['run', '--config', config, '--', node, '-e', "process.kill(process.pid, 'SIGKILL')"]).exit).code).toBe(
+      128 + os.constants.signals.SIGKILL,
+    );
     const missing = cli(['run', '--config', config, '--', '/nonexistent/command']);
     expect((await missing.exit).code).toBe(127);
     expect(missing.stderr()).toContain('cannot start "/nonexistent/command"');
@@ -63,7 +82,14 @@ describe('clusterseed run', () => {
     const dir = await tempDir();
     const config = await singleNodeConfig(dir, '127.0.0.65');
     const p = cli(['run', '--config', config, '--', node, '-e', `${PRINT_ENV}; setInterval(() => {}, 1000)`]);
-    const line = await waitFor(() => p.stdout().split('\n').find((l) => l.startsWith('{')), 'the child output');
+    const line = await waitFor(
+      () =>
+        p
+          .stdout()
+          .split('\n')
+          .find((l) => l.startsWith('{')),
+      'the child output',
+    );
     const self = JSON.parse(line).self as string;
     const res = await fetch(`http://${self}/bootstrap/seed-nodes`);
     expect(res.status).toBe(200);

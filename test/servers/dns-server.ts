@@ -68,10 +68,18 @@ export function answer(zone: Zone, q: Question, id: number, overUdp: boolean, ed
   if (behaviour === 'truncate' && overUdp) return dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE });
   const owned = zone.records.filter((r) => norm(r.name) === norm(q.name));
   if (owned.length === 0) {
-    const soa: Answer[] = zone.negativeTtl === undefined ? [] : [{
-      name: 'test.', type: 'SOA', ttl: zone.negativeTtl, class: 'IN',
-      data: { mname: 'ns.test', rname: 'admin.test', serial: 1, refresh: 60, retry: 60, expire: 60, minimum: zone.negativeTtl },
-    } as Answer];
+    const soa: Answer[] =
+      zone.negativeTtl === undefined
+        ? []
+        : [
+            {
+              name: 'test.',
+              type: 'SOA',
+              ttl: zone.negativeTtl,
+              class: 'IN',
+              data: { mname: 'ns.test', rname: 'admin.test', serial: 1, refresh: 60, retry: 60, expire: 60, minimum: zone.negativeTtl },
+            } as Answer,
+          ];
     return dnsPacket.encode({ ...base, flags: flags | 3, authorities: soa }); // NXDOMAIN
   }
   let answers = owned.filter((r) => r.type === q.type || r.type === 'CNAME');
@@ -147,10 +155,11 @@ export async function startDnsServer(getZone: () => Zone, onQuery: (q: Question)
     });
     return {
       port,
-      close: () => new Promise<void>((resolve) => {
-        udp.close();
-        tcp.close(() => resolve());
-      }),
+      close: () =>
+        new Promise<void>((resolve) => {
+          udp.close();
+          tcp.close(() => resolve());
+        }),
     };
   }
 }
@@ -175,15 +184,16 @@ export async function spawnDnsServer(zone: Zone, host = '127.0.0.1'): Promise<Dn
   lines.on('line', (line) => (waiting.length > 0 ? waiting.shift()!(line) : early.push(line)));
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const nextLine = () => new Promise<string>((resolve, reject) => {
-    if (early.length > 0) return resolve(early.shift()!);
-    const onExit = () => reject(new Error(`dns-server exited: ${stderr}`));
-    child.once('exit', onExit);
-    waiting.push((line) => {
-      child.off('exit', onExit);
-      resolve(line);
+  const nextLine = () =>
+    new Promise<string>((resolve, reject) => {
+      if (early.length > 0) return resolve(early.shift()!);
+      const onExit = () => reject(new Error(`dns-server exited: ${stderr}`));
+      child.once('exit', onExit);
+      waiting.push((line) => {
+        child.off('exit', onExit);
+        resolve(line);
+      });
     });
-  });
   const request = async (cmd: object) => {
     child.stdin.write(`${JSON.stringify(cmd)}\n`);
     return JSON.parse(await nextLine()) as Record<string, unknown>;
@@ -195,22 +205,27 @@ export async function spawnDnsServer(zone: Zone, host = '127.0.0.1'): Promise<Dn
     port,
     address: net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`,
     setZone: async (z) => void (await request({ cmd: 'zone', zone: z })),
-    stats: async () => (await request({ cmd: 'stats' }))['queries'] as Record<string, number>,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stats: async () => (await request({ cmd: 'stats' })).queries as Record<string, number>,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
 async function main(): Promise<void> {
   let zone: Zone = { records: [] };
   const queries: Record<string, number> = {};
-  const server = await startDnsServer(() => zone, (q) => {
-    const key = `${q.type} ${norm(q.name)}`;
-    queries[key] = (queries[key] ?? 0) + 1;
-  }, process.argv[2] ?? '127.0.0.1');
+  const server = await startDnsServer(
+    () => zone,
+    (q) => {
+      const key = `${q.type} ${norm(q.name)}`;
+      queries[key] = (queries[key] ?? 0) + 1;
+    },
+    process.argv[2] ?? '127.0.0.1',
+  );
   process.stdout.write(`${JSON.stringify({ port: server.port })}\n`);
   const rl = readline.createInterface({ input: process.stdin });
   rl.on('line', (line) => {

@@ -66,7 +66,11 @@ process.once('exit', () => {
 /** The end of a member's log (without the JVM's SLF4J start-up notices: the Debian jar logs nothing else). */
 function tail(file: string, chars = 2000): string {
   try {
-    return readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('SLF4J:')).join('\n').slice(-chars);
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('SLF4J:'))
+      .join('\n')
+      .slice(-chars);
   } catch {
     return '(no log)';
   }
@@ -139,10 +143,16 @@ class Member implements EnsembleMember {
  * Launches the members and waits until `probes.ready()` (a first quorum); the shared part of both
  * ensembles. On a failed start everything is stopped before the error propagates.
  */
-async function startEnsemble(kind: Ensemble['kind'], dir: string, members: Member[], readyTimeoutMs: number, probes: {
-  ready(): Promise<boolean>;
-  findLeader(): Promise<Member | undefined>;
-}): Promise<Ensemble> {
+async function startEnsemble(
+  kind: Ensemble['kind'],
+  dir: string,
+  members: Member[],
+  readyTimeoutMs: number,
+  probes: {
+    ready(): Promise<boolean>;
+    findLeader(): Promise<Member | undefined>;
+  },
+): Promise<Ensemble> {
   const describe = () => members.map((m) => m.describe()).join('\n');
   const own = (m: EnsembleMember) => {
     const found = members.find((x) => x === m);
@@ -229,13 +239,34 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
   const client = (id: number) => `http://127.0.0.1:${ports[2 * (id - 1)]}`;
   const initialCluster = ids.map((id) => `etcd-${id}=${peer(id)}`).join(',');
   const token = `clusterseed-${randomBytes(4).toString('hex')}`;
-  const members = ids.map((id) => new Member(id, `etcd-${id}`, client(id), path.join(dir, `etcd-${id}.log`), [etcd, [
-    '--name', `etcd-${id}`, '--data-dir', path.join(dir, `etcd-${id}`),
-    '--listen-client-urls', client(id), '--advertise-client-urls', client(id),
-    '--listen-peer-urls', peer(id), '--initial-advertise-peer-urls', peer(id),
-    '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', token,
-    '--log-level', 'warn',
-  ]]));
+  const members = ids.map(
+    (id) =>
+      new Member(id, `etcd-${id}`, client(id), path.join(dir, `etcd-${id}.log`), [
+        etcd,
+        [
+          '--name',
+          `etcd-${id}`,
+          '--data-dir',
+          path.join(dir, `etcd-${id}`),
+          '--listen-client-urls',
+          client(id),
+          '--advertise-client-urls',
+          client(id),
+          '--listen-peer-urls',
+          peer(id),
+          '--initial-advertise-peer-urls',
+          peer(id),
+          '--initial-cluster',
+          initialCluster,
+          '--initial-cluster-state',
+          'new',
+          '--initial-cluster-token',
+          token,
+          '--log-level',
+          'warn',
+        ],
+      ]),
+  );
   const live = () => members.filter((m) => m.alive && !m.paused);
   const cluster = await startEnsemble('etcd', dir, members, 60_000, {
     ready: async () => (await Promise.all(members.map((m) => etcdHealthy(m.clientAddress)))).every(Boolean),
@@ -277,17 +308,31 @@ export async function startZookeeperEnsemble(size = 3): Promise<ZookeeperEnsembl
     const cfg = path.join(dir, `zk-${id}.cfg`);
     // tickTime 500: sessions may be as short as 1 s and a follower notices a silent leader after
     // syncLimit ticks (2.5 s); initLimit leaves a slow JVM 10 s to sync with a new leader.
-    await writeFile(cfg, [
-      'tickTime=500', 'initLimit=20', 'syncLimit=5',
-      `dataDir=${dataDir}`, `clientPort=${clientPort(id)}`, 'clientPortAddress=127.0.0.1',
-      'admin.enableServer=false', 'minSessionTimeout=1000', 'maxSessionTimeout=60000', 'maxClientCnxns=0',
-      '4lw.commands.whitelist=ruok,srvr,cons', ...servers, '',
-    ].join('\n'));
+    await writeFile(
+      cfg,
+      [
+        'tickTime=500',
+        'initLimit=20',
+        'syncLimit=5',
+        `dataDir=${dataDir}`,
+        `clientPort=${clientPort(id)}`,
+        'clientPortAddress=127.0.0.1',
+        'admin.enableServer=false',
+        'minSessionTimeout=1000',
+        'maxSessionTimeout=60000',
+        'maxClientCnxns=0',
+        '4lw.commands.whitelist=ruok,srvr,cons',
+        ...servers,
+        '',
+      ].join('\n'),
+    );
     // The Debian jar's manifest carries its Class-Path; C1 only: three JVMs start on two cores.
-    members.push(new Member(id, `zk-${id}`, `127.0.0.1:${clientPort(id)}`, path.join(dir, `zk-${id}.log`), [java, [
-      '-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', zookeeperJar,
-      'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg,
-    ]]));
+    members.push(
+      new Member(id, `zk-${id}`, `127.0.0.1:${clientPort(id)}`, path.join(dir, `zk-${id}.log`), [
+        java,
+        ['-Xmx128m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', zookeeperJar, 'org.apache.zookeeper.server.quorum.QuorumPeerMain', cfg],
+      ]),
+    );
   }
   const live = () => members.filter((m) => m.alive && !m.paused);
   const zk = await startEnsemble('zookeeper', dir, members, 90_000, {

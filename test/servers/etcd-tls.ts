@@ -48,19 +48,26 @@ function tail(file: string): string {
 
 function health(endpoint: string, pki: Pki, client: Issued): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const req = https.get(`${endpoint}/health`, {
-      ca: readFileSync(pki.caFile), cert: readFileSync(client.certFile), key: readFileSync(client.keyFile), timeout: 1000,
-    }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        try {
-          resolve(res.statusCode === 200 && (JSON.parse(body) as { health?: string }).health === 'true');
-        } catch {
-          resolve(false);
-        }
-      });
-    });
+    const req = https.get(
+      `${endpoint}/health`,
+      {
+        ca: readFileSync(pki.caFile),
+        cert: readFileSync(client.certFile),
+        key: readFileSync(client.keyFile),
+        timeout: 1000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => {
+          try {
+            resolve(res.statusCode === 200 && (JSON.parse(body) as { health?: string }).health === 'true');
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
@@ -100,15 +107,36 @@ export async function startTlsEtcd({ clientCertAuth = true }: TlsEtcdOptions = {
     const logFile = path.join(dir, 'etcd.log');
     const fd = openSync(logFile, 'a');
     try {
-      child = spawn(etcd, [
-        '--name', 'tls', '--data-dir', path.join(dir, 'data'),
-        '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-        '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer, '--initial-cluster', `tls=${peer}`,
-        '--cert-file', server.certFile, '--key-file', server.keyFile,
-        // etcd 3.4 requires client certificates whenever --trusted-ca-file is set.
-        ...(clientCertAuth ? ['--trusted-ca-file', pki.caFile, '--client-cert-auth'] : []),
-        '--log-level', 'warn', '--logger', 'zap',
-      ], { stdio: ['ignore', fd, fd] });
+      child = spawn(
+        etcd,
+        [
+          '--name',
+          'tls',
+          '--data-dir',
+          path.join(dir, 'data'),
+          '--listen-client-urls',
+          endpoint,
+          '--advertise-client-urls',
+          endpoint,
+          '--listen-peer-urls',
+          peer,
+          '--initial-advertise-peer-urls',
+          peer,
+          '--initial-cluster',
+          `tls=${peer}`,
+          '--cert-file',
+          server.certFile,
+          '--key-file',
+          server.keyFile,
+          // etcd 3.4 requires client certificates whenever --trusted-ca-file is set.
+          ...(clientCertAuth ? ['--trusted-ca-file', pki.caFile, '--client-cert-auth'] : []),
+          '--log-level',
+          'warn',
+          '--logger',
+          'zap',
+        ],
+        { stdio: ['ignore', fd, fd] },
+      );
     } finally {
       closeSync(fd);
     }

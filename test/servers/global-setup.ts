@@ -40,8 +40,13 @@ async function startServers(): Promise<TestServersInfo> {
       `${install.installed ? `, install took ${install.installMs} ms` : ''}\n`,
   );
   return {
-    zookeeper: zk.address, etcd: etcd.address, zookeeperPid: zk.pid, etcdPid: etcd.pid,
-    installMs: install.installMs, zookeeperStartMs: zk.startMs, etcdStartMs: etcd.startMs,
+    zookeeper: zk.address,
+    etcd: etcd.address,
+    zookeeperPid: zk.pid,
+    etcdPid: etcd.pid,
+    installMs: install.installMs,
+    zookeeperStartMs: zk.startMs,
+    etcdStartMs: etcd.startMs,
   };
 }
 

@@ -31,7 +31,12 @@ function which(name: string): string | undefined {
 function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; stderr: string; stdout: string }> {
   process.stderr.write(`[kubectl] ${cmd} ${args.join(' ')}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 10 * 60_000 });
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      timeout: 10 * 60_000,
+    });
     let stderr = '';
     let stdout = '';
     child.stdout!.on('data', (d) => (stdout = (stdout + d.toString()).slice(-4000)));
@@ -64,7 +69,7 @@ async function fetchKubectl(): Promise<string> {
     return KUBECTL_BIN;
   }
   if (!which('apt-get') || !which('dpkg-deb')) {
-    throw loud('[kubectl] Debian\'s kubectl is needed by test/kubernetes/emulator-kubectl.test.ts but apt-get/dpkg-deb are missing (not a Debian system?)');
+    throw loud("[kubectl] Debian's kubectl is needed by test/kubernetes/emulator-kubectl.test.ts but apt-get/dpkg-deb are missing (not a Debian system?)");
   }
   mkdirSync(KUBECTL_CACHE_DIR, { recursive: true });
   // A private work dir, renamed into place at the end: parallel test workers never see half a tree.
@@ -75,10 +80,14 @@ async function fetchKubectl(): Promise<string> {
       const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
       const sudo = !isRoot && which('sudo') !== undefined && spawnSync('sudo', ['-n', 'true']).status === 0;
       if (!isRoot && !sudo) {
-        throw loud(`[kubectl] "apt-get download kubernetes-client" failed and apt lists cannot be refreshed here (not root, no passwordless sudo): ${dl.stderr}` +
-          '\nRun "sudo apt-get update" and retry.');
+        throw loud(
+          `[kubectl] "apt-get download kubernetes-client" failed and apt lists cannot be refreshed here (not root, no passwordless sudo): ${dl.stderr}` +
+            '\nRun "sudo apt-get update" and retry.',
+        );
       }
-      const update = sudo ? await run('sudo', ['-n', 'apt-get', '-o', 'DPkg::Lock::Timeout=600', 'update']) : await run('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'update']);
+      const update = sudo
+        ? await run('sudo', ['-n', 'apt-get', '-o', 'DPkg::Lock::Timeout=600', 'update'])
+        : await run('apt-get', ['-o', 'DPkg::Lock::Timeout=600', 'update']);
       if (update.code !== 0) throw loud(`[kubectl] apt-get update failed: ${update.stderr}`);
       dl = await run('apt-get', ['download', 'kubernetes-client'], work);
       if (dl.code !== 0) throw loud(`[kubectl] "apt-get download kubernetes-client" failed after apt-get update: ${dl.stderr}`);

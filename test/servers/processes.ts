@@ -135,19 +135,37 @@ export async function startEtcd(etcd: string): Promise<RunningServer> {
   const child = launch(
     etcd,
     [
-      '--name', 'test', '--data-dir', path.join(dir, 'data'),
-      '--listen-client-urls', client, '--advertise-client-urls', client,
-      '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `test=${peer}`, '--log-level', 'warn',
+      '--name',
+      'test',
+      '--data-dir',
+      path.join(dir, 'data'),
+      '--listen-client-urls',
+      client,
+      '--advertise-client-urls',
+      client,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `test=${peer}`,
+      '--log-level',
+      'warn',
     ],
     logFile,
   );
   const stop = stopper(child, dir);
   try {
-    await waitUntil('etcd', child, logFile, async () => {
-      const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
-      return res.ok && ((await res.json()) as { health?: string }).health === 'true';
-    }, 30_000);
+    await waitUntil(
+      'etcd',
+      child,
+      logFile,
+      async () => {
+        const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
+        return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+      },
+      30_000,
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -91,14 +91,16 @@ export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields,
         }
       }
     }
-    if (!nodes.some((n) => n.point.host === survivor && n.incarnations.some((i) => i.selfJoined))) return `the surviving cluster ${survivor} was never formed by ${survivor}`;
+    if (!nodes.some((n) => n.point.host === survivor && n.incarnations.some((i) => i.selfJoined)))
+      return `the surviving cluster ${survivor} was never formed by ${survivor}`;
     // DESIGN §5.5.4: when a split heals with every node decided on one side or the other (and
     // nothing else going on: no pause, kill or flaky probe), the larger side survives, ties to the
     // lower first seed; the nodes of both sides count the same answers.
     const heal = healedSplit(sc, heals);
     if (heal) {
       const expected = Object.entries(heal.clusters).sort(([a, x], [b, y]) => y - x || compareHosts(a, b))[0]![0];
-      if (survivor !== expected) return `the split healed at ${heal.at} ms with clusters ${JSON.stringify(heal.clusters)}: ${expected} should survive, ${survivor} did`;
+      if (survivor !== expected)
+        return `the split healed at ${heal.at} ms with clusters ${JSON.stringify(heal.clusters)}: ${expected} should survive, ${survivor} did`;
     }
   }
 
@@ -106,11 +108,13 @@ export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields,
   if (!kills) {
     const undecided = running.filter((n) => !n.current!.decision);
     const waiting = (n: SimNode) => `${n.current!.coordinator.waitingOn?.gate} — ${n.current!.coordinator.waitingOn?.detail}`;
-    if (undecided.length > 0) return `${undecided.length} node(s) never decided by ${Math.min(now, limit)} ms (e.g. ${host(undecided[0]!)}: ${waiting(undecided[0]!)})`;
+    if (undecided.length > 0)
+      return `${undecided.length} node(s) never decided by ${Math.min(now, limit)} ms (e.g. ${host(undecided[0]!)}: ${waiting(undecided[0]!)})`;
     const lastStart = Math.max(...nodes.flatMap((n) => n.incarnations.map((i) => i.startedAt)));
     const bound = Math.max(calmAt, lastStart) + bounds.decideMs;
     const late = running.find((n) => n.current!.decision!.decidedAt > bound);
-    if (late) return `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (calm at ${calmAt}, last start ${lastStart})`;
+    if (late)
+      return `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (calm at ${calmAt}, last start ${lastStart})`;
   }
 
   // 3. The stronger invariant where nothing can split the view.
@@ -123,7 +127,8 @@ export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields,
       const lastChange = Math.max(...nodes.map((n) => n.lastViewChangeAt), sc.convergeAt);
       const bound = lastChange + s.stableMarginMs + 3 * (1.2 * s.probeIntervalMs + s.probeTimeoutMs) + 2 * s.discoveryIntervalMs + 200;
       const late = running.find((n) => n.current!.decision!.decidedAt > bound);
-      if (late) return `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (last view change ${lastChange} ms)`;
+      if (late)
+        return `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (last view change ${lastChange} ms)`;
     }
   }
   return undefined;

@@ -55,7 +55,8 @@ export class SimNetwork {
 
   /** Whether the registry holds an entry for j at time t. */
   registered(j: number, t: number): boolean {
-    const starts = this.#starts[j]!, yields = this.#yields[j]!;
+    const starts = this.#starts[j]!,
+      yields = this.#yields[j]!;
     // The incarnation running at t: the last start at or before t, and no yield between it and t.
     let start = -1;
     for (const s of starts) if (s <= t) start = s;

@@ -37,10 +37,12 @@ export interface SimNodeSpec {
  * - registry: some nodes lose their registry (their lookups fail, their entries expire after ttlMs).
  * Every cut reaches each observer after its own lag, and heals the same way.
  */
-export type Partition = PartitionTiming & (
-  | { kind: 'split'; sideA: boolean[]; probes: boolean; discovery: boolean }
-  | { kind: 'pairs'; pairs: [number, number][] }
-  | { kind: 'registry'; cutOff: number[] });
+export type Partition = PartitionTiming &
+  (
+    | { kind: 'split'; sideA: boolean[]; probes: boolean; discovery: boolean }
+    | { kind: 'pairs'; pairs: [number, number][] }
+    | { kind: 'registry'; cutOff: number[] }
+  );
 
 /**
  * A fault starts at `at` ('time'), or `at` ms after the first join() anywhere ('first-join': the
@@ -48,7 +50,12 @@ export type Partition = PartitionTiming & (
  * lasts `durationMs`, or, with `healAfterDecidedMs`, heals that long after every running node has
  * decided (a heal right after formation, before a conflict check had a round to count anything).
  */
-export interface PartitionTiming { trigger: 'time' | 'first-join'; at: number; durationMs: number; healAfterDecidedMs?: number }
+export interface PartitionTiming {
+  trigger: 'time' | 'first-join';
+  at: number;
+  durationMs: number;
+  healAfterDecidedMs?: number;
+}
 
 export type FreezeStep = 'time' | 'join' | 'decided';
 
@@ -99,7 +106,7 @@ const int = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (
 export function makeScenario(seed: number): Scenario {
   const r = mulberry32(seed);
   // 2-30 nodes, small clusters more often (as in practice); every size still comes up.
-  const n = 2 + Math.floor(29 * Math.pow(r(), 1.5)) % 29;
+  const n = 2 + (Math.floor(29 * r() ** 1.5) % 29);
   const stableMarginMs = pick(r, [1000, 2000, 3000, 5000]);
   const discoveryIntervalMs = int(r, 200, Math.min(1000, stableMarginMs / 4));
   const probeIntervalMs = int(r, 250, 1000);
@@ -108,9 +115,8 @@ export function makeScenario(seed: number): Scenario {
   // DESIGN §5.5.2: a majority of E by default. An explicit smaller value is allowed (it warns); then
   // a split may form two clusters, and the invariant is that one of them yields after the heal.
   const quorumDefault = expected === undefined || expected < 2 || r() < 0.8;
-  const requiredContactPoints = expected !== undefined
-    ? (quorumDefault ? Math.floor(expected / 2) + 1 : int(r, 1, Math.floor(expected / 2)))
-    : int(r, 2, Math.min(n, 4));
+  const requiredContactPoints =
+    expected !== undefined ? (quorumDefault ? Math.floor(expected / 2) + 1 : int(r, 1, Math.floor(expected / 2))) : int(r, 2, Math.min(n, 4));
   const settings: Scenario['settings'] = {
     stableMarginMs,
     discoveryIntervalMs,
@@ -176,7 +182,8 @@ export function makeScenario(seed: number): Scenario {
     } else if (k === 'pairs') {
       const pairs: [number, number][] = [];
       for (let c = int(r, 1, n); c > 0; c--) {
-        const a = int(r, 0, n - 1), b = int(r, 0, n - 1);
+        const a = int(r, 0, n - 1),
+          b = int(r, 0, n - 1);
         if (a !== b) pairs.push([a, b]);
       }
       partitions.push({ ...timing, kind: 'pairs', pairs });
@@ -187,29 +194,40 @@ export function makeScenario(seed: number): Scenario {
   };
   if (kind === 'split' || kind === 'pairs' || kind === 'registry') addPartition(kind);
   if (kind === 'mixed') addPartition(pick(r, ['split', 'pairs', 'registry'] as const));
-  for (const [k, host] of [...hosts].slice(n).entries()) nodes.push({ name: `late${k}`, host, startAt: 0, joinMs: int(r, 0, 50), lateByMs: Math.floor(r() * 5000) });
+  for (const [k, host] of [...hosts].slice(n).entries())
+    nodes.push({ name: `late${k}`, host, startAt: 0, joinMs: int(r, 0, 50), lateByMs: Math.floor(r() * 5000) });
   // A view lags truth by less than the stable margin (DESIGN's assumption; docs/bootstrap.md).
   const maxLag = Math.max(0, stableMarginMs - 2 * discoveryIntervalMs - 100);
   const lagIn = nodes.map((_, i) => nodes.map((_, j) => (i === j ? 0 : Math.floor(r() * r() * maxLag))));
   const propOut = nodes.map(() => nodes.map(() => Math.floor(r() * 500)));
   const convergeAt = Math.max(...nodes.filter((x) => x.lateByMs === undefined).map((x) => x.startAt)) + pick(r, [0, 1000, 5000, 15_000]);
   const faulty = r() < 0.7;
-  const fixedCalmAt = Math.max(
-    convergeAt,
-    ...nodes.map((x) => Math.max(x.crashAt ?? 0, x.freeze?.step === 'time' ? x.freeze.at + x.freeze.ms : 0)),
-  );
+  const fixedCalmAt = Math.max(convergeAt, ...nodes.map((x) => Math.max(x.crashAt ?? 0, x.freeze?.step === 'time' ? x.freeze.at + x.freeze.ms : 0)));
   return {
-    seed, kind, nodes, settings, quorumDefault, ttlMs, partitions, convergeAt, lagIn, propOut, fixedCalmAt,
+    seed,
+    kind,
+    nodes,
+    settings,
+    quorumDefault,
+    ttlMs,
+    partitions,
+    convergeAt,
+    lagIn,
+    propOut,
+    fixedCalmAt,
     triggerDeadline: window + 10_000,
     appMembers: r() < 0.5,
     restartMs: int(r, 200, 3000),
-    faults: faulty ? { lookupFail: r() * 0.2, omit: r() * 0.05, probeFail: r() * 0.2, probeHang: r() * 0.1 } : { lookupFail: 0, omit: 0, probeFail: 0, probeHang: 0 },
+    faults: faulty
+      ? { lookupFail: r() * 0.2, omit: r() * 0.05, probeFail: r() * 0.2, probeHang: r() * 0.1 }
+      : { lookupFail: 0, omit: 0, probeFail: 0, probeHang: 0 },
   };
 }
 
 /** Canonical order of the sim's IPv4 hosts (DESIGN §5.1): numeric by octet. */
 export function compareHosts(a: string, b: string): number {
-  const x = a.split('.').map(Number), y = b.split('.').map(Number);
+  const x = a.split('.').map(Number),
+    y = b.split('.').map(Number);
   for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return 0;
 }

@@ -3,7 +3,12 @@ import type { Clock, TimerHandle } from '../../src/clock.js';
 /** A timer is its own handle (a class, not closures: the simulation creates millions of them). */
 class Timer implements TimerHandle {
   cancelled = false;
-  constructor(public at: number, public seq: number, readonly fn: () => void, readonly owner: NodeClock | undefined) {}
+  constructor(
+    public at: number,
+    public seq: number,
+    readonly fn: () => void,
+    readonly owner: NodeClock | undefined,
+  ) {}
   cancel(): void {
     this.cancelled = true;
   }
@@ -116,7 +121,8 @@ export class SimClock implements Clock {
       h[0] = last;
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
         if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;

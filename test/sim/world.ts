@@ -75,10 +75,18 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   const net = new SimNetwork(sc);
   const random = mulberry32(seed ^ 0x5eed);
   const trace: string[] = [];
-  const log = (msg: string) => { if (options.trace) trace.push(`${String(clock.now()).padStart(7)} ${msg}`); };
+  const log = (msg: string) => {
+    if (options.trace) trace.push(`${String(clock.now()).padStart(7)} ${msg}`);
+  };
   const nodes: SimNode[] = sc.nodes.map((spec, index) => ({
-    index, point: { host: spec.host, port: PORT }, incarnations: [], crashed: false,
-    lastOmitted: new Set(), lastLookupFailed: false, lastViewKey: '', lastViewChangeAt: 0,
+    index,
+    point: { host: spec.host, port: PORT },
+    incarnations: [],
+    crashed: false,
+    lastOmitted: new Set(),
+    lastLookupFailed: false,
+    lastViewKey: '',
+    lastViewChangeAt: 0,
   }));
   const name = (i: number) => `${sc.nodes[i]!.name}(${sc.nodes[i]!.host})`;
   let pendingRestarts = 0;
@@ -98,8 +106,12 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     const { nodes: specs, lagIn: _l, propOut: _p, ...rest } = sc;
     trace.push(`seed ${seed}${options.legacy ? ' (LEGACY RULES: negative control)' : ''}: ${JSON.stringify(rest)}`);
     for (const s of specs) {
-      const freeze = s.freeze ? ` freeze ${s.freeze.step === 'time' ? `at ${s.freeze.at}` : `${s.freeze.at} ms after '${s.freeze.step}'`} for ${s.freeze.ms} ms` : '';
-      trace.push(`  ${s.name} ${s.host} ${s.lateByMs !== undefined ? `late: starts ${s.lateByMs} ms after calm` : `start ${s.startAt}`}${s.crashAt !== undefined ? ` crash ${s.crashAt}` : ''}${freeze}`);
+      const freeze = s.freeze
+        ? ` freeze ${s.freeze.step === 'time' ? `at ${s.freeze.at}` : `${s.freeze.at} ms after '${s.freeze.step}'`} for ${s.freeze.ms} ms`
+        : '';
+      trace.push(
+        `  ${s.name} ${s.host} ${s.lateByMs !== undefined ? `late: starts ${s.lateByMs} ms after calm` : `start ${s.startAt}`}${s.crashAt !== undefined ? ` crash ${s.crashAt}` : ''}${freeze}`,
+      );
     }
   }
 
@@ -122,13 +134,22 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
         const points: ContactPoint[] = [];
         for (let j = 0; j < nodes.length; j++) {
           if (j === i ? !net.registered(i, now) : !net.visible(i, j, now)) continue;
-          if (faulty && j !== i && !node.lastOmitted.has(j) && random() < sc.faults.omit) { omitted.add(j); continue; }
+          if (faulty && j !== i && !node.lastOmitted.has(j) && random() < sc.faults.omit) {
+            omitted.add(j);
+            continue;
+          }
           points.push(nodes[j]!.point);
         }
         node.lastOmitted = omitted;
         // Shuffled: the coordinator must not depend on the provider's order.
-        for (let k = points.length - 1; k > 0; k--) { const m = Math.floor(random() * (k + 1)); [points[k], points[m]] = [points[m]!, points[k]!]; }
-        const key = points.map((p) => p.host).sort().join(',');
+        for (let k = points.length - 1; k > 0; k--) {
+          const m = Math.floor(random() * (k + 1));
+          [points[k], points[m]] = [points[m]!, points[k]!];
+        }
+        const key = points
+          .map((p) => p.host)
+          .sort()
+          .join(',');
         if (key !== node.lastViewKey) {
           node.lastViewKey = key;
           node.lastViewChangeAt = now;
@@ -155,7 +176,8 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
           return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
         }
         if (faulty && random() < sc.faults.probeHang) return;
-        if (faulty && random() < sc.faults.probeFail) return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNRESET`)), half);
+        if (faulty && random() < sc.faults.probeFail)
+          return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNRESET`)), half);
         clock.setTimeout(() => {
           const there = peer.current;
           // A frozen, killed or restarting peer answers nothing; a cut may have come meanwhile.
@@ -170,7 +192,11 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     if (node.crashed) return;
     const nodeClock = clock.node();
     const logger: Logger = options.trace
-      ? { ...silentLogger, info: (o, m) => log(`${name(i)} ${m ?? ''} ${typeof o === 'object' ? JSON.stringify(o) : String(o)}`), error: (o, m) => log(`${name(i)} ERROR ${m ?? ''} ${JSON.stringify(o)}`) }
+      ? {
+          ...silentLogger,
+          info: (o, m) => log(`${name(i)} ${m ?? ''} ${typeof o === 'object' ? JSON.stringify(o) : String(o)}`),
+          error: (o, m) => log(`${name(i)} ERROR ${m ?? ''} ${JSON.stringify(o)}`),
+        }
       : silentLogger;
     const inc: Incarnation = { startedAt: clock.now(), clock: nodeClock, selfJoined: false, crashed: false, coordinator: undefined as unknown as Coordinator };
     const inCluster = (x: Incarnation | undefined, firstSeed: string) => x !== undefined && x.yieldedAt === undefined && x.joinedFirstSeed === firstSeed;
@@ -179,12 +205,13 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
       settings: sc.settings,
       discover: discover(i, nodeClock),
       transport: transport(i, nodeClock),
-      join: (seeds) => new Promise((r) => {
-        inc.joinedFirstSeed = seeds[0]!.host;
-        inc.selfJoined = seeds.length === 1 && seeds[0]!.host === node.point.host;
-        onStep(i, 'join');
-        nodeClock.setTimeout(r, sc.nodes[i]!.joinMs);
-      }),
+      join: (seeds) =>
+        new Promise((r) => {
+          inc.joinedFirstSeed = seeds[0]!.host;
+          inc.selfJoined = seeds.length === 1 && seeds[0]!.host === node.point.host;
+          onStep(i, 'join');
+          nodeClock.setTimeout(r, sc.nodes[i]!.joinMs);
+        }),
       // The application's cluster layer: every running node that joined the same first seed (frozen ones too).
       members: sc.appMembers ? () => nodes.filter((n) => inCluster(n.current, inc.joinedFirstSeed!)).map((n) => n.point) : undefined,
       onConflict: (c) => onConflict(i, inc, c),
@@ -209,7 +236,9 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
 
   // The CLI's behaviour on yielding (exit 3 after deregistering), then its orchestrator's restart.
   const onConflict = (i: number, inc: Incarnation, c: ClusterConflict) => {
-    log(`${name(i)} CONFLICT ours ${c.ours.firstSeed.host}(${c.ours.members}) theirs ${c.theirs.firstSeed.host}(${c.theirs.members}) ${c.yielding ? 'YIELDS' : 'survives'}`);
+    log(
+      `${name(i)} CONFLICT ours ${c.ours.firstSeed.host}(${c.ours.members}) theirs ${c.theirs.firstSeed.host}(${c.theirs.members}) ${c.yielding ? 'YIELDS' : 'survives'}`,
+    );
     if (!c.yielding) return;
     const node = nodes[i]!;
     yields++;
@@ -218,12 +247,17 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     node.current = undefined;
     net.yielded(i, clock.now());
     pendingRestarts++;
-    clock.setTimeout(() => { pendingRestarts--; start(i); }, sc.restartMs);
+    clock.setTimeout(() => {
+      pendingRestarts--;
+      start(i);
+    }, sc.restartMs);
   };
 
   function activate(p: Partition, from: number): void {
     const active = net.partition(p, from);
-    log(`PARTITION ${p.kind} from ${active.from} until ${p.healAfterDecidedMs !== undefined ? `${p.healAfterDecidedMs} ms after all decided, at the latest ` : ''}${active.healAt}: ${JSON.stringify(p)}`);
+    log(
+      `PARTITION ${p.kind} from ${active.from} until ${p.healAfterDecidedMs !== undefined ? `${p.healAfterDecidedMs} ms after all decided, at the latest ` : ''}${active.healAt}: ${JSON.stringify(p)}`,
+    );
     if (p.healAfterDecidedMs !== undefined) healOnDecided.push(active);
     healAt(active, active.healAt);
   }
@@ -242,7 +276,10 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     for (const n of nodes) {
       const inc = n.current;
       if (!inc || n.crashed) continue;
-      if (!inc.decision || inc.clock.frozen) { undecided++; continue; }
+      if (!inc.decision || inc.clock.frozen) {
+        undecided++;
+        continue;
+      }
       const f = inc.decision.seeds[0]!.host;
       clusters[f] = (clusters[f] ?? 0) + 1;
     }
@@ -267,7 +304,14 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     const now = clock.now();
     const f = sc.nodes[i]!.freeze;
     if (f && f.step === step && pendingTriggers.delete(f) && now <= sc.triggerDeadline) clock.setTimeout(() => freeze(i), f.at);
-    if (step === 'decided' && healOnDecided.length > 0 && nodes.every((n) => n.crashed || (n.current !== undefined && n.current.decision !== undefined) || (n.current === undefined && sc.nodes[n.index]!.lateByMs !== undefined))) {
+    if (
+      step === 'decided' &&
+      healOnDecided.length > 0 &&
+      nodes.every(
+        (n) =>
+          n.crashed || (n.current !== undefined && n.current.decision !== undefined) || (n.current === undefined && sc.nodes[n.index]!.lateByMs !== undefined),
+      )
+    ) {
       for (const p of healOnDecided.splice(0)) if (now + p.healAfterDecidedMs! < p.healAt) healAt(p, now + p.healAfterDecidedMs!);
     }
     if (step !== 'join') return;
@@ -280,7 +324,10 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
       clock.setTimeout(() => {
         const node = nodes[i]!;
         node.crashed = true;
-        if (node.current) { node.current.crashed = true; node.current.coordinator.stop(); }
+        if (node.current) {
+          node.current.crashed = true;
+          node.current.coordinator.stop();
+        }
         node.current = undefined;
         log(`${name(i)} CRASHES (kill -9)`);
       }, spec.crashAt);
@@ -294,7 +341,9 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   // Late joiners start once every fault has healed.
   const startLateJoiners = () => {
     if (!calmKnown()) return void clock.setTimeout(startLateJoiners, 250);
-    sc.nodes.forEach((spec, i) => { if (spec.lateByMs !== undefined) clock.setTimeout(() => start(i), spec.lateByMs); });
+    sc.nodes.forEach((spec, i) => {
+      if (spec.lateByMs !== undefined) clock.setTimeout(() => start(i), spec.lateByMs);
+    });
   };
   if (sc.nodes.some((spec) => spec.lateByMs !== undefined)) startLateJoiners();
 
@@ -325,7 +374,14 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   const failure = checkInvariants({ sc, nodes, now: clock.now(), calmAt, limit: limit(), bounds, yields, heals });
   if (failure) log(`FAILED: ${failure}`);
   return {
-    seed, ok: failure === undefined, ...(failure ? { failure } : {}), trace, virtualMs: clock.now(), nodes: nodes.length, yields, settleBoundMs: bounds.settleMs,
+    seed,
+    ok: failure === undefined,
+    ...(failure ? { failure } : {}),
+    trace,
+    virtualMs: clock.now(),
+    nodes: nodes.length,
+    yields,
+    settleBoundMs: bounds.settleMs,
     healedSplit: healedSplit(sc, heals) !== undefined,
     ...(settledAt !== undefined ? { settledAfterCalmMs: settledAt - calmAt } : {}),
   };

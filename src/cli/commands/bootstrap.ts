@@ -32,13 +32,19 @@ export const bootstrapFlags = {
 
 /** Loads the config of a bootstrapping command: --timeout is bootstrapTimeoutMs, default 120000. */
 export async function loadBootstrapConfig(
-  values: { config?: string | undefined; service?: string | undefined; discovery?: string | undefined; timeout?: string | undefined; strategy?: string | undefined },
+  values: {
+    config?: string | undefined;
+    service?: string | undefined;
+    discovery?: string | undefined;
+    timeout?: string | undefined;
+    strategy?: string | undefined;
+  },
   io: CliIO,
 ): Promise<Config> {
   const timeoutMs = parseMs(values.timeout, 'timeout');
   const bootstrap: Record<string, unknown> = {};
-  if (timeoutMs !== undefined) bootstrap['bootstrapTimeoutMs'] = timeoutMs;
-  if (values.strategy !== undefined) bootstrap['strategy'] = oneOf(values.strategy, ['lowest-address', 'lock'] as const, 'strategy', 'lowest-address');
+  if (timeoutMs !== undefined) bootstrap.bootstrapTimeoutMs = timeoutMs;
+  if (values.strategy !== undefined) bootstrap.strategy = oneOf(values.strategy, ['lowest-address', 'lock'] as const, 'strategy', 'lowest-address');
   const config = await loadCliConfig(values, io, Object.keys(bootstrap).length > 0 ? { bootstrap } : {});
   config.bootstrap.bootstrapTimeoutMs ??= CLI_BOOTSTRAP_TIMEOUT_MS;
   return config;
@@ -80,13 +86,14 @@ export async function serveUntilSignal({ node, yielded }: CliNode, signal: Abort
   if (!signal.aborted) {
     // A referenced handle keeps the process alive even if the endpoint's socket were the only one.
     const keepAlive = setInterval(() => {}, 1 << 30);
-    conflict = await Promise.race([
-      new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true })),
-      yielded,
-    ]);
+    conflict = await Promise.race([new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true })), yielded]);
     clearInterval(keepAlive);
   }
-  logger.info(conflict ? 'yielding: closing the endpoint and deregistering; restart this node to join the surviving cluster' : 'shutting down: closing the endpoint and deregistering');
+  logger.info(
+    conflict
+      ? 'yielding: closing the endpoint and deregistering; restart this node to join the surviving cluster'
+      : 'shutting down: closing the endpoint and deregistering',
+  );
   await node.close();
   return conflict;
 }
@@ -118,7 +125,9 @@ export async function bootstrap(args: string[], io: CliIO): Promise<number> {
   const conflict = await serveUntilSignal(started, io.signal, io.logger);
   if (!conflict) return 0;
   io.stdout.write(`${JSON.stringify({ conflict: conflictJson(conflict) })}\n`);
-  io.stderr.write(`clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}) — restart it to join the surviving cluster\n`);
+  io.stderr.write(
+    `clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}) — restart it to join the surviving cluster\n`,
+  );
   return EXIT_YIELDED;
 }
 

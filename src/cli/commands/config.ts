@@ -17,5 +17,7 @@ export async function config(args: string[], io: CliIO): Promise<number> {
     io.stdout.write(`${file}: ok (service "${parsed.service}", method ${parsed.discovery.method}, strategy ${parsed.bootstrap.strategy})\n`);
     return 0;
   }
-  throw new UsageError(sub === undefined ? 'config: missing subcommand' : `config: unexpected arguments "${positionals.join(' ')}"`, { hint: `usage: ${USAGE}` });
+  throw new UsageError(sub === undefined ? 'config: missing subcommand' : `config: unexpected arguments "${positionals.join(' ')}"`, {
+    hint: `usage: ${USAGE}`,
+  });
 }

@@ -46,9 +46,14 @@ function cliCommand(): string[] {
  * through the embedded `file` provider in a fresh directory, and shows that they agree on one first seed.
  */
 export async function demo(args: string[], io: CliIO): Promise<number> {
-  const { values } = parseFlags(args, { nodes: { type: 'string' }, strategy: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' } }, USAGE);
+  const { values } = parseFlags(
+    args,
+    { nodes: { type: 'string' }, strategy: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' } },
+    USAGE,
+  );
   const count = values.nodes === undefined ? 5 : Number(values.nodes);
-  if (!Number.isInteger(count) || count < 1 || count > 200) throw new UsageError(`--nodes: expected an integer 1-200, got "${values.nodes}"`, { hint: 'e.g. --nodes 5' });
+  if (!Number.isInteger(count) || count < 1 || count > 200)
+    throw new UsageError(`--nodes: expected an integer 1-200, got "${values.nodes}"`, { hint: 'e.g. --nodes 5' });
   const strategy = oneOf(values.strategy, ['lowest-address', 'lock'] as const, 'strategy', 'lowest-address');
   const format = oneOf(values.format, ['table', 'json'] as const, 'format', 'table');
   const timeoutMs = parseMs(values.timeout, 'timeout') ?? 30_000 + count * 200;
@@ -160,16 +165,18 @@ export function report(nodes: DemoNode[], format: 'table' | 'json', io: Pick<Cli
   if (format === 'json') {
     io.stdout.write(`${JSON.stringify({ agreed, firstSeed: agreed ? firstSeed : null, nodes: decided.map((n) => n.result) })}\n`);
   } else {
-    io.stdout.write(table(
-      ['NODE', 'ADDRESS', 'DECISION', 'FIRST SEED', 'TIME'],
-      nodes.map((n) => [
-        `node-${n.index + 1}`,
-        n.result ? hp(n.result.self) : n.host,
-        n.result ? (n.result.formedNewCluster ? 'formed the cluster' : 'joined') : n.exited !== undefined ? `exited (${n.exited})` : 'undecided',
-        n.result ? hp(n.result.seeds[0]!) : '-',
-        n.result ? `${Math.round(n.result.elapsedMs)} ms` : '-',
-      ]),
-    ));
+    io.stdout.write(
+      table(
+        ['NODE', 'ADDRESS', 'DECISION', 'FIRST SEED', 'TIME'],
+        nodes.map((n) => [
+          `node-${n.index + 1}`,
+          n.result ? hp(n.result.self) : n.host,
+          n.result ? (n.result.formedNewCluster ? 'formed the cluster' : 'joined') : n.exited !== undefined ? `exited (${n.exited})` : 'undecided',
+          n.result ? hp(n.result.seeds[0]!) : '-',
+          n.result ? `${Math.round(n.result.elapsedMs)} ms` : '-',
+        ]),
+      ),
+    );
   }
   if (agreed) {
     if (format === 'table') io.stdout.write(`all ${nodes.length} nodes agree on one cluster\nfirst seed: ${firstSeed}\n`);
@@ -178,11 +185,12 @@ export function report(nodes: DemoNode[], format: 'table' | 'json', io: Pick<Cli
   for (const n of nodes.filter((x) => !x.result)) io.stderr.write(`node-${n.index + 1} (${n.host}): ${n.stderrTail.join(' | ') || 'no decision'}\n`);
   const undecided = nodes.filter((n) => !n.result);
   const exited = undecided.filter((n) => n.exited !== undefined);
-  const why = undecided.length === 0
-    ? `the nodes disagree: first seeds ${[...firstSeeds].join(', ')}, ${formers.length} formed a cluster`
-    : exited.length > 0
-      ? `${undecided.length} of ${nodes.length} nodes did not decide (${exited.length} exited without a decision)`
-      : `${undecided.length} of ${nodes.length} nodes did not decide in time`;
+  const why =
+    undecided.length === 0
+      ? `the nodes disagree: first seeds ${[...firstSeeds].join(', ')}, ${formers.length} formed a cluster`
+      : exited.length > 0
+        ? `${undecided.length} of ${nodes.length} nodes did not decide (${exited.length} exited without a decision)`
+        : `${undecided.length} of ${nodes.length} nodes did not decide in time`;
   if (format === 'table') io.stdout.write(`FAILED: ${why}\n`);
   const hint = 'run with --verbose, or see the node output above';
   if (undecided.length > 0 && exited.length === 0) throw new TimeoutError(`demo: ${why}`, { hint: `raise --timeout, ${hint}` });
@@ -191,12 +199,14 @@ export function report(nodes: DemoNode[], format: 'table' | 'json', io: Pick<Cli
 
 /** SIGTERM (graceful: deregister), then SIGKILL whatever is still running after 5 s. */
 async function stopAll(nodes: DemoNode[]): Promise<void> {
-  await Promise.all(nodes.map(async (n) => {
-    if (n.exited !== undefined || n.child.exitCode !== null) return;
-    const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
-    n.child.kill('SIGTERM');
-    const timer = setTimeout(() => n.child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  }));
+  await Promise.all(
+    nodes.map(async (n) => {
+      if (n.exited !== undefined || n.child.exitCode !== null) return;
+      const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
+      n.child.kill('SIGTERM');
+      const timer = setTimeout(() => n.child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
 }

@@ -23,14 +23,26 @@ export async function resolve(args: string[], io: CliIO): Promise<number> {
 function render(format: 'json' | 'table' | 'lines', service: string, method: string, points: ContactPoint[]): string {
   if (format === 'json') return `${JSON.stringify({ service, method, contactPoints: points })}\n`;
   if (format === 'lines') return points.map((p) => `${formatHostPort(p)}\n`).join('');
-  return table(
+  return `${table(
     ['HOST', 'PORT', 'META'],
-    points.map((p) => [p.host, p.port === undefined ? '-' : String(p.port), p.meta ? Object.entries(p.meta).map(([k, v]) => `${k}=${v}`).join(' ') : '']),
-  ) + `${points.length} contact point(s) for "${service}" via ${method}\n`;
+    points.map((p) => [
+      p.host,
+      p.port === undefined ? '-' : String(p.port),
+      p.meta
+        ? Object.entries(p.meta)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : '',
+    ]),
+  )}${points.length} contact point(s) for "${service}" via ${method}\n`;
 }
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n';
+  const line = (cells: string[]) =>
+    `${cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()}\n`;
   return line(header) + rows.map(line).join('');
 }

@@ -27,8 +27,8 @@ export function splitCommand(args: string[]): { flags: string[]; command: string
 /** The variables the child gets on top of the inherited environment. */
 export function childEnv(node: Pick<BootstrapNode, 'result' | 'selfSource'>, format: string, jvm: JvmSeedOptions | undefined): Record<string, string> {
   const env = resultEnv(node.result, { selfResolved: node.selfSource !== undefined });
-  if (format === 'hocon' && jvm) env['CLUSTERSEED_HOCON'] = formatHocon(node.result.seeds, jvm).trimEnd();
-  if (format === 'java-opts' && jvm) env['CLUSTERSEED_JAVA_OPTS'] = formatJavaOpts(node.result.seeds, jvm).trimEnd();
+  if (format === 'hocon' && jvm) env.CLUSTERSEED_HOCON = formatHocon(node.result.seeds, jvm).trimEnd();
+  if (format === 'java-opts' && jvm) env.CLUSTERSEED_JAVA_OPTS = formatJavaOpts(node.result.seeds, jvm).trimEnd();
   return env;
 }
 
@@ -157,7 +157,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   let yielded = false;
   void cliNode.yielded.then((conflict) => {
     yielded = true;
-    io.stderr.write(`clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}); stopping the command — restart to join the surviving cluster\n`);
+    io.stderr.write(
+      `clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}); stopping the command — restart to join the surviving cluster\n`,
+    );
     signalChild(child, ownGroup, 'SIGTERM');
   });
   const { code, signal } = await exited;

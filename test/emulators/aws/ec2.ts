@@ -48,7 +48,7 @@ export class Ec2Handler implements EmulatorHandler {
 
   handle(req: EmulatorRequest, action: string): EmulatorResponse {
     const params = new URLSearchParams(req.body);
-    if (!String(req.headers['authorization'] ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
+    if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
       return ec2Error(401, 'AuthFailure', 'AWS was not able to validate the provided access credentials', req.requestId);
     }
     if (!params.get('Version')) return ec2Error(400, 'MissingParameter', 'The request must contain the parameter Version', req.requestId);
@@ -56,7 +56,12 @@ export class Ec2Handler implements EmulatorHandler {
       return ec2Error(400, 'InvalidAction', `The action ${params.get('Action')} is not valid for this web service.`, req.requestId);
     }
     if (this.state.denyAll) {
-      return ec2Error(403, 'UnauthorizedOperation', 'You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/app is not authorized to perform: ec2:DescribeInstances', req.requestId);
+      return ec2Error(
+        403,
+        'UnauthorizedOperation',
+        'You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/app is not authorized to perform: ec2:DescribeInstances',
+        req.requestId,
+      );
     }
     return this.#describeInstances(params, req.requestId);
   }
@@ -64,7 +69,11 @@ export class Ec2Handler implements EmulatorHandler {
   fault(kind: 'throttle' | 'error500' | 'malformed', req: EmulatorRequest): EmulatorResponse {
     if (kind === 'throttle') return ec2Error(503, 'RequestLimitExceeded', 'Request limit exceeded.', req.requestId);
     if (kind === 'error500') return ec2Error(500, 'InternalError', 'An internal error has occurred.', req.requestId);
-    return { status: 200, headers: xmlHeaders(req.requestId), body: `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${req.requestId}</requestId><reservationSet><item><reservationId>r-1</res` };
+    return {
+      status: 200,
+      headers: xmlHeaders(req.requestId),
+      body: `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${req.requestId}</requestId><reservationSet><item><reservationId>r-1</res`,
+    };
   }
 
   #describeInstances(params: URLSearchParams, requestId: string): EmulatorResponse {
@@ -77,7 +86,12 @@ export class Ec2Handler implements EmulatorHandler {
     if (maxResultsText !== null) {
       const n = Number(maxResultsText);
       if (!Number.isInteger(n) || n < 5 || n > 1000) {
-        return ec2Error(400, 'InvalidParameterValue', `Value ( ${maxResultsText} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`, requestId);
+        return ec2Error(
+          400,
+          'InvalidParameterValue',
+          `Value ( ${maxResultsText} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`,
+          requestId,
+        );
       }
       pageSize = n;
     }
@@ -92,7 +106,12 @@ export class Ec2Handler implements EmulatorHandler {
     if (ids.length > 0) {
       const missing = ids.filter((id) => !selected.some((i) => i.instanceId === id));
       if (missing.length > 0) {
-        return ec2Error(400, 'InvalidInstanceID.NotFound', `The instance ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`, requestId);
+        return ec2Error(
+          400,
+          'InvalidInstanceID.NotFound',
+          `The instance ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`,
+          requestId,
+        );
       }
       selected = selected.filter((i) => ids.includes(i.instanceId));
     }
@@ -171,7 +190,9 @@ export function ec2Error(status: number, code: string, message: string, requestI
 
 function instanceXml(i: Ec2Instance): string {
   const el = (name: string, value: string | undefined) => (value === undefined ? '' : `<${name}>${xmlEscape(value)}</${name}>`);
-  const tags = Object.entries(i.tags).map(([k, v]) => `<item><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></item>`).join('');
+  const tags = Object.entries(i.tags)
+    .map(([k, v]) => `<item><key>${xmlEscape(k)}</key><value>${xmlEscape(v)}</value></item>`)
+    .join('');
   const eniId = `eni-${i.instanceId.slice(2)}`;
   const eni =
     i.privateIpAddress === undefined
@@ -181,7 +202,9 @@ function instanceXml(i: Ec2Instance): string {
         `<attachment><attachmentId>eni-attach-${i.instanceId.slice(2)}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status><deleteOnTermination>true</deleteOnTermination></attachment>` +
         (i.publicIpAddress ? `<association><publicIp>${i.publicIpAddress}</publicIp><ipOwnerId>amazon</ipOwnerId></association>` : '') +
         `<privateIpAddressesSet><item><privateIpAddress>${i.privateIpAddress}</privateIpAddress><primary>true</primary></item></privateIpAddressesSet>` +
-        (i.ipv6Address ? `<ipv6AddressesSet><item><ipv6Address>${i.ipv6Address}</ipv6Address><isPrimaryIpv6>true</isPrimaryIpv6></item></ipv6AddressesSet>` : '<ipv6AddressesSet/>') +
+        (i.ipv6Address
+          ? `<ipv6AddressesSet><item><ipv6Address>${i.ipv6Address}</ipv6Address><isPrimaryIpv6>true</isPrimaryIpv6></item></ipv6AddressesSet>`
+          : '<ipv6AddressesSet/>') +
         `</item>`;
   return (
     `<item><instanceId>${i.instanceId}</instanceId><imageId>ami-0abcdef1234567890</imageId>` +
@@ -207,7 +230,10 @@ export function describeInstancesXml(instances: Ec2Instance[], requestId: string
   const reservations = new Map<string, Ec2Instance[]>();
   for (const i of instances) reservations.set(i.reservationId, [...(reservations.get(i.reservationId) ?? []), i]);
   const items = [...reservations]
-    .map(([rid, list]) => `<item><reservationId>${rid}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${list.map(instanceXml).join('')}</instancesSet></item>`)
+    .map(
+      ([rid, list]) =>
+        `<item><reservationId>${rid}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${list.map(instanceXml).join('')}</instancesSet></item>`,
+    )
     .join('');
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${requestId}</requestId>` +
@@ -242,9 +268,13 @@ export function makeFleet(options: FleetOptions): Ec2Instance[] {
       instanceType: n % 2 === 0 ? 'm5.large' : 't3.medium',
       availabilityZone: `eu-west-1${'abc'[n % 3]}`,
       ...(state === 'terminated' ? {} : { privateIpAddress: `${options.firstOctets ?? '10.0'}.${Math.floor(n / 250)}.${(n % 250) + 1}` }),
-      ...(state === 'running' && n % 2 === 0 ? { publicIpAddress: `198.51.${Math.floor(n / 250)}.${(n % 250) + 1}`, ipv6Address: `2001:db8::${n.toString(16)}` } : {}),
+      ...(state === 'running' && n % 2 === 0
+        ? { publicIpAddress: `198.51.${Math.floor(n / 250)}.${(n % 250) + 1}`, ipv6Address: `2001:db8::${n.toString(16)}` }
+        : {}),
       tags: untagged ? {} : { service: services[n % services.length]!, env: n % 4 === 0 ? 'prod' : 'staging', Name: `node-${n}` },
-      reservationId: `r-${Math.floor(n / 3).toString(16).padStart(17, '0')}`,
+      reservationId: `r-${Math.floor(n / 3)
+        .toString(16)
+        .padStart(17, '0')}`,
     });
   }
   return out;

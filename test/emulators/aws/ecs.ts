@@ -16,8 +16,16 @@ const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
 const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
 
-export interface EcsTag { key: string; value: string }
-export interface EcsNetworkBinding { bindIP?: string; containerPort?: number; hostPort?: number; protocol?: string }
+export interface EcsTag {
+  key: string;
+  value: string;
+}
+export interface EcsNetworkBinding {
+  bindIP?: string;
+  containerPort?: number;
+  hostPort?: number;
+  protocol?: string;
+}
 export interface EcsContainer {
   name: string;
   containerArn?: string;
@@ -25,7 +33,12 @@ export interface EcsContainer {
   networkBindings?: EcsNetworkBinding[];
   networkInterfaces?: { attachmentId?: string; privateIpv4Address?: string; ipv6Address?: string }[];
 }
-export interface EcsAttachment { id: string; type: string; status: string; details: { name: string; value: string }[] }
+export interface EcsAttachment {
+  id: string;
+  type: string;
+  status: string;
+  details: { name: string; value: string }[];
+}
 /** A task as DescribeTasks returns it (the fields clusterseed reads, plus a few for realism). */
 export interface EcsTask {
   taskArn: string;
@@ -44,7 +57,12 @@ export interface EcsTask {
   createdAt: number;
   startedAt?: number;
 }
-export interface EcsContainerInstance { containerInstanceArn: string; ec2InstanceId: string; status: string; agentConnected: boolean }
+export interface EcsContainerInstance {
+  containerInstanceArn: string;
+  ec2InstanceId: string;
+  status: string;
+  agentConnected: boolean;
+}
 
 interface Cluster {
   name: string;
@@ -119,25 +137,29 @@ export class EcsState {
       launchType: init.launchType ?? 'FARGATE',
       attachments: init.addressInContainersOnly
         ? []
-        : [{
-            id: attachmentId,
-            type: 'ElasticNetworkInterface',
-            status: 'ATTACHED',
-            details: [
-              { name: 'subnetId', value: 'subnet-0123456789abcdef0' },
-              { name: 'networkInterfaceId', value: eni },
-              { name: 'macAddress', value: '0a:1b:2c:3d:4e:5f' },
-              { name: 'privateDnsName', value: `ip-${init.ip.replaceAll('.', '-')}.ec2.internal` },
-              { name: 'privateIPv4Address', value: init.ip },
-            ],
-          }],
-      containers: [{
-        name: 'app',
-        containerArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:container/${init.cluster}/${id}/${nextId()}`,
-        lastStatus: init.lastStatus ?? 'RUNNING',
-        networkBindings: [],
-        networkInterfaces: [{ attachmentId, privateIpv4Address: init.ip }],
-      }],
+        : [
+            {
+              id: attachmentId,
+              type: 'ElasticNetworkInterface',
+              status: 'ATTACHED',
+              details: [
+                { name: 'subnetId', value: 'subnet-0123456789abcdef0' },
+                { name: 'networkInterfaceId', value: eni },
+                { name: 'macAddress', value: '0a:1b:2c:3d:4e:5f' },
+                { name: 'privateDnsName', value: `ip-${init.ip.replaceAll('.', '-')}.ec2.internal` },
+                { name: 'privateIPv4Address', value: init.ip },
+              ],
+            },
+          ],
+      containers: [
+        {
+          name: 'app',
+          containerArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:container/${init.cluster}/${id}/${nextId()}`,
+          lastStatus: init.lastStatus ?? 'RUNNING',
+          networkBindings: [],
+          networkInterfaces: [{ attachmentId, privateIpv4Address: init.ip }],
+        },
+      ],
     };
     push(c, task);
     return task;
@@ -187,7 +209,15 @@ function push(c: Cluster, task: EcsTask): void {
   c.byRef.set(task.taskArn.slice(task.taskArn.lastIndexOf('/') + 1), task);
 }
 
-function common(c: Cluster, arn: string, service: string | undefined, startedBy: string | undefined, lastStatus = 'RUNNING', desiredStatus = 'RUNNING', tags?: EcsTag[]) {
+function common(
+  c: Cluster,
+  arn: string,
+  service: string | undefined,
+  startedBy: string | undefined,
+  lastStatus = 'RUNNING',
+  desiredStatus = 'RUNNING',
+  tags?: EcsTag[],
+) {
   const now = Date.now() / 1000;
   return {
     taskArn: arn,
@@ -245,7 +275,7 @@ export class EcsHandler implements EmulatorHandler {
   }
 
   handle(req: EmulatorRequest, action: string): EmulatorResponse {
-    if (!String(req.headers['authorization'] ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
+    if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
       return ecsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400, req.requestId);
     }
     const contentType = req.headers['content-type'] ?? '';
@@ -271,23 +301,23 @@ export class EcsHandler implements EmulatorHandler {
   }
 
   #cluster(input: Record<string, unknown>): Cluster | undefined {
-    const ref = typeof input['cluster'] === 'string' ? input['cluster'] : 'default';
+    const ref = typeof input.cluster === 'string' ? input.cluster : 'default';
     return [...this.state.clusters.values()].find((c) => c.name === ref || c.arn === ref);
   }
 
   #listTasks(input: Record<string, unknown>, req: EmulatorRequest): EmulatorResponse {
     const cluster = this.#cluster(input);
     if (!cluster) return ecsError('ClusterNotFoundException', 'Cluster not found.', 400, req.requestId);
-    const maxResults = input['maxResults'] ?? 100;
+    const maxResults = input.maxResults ?? 100;
     if (typeof maxResults !== 'number' || !Number.isInteger(maxResults) || maxResults < 1 || maxResults > 100) {
       return ecsError('InvalidParameterException', 'maxResults must be between 1 and 100.', 400, req.requestId);
     }
-    const serviceName = input['serviceName'] as string | undefined;
+    const serviceName = input.serviceName as string | undefined;
     if (serviceName !== undefined && !cluster.services.has(serviceName)) {
       return ecsError('ServiceNotFoundException', 'Service not found.', 400, req.requestId);
     }
-    const startedBy = input['startedBy'] as string | undefined;
-    const desiredStatus = (input['desiredStatus'] as string | undefined) ?? 'RUNNING';
+    const startedBy = input.startedBy as string | undefined;
+    const desiredStatus = (input.desiredStatus as string | undefined) ?? 'RUNNING';
     const matching = cluster.tasks.filter(
       (t) =>
         t.desiredStatus === desiredStatus &&
@@ -295,8 +325,8 @@ export class EcsHandler implements EmulatorHandler {
         (startedBy === undefined || t.startedBy === startedBy),
     );
     let offset = 0;
-    if (input['nextToken'] !== undefined) {
-      const decoded = decodeToken(input['nextToken']);
+    if (input.nextToken !== undefined) {
+      const decoded = decodeToken(input.nextToken);
       if (decoded === undefined) return ecsError('InvalidParameterException', 'Invalid token', 400, req.requestId);
       offset = decoded;
     }
@@ -308,11 +338,11 @@ export class EcsHandler implements EmulatorHandler {
   #describeTasks(input: Record<string, unknown>, req: EmulatorRequest): EmulatorResponse {
     const cluster = this.#cluster(input);
     if (!cluster) return ecsError('ClusterNotFoundException', 'Cluster not found.', 400, req.requestId);
-    const refs = input['tasks'];
+    const refs = input.tasks;
     if (!Array.isArray(refs) || refs.length === 0) return ecsError('InvalidParameterException', 'Tasks cannot be empty.', 400, req.requestId);
     if (refs.length > 100) return ecsError('InvalidParameterException', 'taskIds can have at most 100 items.', 400, req.requestId);
     this.describeBatchSizes.push(refs.length);
-    const withTags = Array.isArray(input['include']) && input['include'].includes('TAGS');
+    const withTags = Array.isArray(input.include) && input.include.includes('TAGS');
     const tasks: unknown[] = [];
     const failures: { arn: string; reason: string }[] = [];
     for (const ref of refs as string[]) {
@@ -330,7 +360,7 @@ export class EcsHandler implements EmulatorHandler {
   #describeContainerInstances(input: Record<string, unknown>, req: EmulatorRequest): EmulatorResponse {
     const cluster = this.#cluster(input);
     if (!cluster) return ecsError('ClusterNotFoundException', 'Cluster not found.', 400, req.requestId);
-    const refs = input['containerInstances'];
+    const refs = input.containerInstances;
     if (!Array.isArray(refs) || refs.length === 0) return ecsError('InvalidParameterException', 'Container instances cannot be empty.', 400, req.requestId);
     if (refs.length > 100) return ecsError('InvalidParameterException', 'instanceIds can have at most 100 items.', 400, req.requestId);
     const found: EcsContainerInstance[] = [];

@@ -7,7 +7,12 @@
  */
 import type { EmulatorHandler, EmulatorRequest, EmulatorResponse } from './server.js';
 
-export interface MetadataPort { ContainerPort: number; Protocol: string; HostPort: number; HostIp?: string }
+export interface MetadataPort {
+  ContainerPort: number;
+  Protocol: string;
+  HostPort: number;
+  HostIp?: string;
+}
 
 export interface MetadataContainer {
   DockerId: string;

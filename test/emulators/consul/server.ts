@@ -39,14 +39,19 @@ export interface EmulatorTls {
   rejectUnauthorized?: boolean;
 }
 
-export type Fault =
-  | { kind: 'status'; status: number; body?: string }
-  | { kind: 'body'; body: string }
-  | { kind: 'latency'; ms: number };
-interface FaultRule { method?: string; path: string | RegExp; fault: Fault; remaining: number }
+export type Fault = { kind: 'status'; status: number; body?: string } | { kind: 'body'; body: string } | { kind: 'latency'; ms: number };
+interface FaultRule {
+  method?: string;
+  path: string | RegExp;
+  fault: Fault;
+  remaining: number;
+}
 
 export interface RecordedRequest {
-  method: string; path: string; query: string; hasToken: boolean;
+  method: string;
+  path: string;
+  query: string;
+  hasToken: boolean;
   /** Date.now() when it arrived. */
   at: number;
   /** Over HTTPS: the CN of the verified client certificate, if one was presented. */
@@ -78,15 +83,20 @@ export class ConsulEmulator {
     const t = options.tls;
     this.#secure = t !== undefined;
     if (t) {
-      const server = https.createServer({
-        cert: readFileSync(t.certFile),
-        key: readFileSync(t.keyFile),
-        ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
-        requestCert: t.requestCert ?? t.caFile !== undefined,
-        rejectUnauthorized: t.rejectUnauthorized ?? false,
-      }, handler);
+      const server = https.createServer(
+        {
+          cert: readFileSync(t.certFile),
+          key: readFileSync(t.keyFile),
+          ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
+          requestCert: t.requestCert ?? t.caFile !== undefined,
+          rejectUnauthorized: t.rejectUnauthorized ?? false,
+        },
+        handler,
+      );
       // A client that hung up mid-handshake (closing) is no refusal.
-      server.on('tlsClientError', (err: NodeJS.ErrnoException) => { if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.tlsFailures.push(err.code ?? err.message); });
+      server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') this.tlsFailures.push(err.code ?? err.message);
+      });
       this.#server = server;
     } else {
       this.#server = http.createServer(handler);
@@ -102,10 +112,16 @@ export class ConsulEmulator {
     return this;
   }
 
-  get port(): number { return this.#port; }
-  get address(): string { return `127.0.0.1:${this.#port}`; }
+  get port(): number {
+    return this.#port;
+  }
+  get address(): string {
+    return `127.0.0.1:${this.#port}`;
+  }
   /** For CONSUL_HTTP_ADDR: http://127.0.0.1:<port> or https://… */
-  get url(): string { return `${this.#secure ? 'https' : 'http'}://${this.address}`; }
+  get url(): string {
+    return `${this.#secure ? 'https' : 'http'}://${this.address}`;
+  }
 
   async stop(): Promise<void> {
     clearInterval(this.#ticker);
@@ -125,7 +141,13 @@ export class ConsulEmulator {
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
     const token = headerValue(req.headers['x-consul-token']) ?? url.searchParams.get('token') ?? bearer(req.headers.authorization);
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.search, hasToken: token !== undefined && token !== '', at: Date.now() };
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.search,
+      hasToken: token !== undefined && token !== '',
+      at: Date.now(),
+    };
     const socket = req.socket as Partial<TLSSocket>;
     if (this.#secure && socket.authorized) {
       const cn = socket.getPeerCertificate?.()?.subject?.CN;
@@ -133,8 +155,12 @@ export class ConsulEmulator {
     }
     this.requests.push(recorded);
     const body = await readBody(req);
-    const rule = this.#faults.find((f) => f.remaining > 0 && (f.method === undefined || f.method === req.method)
-      && (typeof f.path === 'string' ? url.pathname.startsWith(f.path) : f.path.test(url.pathname)));
+    const rule = this.#faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (f.method === undefined || f.method === req.method) &&
+        (typeof f.path === 'string' ? url.pathname.startsWith(f.path) : f.path.test(url.pathname)),
+    );
     if (rule) {
       rule.remaining -= 1;
       const f = rule.fault;
@@ -170,12 +196,23 @@ export class ConsulEmulator {
     let m: RegExpMatchArray | null;
     const dc = q.get('dc');
     if (dc && !s.datacenters().has(dc)) throw new EmulatorError(500, 'No path to datacenter');
-    const wantsPut = () => { if (method !== 'PUT') throw new EmulatorError(405, `method ${method} not allowed`); };
+    const wantsPut = () => {
+      if (method !== 'PUT') throw new EmulatorError(405, `method ${method} not allowed`);
+    };
 
     if (p === '/v1/agent/service/register') {
       wantsPut();
       this.#authorize(token, 'write');
-      const svc = parseJson(body) as { ID?: string; Name?: string; Tags?: string[]; Address?: string; Port?: number; Meta?: Record<string, string>; Check?: object; Checks?: object[] };
+      const svc = parseJson(body) as {
+        ID?: string;
+        Name?: string;
+        Tags?: string[];
+        Address?: string;
+        Port?: number;
+        Meta?: Record<string, string>;
+        Check?: object;
+        Checks?: object[];
+      };
       if (!svc.Name) throw new EmulatorError(400, 'Missing service name');
       s.registerService(node, { ...svc, Name: svc.Name }, (svc.Checks ?? (svc.Check ? [svc.Check] : [])) as never);
       return send(res, 200, '', 'text/plain');
@@ -184,7 +221,8 @@ export class ConsulEmulator {
       wantsPut();
       this.#authorize(token, 'write');
       const id = decodeURIComponent(m[1]!);
-      if (!s.deregisterService(node, id)) throw new EmulatorError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+      if (!s.deregisterService(node, id))
+        throw new EmulatorError(404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
       return send(res, 200, '', 'text/plain');
     }
     if ((m = p.match(/^\/v1\/agent\/check\/(pass|warn|fail)\/(.+)$/))) {
@@ -220,7 +258,7 @@ export class ConsulEmulator {
     if (p === '/v1/session/create') {
       wantsPut();
       this.#authorize(token, 'write');
-      const id = s.createSession(body.length === 0 ? {} : parseJson(body) as never);
+      const id = s.createSession(body.length === 0 ? {} : (parseJson(body) as never));
       return send(res, 200, JSON.stringify({ ID: id }), 'application/json');
     }
     if ((m = p.match(/^\/v1\/session\/renew\/(.+)$/))) {
@@ -273,7 +311,9 @@ export class ConsulEmulator {
           }
           return found.size === 0 ? { index, notFound: true } : { index, body: [...found] };
         }
-        const rows = recurse ? [...s.kv.values()].filter((r) => r.Key.startsWith(key)).sort((a, b) => a.Key.localeCompare(b.Key)) : [s.kv.get(key)].filter((r): r is KvRecord => r !== undefined);
+        const rows = recurse
+          ? [...s.kv.values()].filter((r) => r.Key.startsWith(key)).sort((a, b) => a.Key.localeCompare(b.Key))
+          : [s.kv.get(key)].filter((r): r is KvRecord => r !== undefined);
         if (rows.length === 0) return { index, notFound: true };
         if (q.has('raw') && !recurse) return { index, raw: rows[0]!.Value ?? Buffer.alloc(0) };
         return { index, body: rows.map(kvJson) };
@@ -289,8 +329,11 @@ export class ConsulEmulator {
   }
 
   /** Runs `read` now, or — with ?index=N — once the result's index passes N or `wait` runs out. */
-  #blocking(q: URLSearchParams, res: http.ServerResponse,
-    read: () => { index: number; body?: unknown; notFound?: boolean; filtered?: boolean; raw?: Buffer }): void {
+  #blocking(
+    q: URLSearchParams,
+    res: http.ServerResponse,
+    read: () => { index: number; body?: unknown; notFound?: boolean; filtered?: boolean; raw?: Buffer },
+  ): void {
     const minIndex = Number(q.get('index') ?? '0');
     const waitMs = Math.min(q.get('wait') ? parseDuration(q.get('wait')!, 'wait') : 300_000, 600_000);
     const deadline = Date.now() + waitMs;
@@ -311,9 +354,19 @@ export class ConsulEmulator {
       clearTimeout(timer);
       respond();
     };
-    const unsubscribe = this.state.onChange(() => setImmediate(() => { if (!done && read().index > minIndex) finish(); }));
+    const unsubscribe = this.state.onChange(() =>
+      setImmediate(() => {
+        if (!done && read().index > minIndex) finish();
+      }),
+    );
     const timer = setTimeout(finish, Math.max(0, deadline - Date.now()));
-    res.on('close', () => { if (!done) { done = true; unsubscribe(); clearTimeout(timer); } });
+    res.on('close', () => {
+      if (!done) {
+        done = true;
+        unsubscribe();
+        clearTimeout(timer);
+      }
+    });
   }
 
   #instances(name: string, datacenter: string, tags: string[]): ServiceRecord[] {
@@ -327,39 +380,107 @@ export class ConsulEmulator {
   }
 }
 
-function healthEntry(n: { ID: string; Node: string; Address: string; Datacenter: string; Meta: Record<string, string> }, svc: ServiceRecord, checks: CheckRecord[]) {
+function healthEntry(
+  n: { ID: string; Node: string; Address: string; Datacenter: string; Meta: Record<string, string> },
+  svc: ServiceRecord,
+  checks: CheckRecord[],
+) {
   return {
-    Node: { ID: n.ID, Node: n.Node, Address: n.Address, Datacenter: n.Datacenter, TaggedAddresses: { lan: n.Address, wan: n.Address }, Meta: n.Meta, CreateIndex: 1, ModifyIndex: 1 },
+    Node: {
+      ID: n.ID,
+      Node: n.Node,
+      Address: n.Address,
+      Datacenter: n.Datacenter,
+      TaggedAddresses: { lan: n.Address, wan: n.Address },
+      Meta: n.Meta,
+      CreateIndex: 1,
+      ModifyIndex: 1,
+    },
     Service: {
-      ID: svc.ID, Service: svc.Service, Tags: svc.Tags, Address: svc.Address, Meta: svc.Meta, Port: svc.Port,
-      Weights: { Passing: 1, Warning: 1 }, EnableTagOverride: false, CreateIndex: svc.CreateIndex, ModifyIndex: svc.ModifyIndex,
+      ID: svc.ID,
+      Service: svc.Service,
+      Tags: svc.Tags,
+      Address: svc.Address,
+      Meta: svc.Meta,
+      Port: svc.Port,
+      Weights: { Passing: 1, Warning: 1 },
+      EnableTagOverride: false,
+      CreateIndex: svc.CreateIndex,
+      ModifyIndex: svc.ModifyIndex,
     },
     Checks: checks.map((c) => ({
-      Node: c.node, CheckID: c.CheckID, Name: c.Name, Status: c.Status, Notes: c.Notes, Output: c.Output, ServiceID: c.ServiceID,
-      ServiceName: c.ServiceName, ServiceTags: c.ServiceID === '' ? [] : svc.Tags, Type: c.Type, CreateIndex: c.CreateIndex, ModifyIndex: c.ModifyIndex,
+      Node: c.node,
+      CheckID: c.CheckID,
+      Name: c.Name,
+      Status: c.Status,
+      Notes: c.Notes,
+      Output: c.Output,
+      ServiceID: c.ServiceID,
+      ServiceName: c.ServiceName,
+      ServiceTags: c.ServiceID === '' ? [] : svc.Tags,
+      Type: c.Type,
+      CreateIndex: c.CreateIndex,
+      ModifyIndex: c.ModifyIndex,
     })),
   };
 }
 
 function catalogEntry(n: { ID: string; Node: string; Address: string; Datacenter: string; Meta: Record<string, string> }, svc: ServiceRecord) {
   return {
-    ID: n.ID, Node: n.Node, Address: n.Address, Datacenter: n.Datacenter, TaggedAddresses: { lan: n.Address, wan: n.Address }, NodeMeta: n.Meta,
-    ServiceID: svc.ID, ServiceName: svc.Service, ServiceTags: svc.Tags, ServiceAddress: svc.Address, ServicePort: svc.Port, ServiceMeta: svc.Meta,
-    ServiceEnableTagOverride: false, CreateIndex: svc.CreateIndex, ModifyIndex: svc.ModifyIndex,
+    ID: n.ID,
+    Node: n.Node,
+    Address: n.Address,
+    Datacenter: n.Datacenter,
+    TaggedAddresses: { lan: n.Address, wan: n.Address },
+    NodeMeta: n.Meta,
+    ServiceID: svc.ID,
+    ServiceName: svc.Service,
+    ServiceTags: svc.Tags,
+    ServiceAddress: svc.Address,
+    ServicePort: svc.Port,
+    ServiceMeta: svc.Meta,
+    ServiceEnableTagOverride: false,
+    CreateIndex: svc.CreateIndex,
+    ModifyIndex: svc.ModifyIndex,
   };
 }
 
 function kvJson(r: KvRecord) {
   const out: Record<string, unknown> = {
-    LockIndex: r.LockIndex, Key: r.Key, Flags: r.Flags, Value: r.Value === null || r.Value.length === 0 ? null : r.Value.toString('base64'),
-    CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+    LockIndex: r.LockIndex,
+    Key: r.Key,
+    Flags: r.Flags,
+    Value: r.Value === null || r.Value.length === 0 ? null : r.Value.toString('base64'),
+    CreateIndex: r.CreateIndex,
+    ModifyIndex: r.ModifyIndex,
   };
   if (r.Session !== undefined) out.Session = r.Session;
   return out;
 }
 
-function sessionJson(s: { ID: string; Name: string; Node: string; Checks: string[]; LockDelayMs: number; Behavior: string; TTL: string; CreateIndex: number; ModifyIndex: number }) {
-  return { ID: s.ID, Name: s.Name, Node: s.Node, NodeChecks: s.Checks, ServiceChecks: null, LockDelay: Math.round(s.LockDelayMs * 1e6), Behavior: s.Behavior, TTL: s.TTL, CreateIndex: s.CreateIndex, ModifyIndex: s.ModifyIndex };
+function sessionJson(s: {
+  ID: string;
+  Name: string;
+  Node: string;
+  Checks: string[];
+  LockDelayMs: number;
+  Behavior: string;
+  TTL: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+}) {
+  return {
+    ID: s.ID,
+    Name: s.Name,
+    Node: s.Node,
+    NodeChecks: s.Checks,
+    ServiceChecks: null,
+    LockDelay: Math.round(s.LockDelayMs * 1e6),
+    Behavior: s.Behavior,
+    TTL: s.TTL,
+    CreateIndex: s.CreateIndex,
+    ModifyIndex: s.ModifyIndex,
+  };
 }
 
 function parseJson(body: Buffer): unknown {

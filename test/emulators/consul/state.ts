@@ -9,28 +9,71 @@ import { randomUUID } from 'node:crypto';
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
 
-export interface NodeRecord { ID: string; Node: string; Address: string; Datacenter: string; Meta: Record<string, string> }
+export interface NodeRecord {
+  ID: string;
+  Node: string;
+  Address: string;
+  Datacenter: string;
+  Meta: Record<string, string>;
+}
 export interface ServiceRecord {
   node: string;
-  ID: string; Service: string; Tags: string[]; Address: string; Port: number; Meta: Record<string, string>;
-  CreateIndex: number; ModifyIndex: number;
+  ID: string;
+  Service: string;
+  Tags: string[];
+  Address: string;
+  Port: number;
+  Meta: Record<string, string>;
+  CreateIndex: number;
+  ModifyIndex: number;
 }
 export interface CheckRecord {
-  node: string; CheckID: string; Name: string; Status: CheckStatus; Notes: string; Output: string;
-  ServiceID: string; ServiceName: string; Type: string;
-  ttlMs?: number; expiresAt?: number; deregisterAfterMs?: number; criticalSince?: number;
-  CreateIndex: number; ModifyIndex: number;
+  node: string;
+  CheckID: string;
+  Name: string;
+  Status: CheckStatus;
+  Notes: string;
+  Output: string;
+  ServiceID: string;
+  ServiceName: string;
+  Type: string;
+  ttlMs?: number;
+  expiresAt?: number;
+  deregisterAfterMs?: number;
+  criticalSince?: number;
+  CreateIndex: number;
+  ModifyIndex: number;
 }
 export interface SessionRecord {
-  ID: string; Name: string; Node: string; Checks: string[]; LockDelayMs: number; Behavior: 'release' | 'delete';
-  TTL: string; ttlMs?: number; expiresAt?: number; CreateIndex: number; ModifyIndex: number;
+  ID: string;
+  Name: string;
+  Node: string;
+  Checks: string[];
+  LockDelayMs: number;
+  Behavior: 'release' | 'delete';
+  TTL: string;
+  ttlMs?: number;
+  expiresAt?: number;
+  CreateIndex: number;
+  ModifyIndex: number;
 }
 export interface KvRecord {
-  Key: string; Value: Buffer | null; Flags: number; Session?: string; LockIndex: number; CreateIndex: number; ModifyIndex: number;
+  Key: string;
+  Value: Buffer | null;
+  Flags: number;
+  Session?: string;
+  LockIndex: number;
+  CreateIndex: number;
+  ModifyIndex: number;
 }
 
 export class EmulatorError extends Error {
-  constructor(readonly status: number, message: string) { super(message); }
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface StateOptions {
@@ -55,13 +98,20 @@ export class ConsulState {
   readonly lockDelays = new Map<string, number>();
   readonly #listeners = new Set<() => void>();
 
-  constructor(readonly options: StateOptions, private readonly now: () => number = Date.now) {
+  constructor(
+    readonly options: StateOptions,
+    private readonly now: () => number = Date.now,
+  ) {
     this.addNode({ Node: options.nodeName, Address: options.nodeAddress, Datacenter: options.datacenter });
   }
 
-  get agentNode(): string { return this.options.nodeName; }
+  get agentNode(): string {
+    return this.options.nodeName;
+  }
 
-  scaled(ms: number): number { return ms * this.options.timeScale; }
+  scaled(ms: number): number {
+    return ms * this.options.timeScale;
+  }
 
   onChange(fn: () => void): () => void {
     this.#listeners.add(fn);
@@ -78,8 +128,17 @@ export class ConsulState {
     this.nodes.set(n.Node, { ID: randomUUID(), Node: n.Node, Address: n.Address, Datacenter: n.Datacenter ?? this.options.datacenter, Meta: n.Meta ?? {} });
     const idx = this.bump();
     this.checks.set(`${n.Node}/serfHealth`, {
-      node: n.Node, CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Notes: '', Output: 'Agent alive and reachable',
-      ServiceID: '', ServiceName: '', Type: '', CreateIndex: idx, ModifyIndex: idx,
+      node: n.Node,
+      CheckID: 'serfHealth',
+      Name: 'Serf Health Status',
+      Status: 'passing',
+      Notes: '',
+      Output: 'Agent alive and reachable',
+      ServiceID: '',
+      ServiceName: '',
+      Type: '',
+      CreateIndex: idx,
+      ModifyIndex: idx,
     });
   }
 
@@ -87,15 +146,25 @@ export class ConsulState {
     return new Set([...this.nodes.values()].map((n) => n.Datacenter));
   }
 
-  registerService(node: string, svc: { ID?: string; Name: string; Tags?: string[]; Address?: string; Port?: number; Meta?: Record<string, string> },
-    checks: Array<{ CheckID?: string; Name?: string; TTL?: string; Status?: string; Notes?: string; DeregisterCriticalServiceAfter?: string }>): void {
+  registerService(
+    node: string,
+    svc: { ID?: string; Name: string; Tags?: string[]; Address?: string; Port?: number; Meta?: Record<string, string> },
+    checks: Array<{ CheckID?: string; Name?: string; TTL?: string; Status?: string; Notes?: string; DeregisterCriticalServiceAfter?: string }>,
+  ): void {
     const id = svc.ID ?? svc.Name;
     const key = `${node}/${id}`;
     const idx = this.bump();
     const prev = this.services.get(key);
     this.services.set(key, {
-      node, ID: id, Service: svc.Name, Tags: svc.Tags ?? [], Address: svc.Address ?? '', Port: svc.Port ?? 0, Meta: svc.Meta ?? {},
-      CreateIndex: prev?.CreateIndex ?? idx, ModifyIndex: idx,
+      node,
+      ID: id,
+      Service: svc.Name,
+      Tags: svc.Tags ?? [],
+      Address: svc.Address ?? '',
+      Port: svc.Port ?? 0,
+      Meta: svc.Meta ?? {},
+      CreateIndex: prev?.CreateIndex ?? idx,
+      ModifyIndex: idx,
     });
     checks.forEach((c, i) => {
       const checkId = c.CheckID ?? (checks.length === 1 ? `service:${id}` : `service:${id}:${i + 1}`);
@@ -104,13 +173,24 @@ export class ConsulState {
       if (!['passing', 'warning', 'critical'].includes(status)) throw new EmulatorError(400, `Invalid check status: "${status}"`);
       const now = this.now();
       this.checks.set(`${node}/${checkId}`, {
-        node, CheckID: checkId, Name: c.Name ?? `Service '${svc.Name}' check`, Status: status, Notes: c.Notes ?? '', Output: '',
-        ServiceID: id, ServiceName: svc.Name, Type: ttlMs === undefined ? '' : 'ttl',
-        ttlMs, expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
-        deregisterAfterMs: c.DeregisterCriticalServiceAfter === undefined ? undefined
-          : this.scaled(Math.max(60_000, parseDuration(c.DeregisterCriticalServiceAfter, 'Check.DeregisterCriticalServiceAfter'))),
+        node,
+        CheckID: checkId,
+        Name: c.Name ?? `Service '${svc.Name}' check`,
+        Status: status,
+        Notes: c.Notes ?? '',
+        Output: '',
+        ServiceID: id,
+        ServiceName: svc.Name,
+        Type: ttlMs === undefined ? '' : 'ttl',
+        ttlMs,
+        expiresAt: ttlMs === undefined ? undefined : now + ttlMs,
+        deregisterAfterMs:
+          c.DeregisterCriticalServiceAfter === undefined
+            ? undefined
+            : this.scaled(Math.max(60_000, parseDuration(c.DeregisterCriticalServiceAfter, 'Check.DeregisterCriticalServiceAfter'))),
         criticalSince: status === 'critical' ? now : undefined,
-        CreateIndex: idx, ModifyIndex: idx,
+        CreateIndex: idx,
+        ModifyIndex: idx,
       });
     });
   }
@@ -118,7 +198,11 @@ export class ConsulState {
   deregisterService(node: string, id: string): boolean {
     const key = `${node}/${id}`;
     if (!this.services.delete(key)) return false;
-    for (const [k, c] of this.checks) if (c.node === node && c.ServiceID === id) { this.checks.delete(k); this.#checkGone(node, c.CheckID); }
+    for (const [k, c] of this.checks)
+      if (c.node === node && c.ServiceID === id) {
+        this.checks.delete(k);
+        this.#checkGone(node, c.CheckID);
+      }
     this.bump();
     return true;
   }
@@ -146,7 +230,16 @@ export class ConsulState {
     for (const s of [...this.sessions.values()]) if (s.Node === node && s.Checks.includes(checkId)) this.invalidateSession(s.ID);
   }
 
-  createSession(body: { Name?: string; Node?: string; LockDelay?: string | number; Behavior?: string; TTL?: string; Checks?: string[]; NodeChecks?: string[]; ServiceChecks?: Array<{ ID: string }> }): string {
+  createSession(body: {
+    Name?: string;
+    Node?: string;
+    LockDelay?: string | number;
+    Behavior?: string;
+    TTL?: string;
+    Checks?: string[];
+    NodeChecks?: string[];
+    ServiceChecks?: Array<{ ID: string }>;
+  }): string {
     const node = body.Node ?? this.agentNode;
     if (!this.nodes.has(node)) throw new EmulatorError(500, `Missing node registration`);
     const behavior = body.Behavior ?? 'release';
@@ -157,9 +250,13 @@ export class ConsulState {
       if (ttl !== 0 && (ttl < 10_000 || ttl > 86_400_000)) throw new EmulatorError(400, `Invalid Session TTL '${body.TTL}', must be between [10s=24h0m0s]`);
       if (ttl > 0) ttlMs = this.scaled(ttl);
     }
-    const lockDelay = body.LockDelay === undefined ? 15_000
-      : typeof body.LockDelay === 'number' ? body.LockDelay / 1e6 : parseDuration(body.LockDelay, 'LockDelay');
-    const checks = [...(body.Checks ?? (body.NodeChecks || body.ServiceChecks ? [] : ['serfHealth'])), ...(body.NodeChecks ?? []), ...(body.ServiceChecks ?? []).map((c) => c.ID)];
+    const lockDelay =
+      body.LockDelay === undefined ? 15_000 : typeof body.LockDelay === 'number' ? body.LockDelay / 1e6 : parseDuration(body.LockDelay, 'LockDelay');
+    const checks = [
+      ...(body.Checks ?? (body.NodeChecks || body.ServiceChecks ? [] : ['serfHealth'])),
+      ...(body.NodeChecks ?? []),
+      ...(body.ServiceChecks ?? []).map((c) => c.ID),
+    ];
     for (const id of checks) {
       const c = this.checks.get(`${node}/${id}`);
       if (!c) throw new EmulatorError(500, `Missing check '${id}' registration`);
@@ -168,9 +265,17 @@ export class ConsulState {
     const idx = this.bump();
     const id = randomUUID();
     this.sessions.set(id, {
-      ID: id, Name: body.Name ?? '', Node: node, Checks: checks, LockDelayMs: this.scaled(Math.min(lockDelay, 60_000)), Behavior: behavior,
-      TTL: body.TTL ?? '', ttlMs, expiresAt: ttlMs === undefined ? undefined : this.now() + ttlMs * this.options.sessionTtlMultiplier,
-      CreateIndex: idx, ModifyIndex: idx,
+      ID: id,
+      Name: body.Name ?? '',
+      Node: node,
+      Checks: checks,
+      LockDelayMs: this.scaled(Math.min(lockDelay, 60_000)),
+      Behavior: behavior,
+      TTL: body.TTL ?? '',
+      ttlMs,
+      expiresAt: ttlMs === undefined ? undefined : this.now() + ttlMs * this.options.sessionTtlMultiplier,
+      CreateIndex: idx,
+      ModifyIndex: idx,
     });
     return id;
   }
@@ -192,8 +297,13 @@ export class ConsulState {
       if (kv.Session !== id) continue;
       if (s.LockDelayMs > 0) this.lockDelays.set(kv.Key, now + s.LockDelayMs);
       const idx = this.bump();
-      if (s.Behavior === 'delete') { this.kv.delete(kv.Key); this.tombstones.set(kv.Key, idx); }
-      else { delete kv.Session; kv.ModifyIndex = idx; }
+      if (s.Behavior === 'delete') {
+        this.kv.delete(kv.Key);
+        this.tombstones.set(kv.Key, idx);
+      } else {
+        delete kv.Session;
+        kv.ModifyIndex = idx;
+      }
     }
     this.bump();
     return true;
@@ -212,7 +322,15 @@ export class ConsulState {
       if (cur?.Session === undefined && (this.lockDelays.get(key) ?? 0) > this.now()) return false;
       const idx = this.bump();
       const lockIndex = cur?.Session === q.acquire ? cur.LockIndex : (cur?.LockIndex ?? 0) + 1;
-      this.kv.set(key, { Key: key, Value: value, Flags: flags, Session: q.acquire, LockIndex: lockIndex, CreateIndex: cur?.CreateIndex ?? idx, ModifyIndex: idx });
+      this.kv.set(key, {
+        Key: key,
+        Value: value,
+        Flags: flags,
+        Session: q.acquire,
+        LockIndex: lockIndex,
+        CreateIndex: cur?.CreateIndex ?? idx,
+        ModifyIndex: idx,
+      });
       this.tombstones.delete(key);
       return true;
     }
@@ -239,7 +357,10 @@ export class ConsulState {
       const doomed = [...this.kv.keys()].filter((k) => k.startsWith(key));
       if (doomed.length === 0) return true;
       const idx = this.bump();
-      for (const k of doomed) { this.kv.delete(k); this.tombstones.set(k, idx); }
+      for (const k of doomed) {
+        this.kv.delete(k);
+        this.tombstones.set(k, idx);
+      }
       return true;
     }
     const cur = this.kv.get(key);
@@ -289,7 +410,10 @@ export function parseDuration(text: string, field: string): number {
   let total = 0;
   let pos = 0;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(text)) !== null) { total += Number(m[1]) * UNITS[m[2]!]!; pos = re.lastIndex; }
+  while ((m = re.exec(text)) !== null) {
+    total += Number(m[1]) * UNITS[m[2]!]!;
+    pos = re.lastIndex;
+  }
   if (pos === 0 || pos !== text.length) throw new EmulatorError(400, `Request decode failed: ${field}: time: invalid duration "${text}"`);
   return total;
 }

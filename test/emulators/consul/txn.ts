@@ -8,7 +8,14 @@ import { EmulatorError, type ConsulState, type KvRecord } from './state.js';
  * [{"OpIndex","What"}]}` when rolled back, 400 for a body Consul would not decode.
  */
 
-interface KvOp { Verb: string; Key: string; Value?: string; Flags?: number; Index?: number; Session?: string }
+interface KvOp {
+  Verb: string;
+  Key: string;
+  Value?: string;
+  Flags?: number;
+  Index?: number;
+  Session?: string;
+}
 
 const VERBS = new Set(['set', 'cas', 'lock', 'unlock', 'get', 'get-or-empty', 'check-index', 'check-session', 'check-not-exists', 'delete', 'delete-cas']);
 export const MAX_TXN_OPS = 128;
@@ -18,7 +25,8 @@ function parseOps(body: unknown): KvOp[] {
   if (body.length > MAX_TXN_OPS) throw new EmulatorError(413, `Transaction contains too many operations (${body.length} > ${MAX_TXN_OPS})`);
   return body.map((entry, i) => {
     const kv = (entry as { KV?: unknown } | null)?.KV as Partial<KvOp> | undefined;
-    if (!kv || typeof kv.Verb !== 'string' || typeof kv.Key !== 'string') throw new EmulatorError(400, `Failed to parse body: operation ${i} is not a KV operation with Verb and Key`);
+    if (!kv || typeof kv.Verb !== 'string' || typeof kv.Key !== 'string')
+      throw new EmulatorError(400, `Failed to parse body: operation ${i} is not a KV operation with Verb and Key`);
     if (!VERBS.has(kv.Verb)) throw new EmulatorError(400, `Invalid KV operation "${kv.Verb}"`);
     return kv as KvOp;
   });
@@ -55,9 +63,12 @@ function check(state: ConsulState, op: KvOp): string | undefined {
 
 function resultJson(r: KvRecord, withValue: boolean) {
   const out: Record<string, unknown> = {
-    LockIndex: r.LockIndex, Key: r.Key, Flags: r.Flags,
+    LockIndex: r.LockIndex,
+    Key: r.Key,
+    Flags: r.Flags,
     Value: withValue && r.Value !== null && r.Value.length > 0 ? r.Value.toString('base64') : null,
-    CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex,
+    CreateIndex: r.CreateIndex,
+    ModifyIndex: r.ModifyIndex,
   };
   if (r.Session !== undefined) out.Session = r.Session;
   return out;
@@ -79,7 +90,11 @@ export function runKvTxn(state: ConsulState, body: unknown): { status: number; b
     const value = op.Value === undefined ? Buffer.alloc(0) : Buffer.from(op.Value, 'base64');
     if (op.Verb === 'set' || op.Verb === 'cas' || op.Verb === 'lock' || op.Verb === 'unlock') {
       const rec: KvRecord = {
-        Key: op.Key, Value: value, Flags: op.Flags ?? 0, CreateIndex: cur?.CreateIndex ?? idx, ModifyIndex: idx,
+        Key: op.Key,
+        Value: value,
+        Flags: op.Flags ?? 0,
+        CreateIndex: cur?.CreateIndex ?? idx,
+        ModifyIndex: idx,
         LockIndex: op.Verb === 'lock' && cur?.Session !== op.Session ? (cur?.LockIndex ?? 0) + 1 : (cur?.LockIndex ?? 0),
       };
       const session = op.Verb === 'lock' ? op.Session : op.Verb === 'unlock' ? undefined : cur?.Session;
@@ -88,7 +103,10 @@ export function runKvTxn(state: ConsulState, body: unknown): { status: number; b
       state.tombstones.delete(op.Key);
       results.push({ KV: resultJson(rec, false) });
     } else if (op.Verb === 'delete' || op.Verb === 'delete-cas') {
-      if (cur) { state.kv.delete(op.Key); state.tombstones.set(op.Key, idx); }
+      if (cur) {
+        state.kv.delete(op.Key);
+        state.tombstones.set(op.Key, idx);
+      }
     } else if (op.Verb === 'get' || op.Verb === 'get-or-empty') {
       if (cur) results.push({ KV: resultJson(cur, true) });
     } else if (cur) {

@@ -47,7 +47,12 @@ export async function startKubernetesEmulator(opts: KubernetesEmulatorOptions = 
   const validTokens = new Set([token]);
   const state = new ClusterState();
   const server = new KubeApiServer(state, {
-    host, cert: certs.certPem, key: certs.keyPem, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, namespaces, validTokens,
+    host,
+    cert: certs.certPem,
+    key: certs.keyPem,
+    bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
+    namespaces,
+    validTokens,
   });
   await server.listen();
   const port = server.port;
@@ -66,12 +71,24 @@ export async function startKubernetesEmulator(opts: KubernetesEmulatorOptions = 
       .map(([, o]) => withKind(resource, structuredClone(o)));
 
   const faults: EmulatorFaults = {
-    get latencyMs() { return server.latencyMs; },
-    set latencyMs(ms: number) { server.latencyMs = ms; },
-    hang(match = () => true) { server.hangs.push(match); },
-    malformed(match = () => true) { server.malformed.push(match); },
-    throttle(count, retryAfterSeconds = 1) { server.throttle = { count, retryAfterSeconds }; },
-    expireContinueTokens() { server.pager.expireIssued(); },
+    get latencyMs() {
+      return server.latencyMs;
+    },
+    set latencyMs(ms: number) {
+      server.latencyMs = ms;
+    },
+    hang(match = () => true) {
+      server.hangs.push(match);
+    },
+    malformed(match = () => true) {
+      server.malformed.push(match);
+    },
+    throttle(count, retryAfterSeconds = 1) {
+      server.throttle = { count, retryAfterSeconds };
+    },
+    expireContinueTokens() {
+      server.pager.expireIssued();
+    },
     compact() {
       state.compact();
       // Real etcd compaction leaves open watches alone, but in a real cluster they end anyway (request
@@ -88,14 +105,24 @@ export async function startKubernetesEmulator(opts: KubernetesEmulatorOptions = 
   };
 
   const emulator: KubernetesEmulator = {
-    url, host, port, caFile: certs.caFile, serviceAccountDir, tokenFile, namespaceFile,
-    get token() { return token; },
+    url,
+    host,
+    port,
+    caFile: certs.caFile,
+    serviceAccountDir,
+    tokenFile,
+    namespaceFile,
+    get token() {
+      return token;
+    },
     async kubeconfig(o = {}) {
       kubeconfigs += 1;
       const file = path.join(dir, `kubeconfig-${kubeconfigs}.json`);
       // JSON is YAML: kubectl and client-node both read it.
       const config = {
-        apiVersion: 'v1', kind: 'Config', preferences: {},
+        apiVersion: 'v1',
+        kind: 'Config',
+        preferences: {},
         clusters: [{ name: 'emulator', cluster: { server: url, 'certificate-authority': certs.caFile } }],
         users: [{ name: 'emulator', user: { token: o.token ?? token } }],
         contexts: [{ name: 'emulator', context: { cluster: 'emulator', user: 'emulator', namespace: o.namespace ?? 'default' } }],
@@ -141,12 +168,20 @@ export async function startKubernetesEmulator(opts: KubernetesEmulatorOptions = 
       writeAtomic(tokenFile, token);
       return token;
     },
-    revokeToken(t) { validTokens.delete(t); },
-    deny(rule) { server.deny.push(rule); },
-    allowAll() { server.deny.length = 0; },
+    revokeToken(t) {
+      validTokens.delete(t);
+    },
+    deny(rule) {
+      server.deny.push(rule);
+    },
+    allowAll() {
+      server.deny.length = 0;
+    },
     faults,
     requests: server.requests,
-    resetRequests() { server.requests.length = 0; },
+    resetRequests() {
+      server.requests.length = 0;
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -15,7 +15,9 @@ export function podFromInput(p: PodInput): any {
   const containers = (p.containers ?? [{ name: 'app' }]).map((c) => ({
     name: c.name,
     image: 'registry.k8s.io/pause:3.9',
-    ...(c.ports ? { ports: c.ports.map((port) => ({ ...(port.name ? { name: port.name } : {}), containerPort: port.containerPort, protocol: port.protocol ?? 'TCP' })) } : {}),
+    ...(c.ports
+      ? { ports: c.ports.map((port) => ({ ...(port.name ? { name: port.name } : {}), containerPort: port.containerPort, protocol: port.protocol ?? 'TCP' })) }
+      : {}),
     resources: {},
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
@@ -37,12 +39,22 @@ export function podFromInput(p: PodInput): any {
     };
   });
   const extra = p.containerStatuses?.filter((s) => !containers.some((c) => c.name === s.name)) ?? [];
-  for (const s of extra) statuses.push({ name: s.name, state: s.state ?? {}, lastState: {}, ready: s.ready ?? false, restartCount: 0, image: '', imageID: '', started: false } as any);
+  for (const s of extra)
+    statuses.push({
+      name: s.name,
+      state: s.state ?? {},
+      lastState: {},
+      ready: s.ready ?? false,
+      restartCount: 0,
+      image: '',
+      imageID: '',
+      started: false,
+    } as any);
   const metadata: Record<string, unknown> = { name: p.name, namespace };
-  if (p.labels) metadata['labels'] = { ...p.labels };
+  if (p.labels) metadata.labels = { ...p.labels };
   if (p.deletionTimestamp) {
-    metadata['deletionTimestamp'] = p.deletionTimestamp;
-    metadata['deletionGracePeriodSeconds'] = 30;
+    metadata.deletionTimestamp = p.deletionTimestamp;
+    metadata.deletionGracePeriodSeconds = 30;
   }
   const status: Record<string, unknown> = {
     phase,
@@ -54,13 +66,13 @@ export function podFromInput(p: PodInput): any {
     ],
     qosClass: 'BestEffort',
   };
-  if (p.nodeName) status['hostIP'] = '10.0.0.1';
+  if (p.nodeName) status.hostIP = '10.0.0.1';
   if (p.podIP) {
-    status['podIP'] = p.podIP;
-    status['podIPs'] = [{ ip: p.podIP }];
+    status.podIP = p.podIP;
+    status.podIPs = [{ ip: p.podIP }];
   }
-  status['startTime'] = started;
-  status['containerStatuses'] = statuses;
+  status.startTime = started;
+  status.containerStatuses = statuses;
   return {
     metadata,
     spec: {
@@ -91,7 +103,5 @@ export function microTime(value: unknown): string | undefined {
 
 /** withKind: single-object GETs and watch events carry kind/apiVersion; list items do not. */
 export function withKind(resource: 'pods' | 'leases', object: any): any {
-  return resource === 'pods'
-    ? { kind: 'Pod', apiVersion: 'v1', ...object }
-    : { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', ...object };
+  return resource === 'pods' ? { kind: 'Pod', apiVersion: 'v1', ...object } : { kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', ...object };
 }

@@ -11,7 +11,11 @@ import { badRequest, expired, EXPIRED_LIST, INCONSISTENT_CONTINUE } from './stat
  * token (rv -1) that continues inconsistently from the latest state.
  */
 
-interface ContinueToken { v: 'meta.k8s.io/v1'; rv: number; start: string }
+interface ContinueToken {
+  v: 'meta.k8s.io/v1';
+  rv: number;
+  start: string;
+}
 
 export const encodeContinue = (rv: number, start: string) =>
   Buffer.from(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start } satisfies ContinueToken)).toString('base64');
@@ -30,7 +34,7 @@ function decodeContinue(token: string): ContinueToken {
 }
 
 export interface ListQuery {
-  namespace?: string;            // undefined: all namespaces
+  namespace?: string; // undefined: all namespaces
   labels: LabelRequirement[];
   fields: FieldRequirement[];
   limit?: number;
@@ -39,7 +43,12 @@ export interface ListQuery {
   resourceVersionMatch?: string;
 }
 
-export interface ListPage { resourceVersion: number; items: any[]; continueToken?: string; remainingItemCount?: number }
+export interface ListPage {
+  resourceVersion: number;
+  items: any[];
+  continueToken?: string;
+  remainingItemCount?: number;
+}
 
 export class Pager {
   readonly #issued = new Set<string>();

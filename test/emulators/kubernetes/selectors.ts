@@ -10,7 +10,11 @@
 export class SelectorError extends Error {}
 
 export type LabelOp = 'in' | 'notin' | 'exists' | '!' | 'gt' | 'lt';
-export interface LabelRequirement { key: string; op: LabelOp; values: string[] }
+export interface LabelRequirement {
+  key: string;
+  op: LabelOp;
+  values: string[];
+}
 
 type Token = { kind: 'id'; text: string } | { kind: 'op'; text: string };
 
@@ -21,10 +25,17 @@ function tokenize(input: string): Token[] {
   let i = 0;
   while (i < input.length) {
     const c = input[i]!;
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i += 1; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i += 1;
+      continue;
+    }
     if (OP_CHARS.has(c)) {
       const two = input.slice(i, i + 2);
-      if (two === '==' || two === '!=') { tokens.push({ kind: 'op', text: two }); i += 2; continue; }
+      if (two === '==' || two === '!=') {
+        tokens.push({ kind: 'op', text: two });
+        i += 2;
+        continue;
+      }
       tokens.push({ kind: 'op', text: c });
       i += 1;
       continue;
@@ -45,7 +56,10 @@ function validateKey(key: string): void {
   const parts = key.split('/');
   const name = parts.length === 2 ? parts[1]! : parts[0]!;
   const bad =
-    parts.length > 2 || name.length === 0 || name.length > 63 || !NAME.test(name) ||
+    parts.length > 2 ||
+    name.length === 0 ||
+    name.length > 63 ||
+    !NAME.test(name) ||
     (parts.length === 2 && (parts[0]!.length === 0 || parts[0]!.length > 253 || !PREFIX.test(parts[0]!)));
   if (bad) {
     throw new SelectorError(
@@ -96,7 +110,7 @@ export function parseLabelSelector(input: string): LabelRequirement[] {
     const first = next()!;
     if (first.kind === 'op' && first.text === '!') {
       const key = next();
-      if (!key || key.kind !== 'id') throw new SelectorError(`found '${key?.text ?? ''}', expected: identifier`);
+      if (key?.kind !== 'id') throw new SelectorError(`found '${key?.text ?? ''}', expected: identifier`);
       validateKey(key.text);
       reqs.push({ key: key.text, op: '!', values: [] });
       expectEndOrComma();
@@ -120,13 +134,20 @@ export function parseLabelSelector(input: string): LabelRequirement[] {
       reqs.push({ key: first.text, op: opText === '>' ? 'gt' : 'lt', values: [v] });
     } else if (op.kind === 'id' && (opText === 'in' || opText === 'notin')) {
       const open = next();
-      if (!open || open.text !== '(') throw new SelectorError(`found '${open?.text ?? ''}', expected: '('`);
+      if (open?.text !== '(') throw new SelectorError(`found '${open?.text ?? ''}', expected: '('`);
       const values: string[] = [];
       for (;;) {
         const t = peek();
         if (t === undefined) throw new SelectorError(`found '', expected: ',', or ')'`);
-        if (t.kind === 'op' && t.text === ')') { pos += 1; break; }
-        if (t.kind === 'op' && t.text === ',') { pos += 1; if (values.length === 0) values.push(''); continue; }
+        if (t.kind === 'op' && t.text === ')') {
+          pos += 1;
+          break;
+        }
+        if (t.kind === 'op' && t.text === ',') {
+          pos += 1;
+          if (values.length === 0) values.push('');
+          continue;
+        }
         if (t.kind !== 'id') throw new SelectorError(`found '${t.text}', expected: ',', ')' or identifier`);
         pos += 1;
         validateValue(t.text);
@@ -145,25 +166,45 @@ export function parseLabelSelector(input: string): LabelRequirement[] {
 export function matchesLabels(reqs: readonly LabelRequirement[], labels: Record<string, string> | undefined): boolean {
   const l = labels ?? {};
   return reqs.every((r) => {
-    const has = Object.prototype.hasOwnProperty.call(l, r.key);
+    const has = Object.hasOwn(l, r.key);
     const v = l[r.key];
     switch (r.op) {
-      case 'in': return has && r.values.includes(v!);
-      case 'notin': return !has || !r.values.includes(v!);
-      case 'exists': return has;
-      case '!': return !has;
-      case 'gt': return has && /^-?\d+$/.test(v!) && Number(v) > Number(r.values[0]);
-      case 'lt': return has && /^-?\d+$/.test(v!) && Number(v) < Number(r.values[0]);
+      case 'in':
+        return has && r.values.includes(v!);
+      case 'notin':
+        return !has || !r.values.includes(v!);
+      case 'exists':
+        return has;
+      case '!':
+        return !has;
+      case 'gt':
+        return has && /^-?\d+$/.test(v!) && Number(v) > Number(r.values[0]);
+      case 'lt':
+        return has && /^-?\d+$/.test(v!) && Number(v) < Number(r.values[0]);
+      default:
+        return false;
     }
   });
 }
 
-export interface FieldRequirement { field: string; negate: boolean; value: string }
+export interface FieldRequirement {
+  field: string;
+  negate: boolean;
+  value: string;
+}
 
 /** Field paths each resource's list supports (pods: pkg/apis/core/v1 conversion; others: metadata only). */
 export const POD_FIELDS = [
-  'metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName',
-  'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.podIPs', 'status.nominatedNodeName',
+  'metadata.name',
+  'metadata.namespace',
+  'spec.nodeName',
+  'spec.restartPolicy',
+  'spec.schedulerName',
+  'spec.serviceAccountName',
+  'status.phase',
+  'status.podIP',
+  'status.podIPs',
+  'status.nominatedNodeName',
 ] as const;
 export const METADATA_FIELDS = ['metadata.name', 'metadata.namespace'] as const;
 

@@ -7,8 +7,21 @@ import { Pager } from './paging.js';
 import { METADATA_FIELDS, parseFieldSelector, parseLabelSelector, POD_FIELDS, SelectorError } from './selectors.js';
 import { keyOf, type ClusterState, type Resource } from './state.js';
 import {
-  alreadyExists, badRequest, conflict, forbidden, invalid, LEASES, methodNotAllowed, NAMESPACES, notFound, pathNotFound, PODS,
-  StatusError, tooManyRequests, unauthorized, type GroupResource,
+  alreadyExists,
+  badRequest,
+  conflict,
+  forbidden,
+  invalid,
+  LEASES,
+  methodNotAllowed,
+  NAMESPACES,
+  notFound,
+  pathNotFound,
+  PODS,
+  StatusError,
+  tooManyRequests,
+  unauthorized,
+  type GroupResource,
 } from './status.js';
 import type { EmulatorRequest, RequestMatch } from './types.js';
 import { startWatch, type OpenWatch } from './watch.js';
@@ -29,7 +42,11 @@ export interface ServerConfig {
   validTokens: Set<string>;
 }
 
-interface DenyRule { verb: string; resource: 'pods' | 'leases'; namespace?: string }
+interface DenyRule {
+  verb: string;
+  resource: 'pods' | 'leases';
+  namespace?: string;
+}
 
 const RESOURCES: Record<Resource, GroupResource> = { pods: PODS, leases: LEASES };
 
@@ -48,7 +65,10 @@ export class KubeApiServer {
   readonly #timers = new Set<NodeJS.Timeout>();
   #port = 0;
 
-  constructor(private readonly state: ClusterState, private readonly config: ServerConfig) {
+  constructor(
+    private readonly state: ClusterState,
+    private readonly config: ServerConfig,
+  ) {
     this.pager = new Pager(state);
     this.#server = https.createServer({ cert: config.cert, key: config.key }, (req, res) => void this.#handle(req, res));
     this.#server.on('connection', (s: Socket) => {
@@ -59,7 +79,9 @@ export class KubeApiServer {
     this.#server.on('tlsClientError', () => {});
   }
 
-  get port(): number { return this.#port; }
+  get port(): number {
+    return this.#port;
+  }
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -92,7 +114,10 @@ export class KubeApiServer {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.#timers.delete(t); resolve(); }, ms);
+      const t = setTimeout(() => {
+        this.#timers.delete(t);
+        resolve();
+      }, ms);
       this.#timers.add(t);
     });
   }
@@ -125,7 +150,7 @@ export class KubeApiServer {
       }
       if (this.malformed.some((m) => m(seen))) {
         entry.status = 200;
-        const watching = query['watch'] === '1' || query['watch'] === 'true';
+        const watching = query.watch === '1' || query.watch === 'true';
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end(watching ? '{"type":"ADDED","object":{"kind":"Pod","apiVersion":\n' : '{"kind":"Status","apiVersion":"v1","metadata":{},"items":[{');
         return;
@@ -133,7 +158,16 @@ export class KubeApiServer {
       this.#route(method, path, query, body, res, entry);
     } catch (err) {
       if (err instanceof StatusError) this.#send(res, entry, err.code, err.body, err.headers);
-      else this.#send(res, entry, 500, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: String(err), reason: 'InternalError', code: 500 });
+      else
+        this.#send(res, entry, 500, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: String(err),
+          reason: 'InternalError',
+          code: 500,
+        });
     }
   }
 
@@ -159,19 +193,30 @@ export class KubeApiServer {
     // /api/v1/... or /apis/coordination.k8s.io/v1/...
     let rest: string[];
     let group: 'core' | 'coordination';
-    if (parts[0] === 'api' && parts[1] === 'v1') { group = 'core'; rest = parts.slice(2); }
-    else if (parts[0] === 'apis' && parts[1] === 'coordination.k8s.io' && parts[2] === 'v1') { group = 'coordination'; rest = parts.slice(3); }
-    else throw pathNotFound();
+    if (parts[0] === 'api' && parts[1] === 'v1') {
+      group = 'core';
+      rest = parts.slice(2);
+    } else if (parts[0] === 'apis' && parts[1] === 'coordination.k8s.io' && parts[2] === 'v1') {
+      group = 'coordination';
+      rest = parts.slice(3);
+    } else throw pathNotFound();
     let watchPath = false;
-    if (rest[0] === 'watch') { watchPath = true; rest = rest.slice(1); }
+    if (rest[0] === 'watch') {
+      watchPath = true;
+      rest = rest.slice(1);
+    }
     if (group === 'core' && rest[0] === 'namespaces' && rest.length <= 2) return this.#namespaces(method, rest[1], res, entry);
     let namespace: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) { namespace = rest[1]; rest = rest.slice(2); }
+    if (rest[0] === 'namespaces' && rest.length >= 3) {
+      namespace = rest[1];
+      rest = rest.slice(2);
+    }
     const resourceName = rest[0];
-    const resource: Resource | undefined = group === 'core' && resourceName === 'pods' ? 'pods' : group === 'coordination' && resourceName === 'leases' ? 'leases' : undefined;
+    const resource: Resource | undefined =
+      group === 'core' && resourceName === 'pods' ? 'pods' : group === 'coordination' && resourceName === 'leases' ? 'leases' : undefined;
     if (!resource || rest.length > 2) throw pathNotFound();
     const name = rest[1];
-    const watching = watchPath || query['watch'] === '1' || query['watch'] === 'true';
+    const watching = watchPath || query.watch === '1' || query.watch === 'true';
     if (method === 'GET' && name === undefined) {
       return watching ? this.#watch(resource, namespace, query, res, entry) : this.#list(resource, namespace, query, res, entry);
     }
@@ -193,7 +238,12 @@ export class KubeApiServer {
     if (method !== 'GET') throw methodNotAllowed();
     const ns = (n: string) => ({ metadata: { name: n, resourceVersion: '1' }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } });
     if (name === undefined) {
-      return this.#send(res, entry, 200, { kind: 'NamespaceList', apiVersion: 'v1', metadata: { resourceVersion: String(this.state.resourceVersion) }, items: [...this.config.namespaces].sort().map(ns) });
+      return this.#send(res, entry, 200, {
+        kind: 'NamespaceList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.state.resourceVersion) },
+        items: [...this.config.namespaces].sort().map(ns),
+      });
     }
     if (!this.config.namespaces.has(name)) throw notFound(NAMESPACES, name);
     return this.#send(res, entry, 200, { kind: 'Namespace', apiVersion: 'v1', ...ns(name) });
@@ -202,8 +252,8 @@ export class KubeApiServer {
   #selectors(resource: Resource, query: Record<string, string>) {
     try {
       return {
-        labels: parseLabelSelector(query['labelSelector'] ?? ''),
-        fields: parseFieldSelector(query['fieldSelector'] ?? '', resource === 'pods' ? POD_FIELDS : METADATA_FIELDS),
+        labels: parseLabelSelector(query.labelSelector ?? ''),
+        fields: parseFieldSelector(query.fieldSelector ?? '', resource === 'pods' ? POD_FIELDS : METADATA_FIELDS),
       };
     } catch (err) {
       if (err instanceof SelectorError) throw badRequest(err.message);
@@ -214,17 +264,19 @@ export class KubeApiServer {
   #list(resource: Resource, namespace: string | undefined, query: Record<string, string>, res: http.ServerResponse, entry: EmulatorRequest): void {
     this.#authorize('list', resource, namespace);
     const { labels, fields } = this.#selectors(resource, query);
-    const limit = query['limit'] !== undefined ? Number.parseInt(query['limit'], 10) : undefined;
+    const limit = query.limit !== undefined ? Number.parseInt(query.limit, 10) : undefined;
     const page = this.pager.list(resource, {
-      namespace, labels, fields,
+      namespace,
+      labels,
+      fields,
       limit: limit !== undefined && limit > 0 ? limit : undefined,
-      continueToken: query['continue'] || undefined,
-      resourceVersion: query['resourceVersion'],
-      resourceVersionMatch: query['resourceVersionMatch'],
+      continueToken: query.continue || undefined,
+      resourceVersion: query.resourceVersion,
+      resourceVersionMatch: query.resourceVersionMatch,
     });
     const metadata: Record<string, unknown> = { resourceVersion: String(page.resourceVersion) };
-    if (page.continueToken) metadata['continue'] = page.continueToken;
-    if (page.remainingItemCount !== undefined) metadata['remainingItemCount'] = page.remainingItemCount;
+    if (page.continueToken) metadata.continue = page.continueToken;
+    if (page.remainingItemCount !== undefined) metadata.remainingItemCount = page.remainingItemCount;
     const kind = resource === 'pods' ? { kind: 'PodList', apiVersion: 'v1' } : { kind: 'LeaseList', apiVersion: 'coordination.k8s.io/v1' };
     this.#send(res, entry, 200, { ...kind, metadata, items: page.items });
   }
@@ -232,16 +284,19 @@ export class KubeApiServer {
   #watch(resource: Resource, namespace: string | undefined, query: Record<string, string>, res: http.ServerResponse, entry: EmulatorRequest): void {
     this.#authorize('watch', resource, namespace);
     const { labels, fields } = this.#selectors(resource, query);
-    const timeout = query['timeoutSeconds'] !== undefined ? Number(query['timeoutSeconds']) : undefined;
+    const timeout = query.timeoutSeconds !== undefined ? Number(query.timeoutSeconds) : undefined;
     entry.status = 200;
     // A watch can end inside startWatch (an ERROR 410 event at once): `w` is not assigned yet then.
     let w: OpenWatch | undefined;
     w = startWatch(
       this.state,
       {
-        resource, namespace, labels, fields,
-        resourceVersion: query['resourceVersion'],
-        allowWatchBookmarks: query['allowWatchBookmarks'] === 'true' || query['allowWatchBookmarks'] === '1',
+        resource,
+        namespace,
+        labels,
+        fields,
+        resourceVersion: query.resourceVersion,
+        allowWatchBookmarks: query.allowWatchBookmarks === 'true' || query.allowWatchBookmarks === '1',
         timeoutSeconds: timeout !== undefined && Number.isFinite(timeout) ? timeout : undefined,
         bookmarkIntervalMs: this.config.bookmarkIntervalMs,
       },
@@ -267,26 +322,30 @@ export class KubeApiServer {
     }
     const metadata: Record<string, unknown> = { name: m.name, namespace };
     for (const f of ['labels', 'annotations', 'ownerReferences'] as const) if (m[f] !== undefined && m[f] !== null) metadata[f] = m[f];
-    if (m.resourceVersion !== undefined && m.resourceVersion !== '') metadata['resourceVersion'] = String(m.resourceVersion);
+    if (m.resourceVersion !== undefined && m.resourceVersion !== '') metadata.resourceVersion = String(m.resourceVersion);
     const s = parsed.spec ?? {};
     const spec: Record<string, unknown> = {};
-    if (s.holderIdentity !== undefined && s.holderIdentity !== null) spec['holderIdentity'] = String(s.holderIdentity);
+    if (s.holderIdentity !== undefined && s.holderIdentity !== null) spec.holderIdentity = String(s.holderIdentity);
     for (const f of ['leaseDurationSeconds', 'leaseTransitions'] as const) {
       if (s[f] === undefined || s[f] === null) continue;
-      if (!Number.isInteger(s[f])) throw badRequest(`Lease in version "v1" cannot be handled as a Lease: v1.Lease.Spec: v1.LeaseSpec.${f}: readUint32: unexpected character`);
+      if (!Number.isInteger(s[f]))
+        throw badRequest(`Lease in version "v1" cannot be handled as a Lease: v1.Lease.Spec: v1.LeaseSpec.${f}: readUint32: unexpected character`);
       spec[f] = s[f];
     }
     for (const f of ['acquireTime', 'renewTime'] as const) {
       if (s[f] === undefined || s[f] === null) continue;
       const t = microTime(s[f]);
-      if (!t) throw badRequest(`Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(s[f])} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`);
+      if (!t)
+        throw badRequest(
+          `Lease in version "v1" cannot be handled as a Lease: parsing time ${JSON.stringify(s[f])} as "2006-01-02T15:04:05.000000Z07:00": cannot parse`,
+        );
       spec[f] = t;
     }
-    if (typeof spec['leaseDurationSeconds'] === 'number' && spec['leaseDurationSeconds'] <= 0) {
-      throw invalid(LEASES, String(m.name ?? ''), 'spec.leaseDurationSeconds', String(spec['leaseDurationSeconds']), 'must be greater than 0');
+    if (typeof spec.leaseDurationSeconds === 'number' && spec.leaseDurationSeconds <= 0) {
+      throw invalid(LEASES, String(m.name ?? ''), 'spec.leaseDurationSeconds', String(spec.leaseDurationSeconds), 'must be greater than 0');
     }
-    if (typeof spec['leaseTransitions'] === 'number' && spec['leaseTransitions'] < 0) {
-      throw invalid(LEASES, String(m.name ?? ''), 'spec.leaseTransitions', String(spec['leaseTransitions']), 'must be greater than or equal to 0');
+    if (typeof spec.leaseTransitions === 'number' && spec.leaseTransitions < 0) {
+      throw invalid(LEASES, String(m.name ?? ''), 'spec.leaseTransitions', String(spec.leaseTransitions), 'must be greater than or equal to 0');
     }
     return { metadata, spec };
   }
@@ -307,7 +366,16 @@ export class KubeApiServer {
     if (lease.metadata.resourceVersion !== undefined) {
       // The etcd3 store refuses it; the handler turns that plain error into a 500 InternalError.
       const why = 'resourceVersion should not be set on objects to be created';
-      throw new StatusError(500, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `Internal error occurred: ${why}`, reason: 'InternalError', details: { causes: [{ message: why }] }, code: 500 });
+      throw new StatusError(500, {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `Internal error occurred: ${why}`,
+        reason: 'InternalError',
+        details: { causes: [{ message: why }] },
+        code: 500,
+      });
     }
     this.#create(namespace, lease, res, entry);
   }
@@ -333,17 +401,28 @@ export class KubeApiServer {
     const existing = this.state.get('leases', keyOf(namespace, name));
     if (!existing) throw notFound(LEASES, name);
     let options: any = {};
-    try { options = body.trim() ? JSON.parse(body) : {}; } catch { throw badRequest('DeleteOptions: invalid JSON'); }
+    try {
+      options = body.trim() ? JSON.parse(body) : {};
+    } catch {
+      throw badRequest('DeleteOptions: invalid JSON');
+    }
     const pre = options?.preconditions ?? {};
     if (pre.resourceVersion !== undefined && pre.resourceVersion !== existing.metadata.resourceVersion) {
-      throw conflict(LEASES, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`);
+      throw conflict(
+        LEASES,
+        name,
+        `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion}`,
+      );
     }
     if (pre.uid !== undefined && pre.uid !== existing.metadata.uid) {
       throw conflict(LEASES, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata.uid}`);
     }
     this.state.remove('leases', keyOf(namespace, name));
     this.#send(res, entry, 200, {
-      kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success',
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Success',
       details: { name, group: 'coordination.k8s.io', kind: 'leases', uid: existing.metadata.uid },
     });
   }

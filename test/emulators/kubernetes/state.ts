@@ -16,8 +16,8 @@ export interface ChangeEvent {
   resource: Resource;
   key: string;
   rv: number;
-  object: any;       // the object after the change (for DELETED: as it was, with the deletion's RV)
-  previous?: any;    // the object before the change (MODIFIED/DELETED)
+  object: any; // the object after the change (for DELETED: as it was, with the deletion's RV)
+  previous?: any; // the object before the change (MODIFIED/DELETED)
 }
 
 type Objects = Map<string, any>;
@@ -33,9 +33,13 @@ export class ClusterState {
   #history: ChangeEvent[] = [];
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
 
-  get resourceVersion(): number { return this.#rv; }
+  get resourceVersion(): number {
+    return this.#rv;
+  }
   /** The oldest resourceVersion a list or watch may still be served from. */
-  get compactedRv(): number { return this.#compactedRv; }
+  get compactedRv(): number {
+    return this.#compactedRv;
+  }
 
   get(resource: Resource, key: string): any | undefined {
     const o = this.#current[resource].get(key);

@@ -3,14 +3,21 @@
  * word them (clients match on `reason` and `code`; humans read `message`).
  */
 
-export interface GroupResource { group: string; resource: string }
+export interface GroupResource {
+  group: string;
+  resource: string;
+}
 export const PODS: GroupResource = { group: '', resource: 'pods' };
 export const LEASES: GroupResource = { group: 'coordination.k8s.io', resource: 'leases' };
 export const NAMESPACES: GroupResource = { group: '', resource: 'namespaces' };
 
 export class StatusError extends Error {
-  constructor(readonly code: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
-    super(String(body['message']));
+  constructor(
+    readonly code: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(String(body.message));
   }
 }
 
@@ -18,16 +25,16 @@ const qualified = (gr: GroupResource) => (gr.group ? `${gr.resource}.${gr.group}
 
 function status(code: number, reason: string, message: string, details?: Record<string, unknown>, metadata: Record<string, unknown> = {}) {
   const body: Record<string, unknown> = { kind: 'Status', apiVersion: 'v1', metadata, status: 'Failure', message, reason };
-  if (details) body['details'] = details;
-  body['code'] = code;
+  if (details) body.details = details;
+  body.code = code;
   return body;
 }
 
 function details(gr: GroupResource, name?: string): Record<string, unknown> {
   const d: Record<string, unknown> = {};
-  if (name) d['name'] = name;
-  if (gr.group) d['group'] = gr.group;
-  d['kind'] = gr.resource;
+  if (name) d.name = name;
+  if (gr.group) d.group = gr.group;
+  d.kind = gr.resource;
   return d;
 }
 
@@ -84,13 +91,10 @@ export const expired = (message: string, continueToken?: string) =>
   new StatusError(410, status(410, 'Expired', message, undefined, continueToken ? { continue: continueToken } : {}));
 
 /** The object of a watch ERROR event when the requested resourceVersion was compacted (watch cache wording). */
-export const tooOldResourceVersion = (requested: number, oldest: number) =>
-  status(410, 'Expired', `too old resource version: ${requested} (${oldest})`);
+export const tooOldResourceVersion = (requested: number, oldest: number) => status(410, 'Expired', `too old resource version: ${requested} (${oldest})`);
 
 export function tooManyRequests(retryAfterSeconds: number) {
-  return new StatusError(
-    429,
-    status(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds }),
-    { 'Retry-After': String(retryAfterSeconds) },
-  );
+  return new StatusError(429, status(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds }), {
+    'Retry-After': String(retryAfterSeconds),
+  });
 }

@@ -27,7 +27,9 @@ export interface WatchSpec {
   bookmarkIntervalMs: number;
 }
 
-export interface OpenWatch { end(): void }
+export interface OpenWatch {
+  end(): void;
+}
 
 type Out = { type: string; object: any };
 

@@ -41,7 +41,7 @@ function faultPoint(step) {
 
 const stepOfMessage = new Map(Object.entries(STEP_MARKERS).map(([step, msg]) => [msg, step]));
 const logAt = (level) => (obj, msg) => {
-  const message = typeof obj === 'string' ? obj : msg ?? '';
+  const message = typeof obj === 'string' ? obj : (msg ?? '');
   const fields = typeof obj === 'object' && obj !== null ? obj : {};
   let line;
   try {

@@ -18,8 +18,17 @@ if (!existsSync(DIST_INDEX)) throw new Error(`${DIST_INDEX} is missing: run \`np
 export type FaultStep = 'before-decision' | 'before-lock' | 'holding-lock' | 'in-join' | 'after-decision';
 export type FaultAction = 'stop' | 'kill';
 
-export interface Point { host: string; port: number }
-export interface NodeDecision { seeds: Point[]; self: Point; formedNewCluster: boolean; strategy: string; elapsedMs: number }
+export interface Point {
+  host: string;
+  port: number;
+}
+export interface NodeDecision {
+  seeds: Point[];
+  self: Point;
+  formedNewCluster: boolean;
+  strategy: string;
+  elapsedMs: number;
+}
 export interface NodeConflict {
   strategy: string;
   ours: { firstSeed: Point; members: number };
@@ -68,7 +77,11 @@ export class FaultNode {
   #self: string | undefined;
   readonly #exited: Promise<void>;
 
-  constructor(readonly name: string, readonly child: ChildProcess, private readonly fleet: FaultFleet) {
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    private readonly fleet: FaultFleet,
+  ) {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -79,11 +92,13 @@ export class FaultNode {
       }
     });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.#stderr = (this.#stderr + d).slice(-1_000_000)));
-    this.#exited = new Promise((resolve) => child.on('exit', (code, signal) => {
-      this.exit = { code, signal };
-      if (signal === 'SIGKILL') this.killed = true;
-      resolve();
-    }));
+    this.#exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.exit = { code, signal };
+        if (signal === 'SIGKILL') this.killed = true;
+        resolve();
+      }),
+    );
   }
 
   /** The node's own pid (reported by the script: with a `wrap` prefix, child.pid may be the wrapper's). */
@@ -119,7 +134,10 @@ export class FaultNode {
 
   /** The last `lines` lines of stderr (the node's JSON log). */
   stderrTail(lines = 20): string {
-    return this.#stderr.split('\n').slice(-lines - 1).join('\n');
+    return this.#stderr
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   }
 
   /** The node's log lines (parsed) whose message starts with `prefix`. */
@@ -130,7 +148,9 @@ export class FaultNode {
       try {
         const line = JSON.parse(l) as LogLine;
         if (typeof line.msg === 'string' && line.msg.startsWith(prefix)) lines.push(line);
-      } catch { /* a line cut by the tail window */ }
+      } catch {
+        /* a line cut by the tail window */
+      }
     }
     return lines;
   }
@@ -139,7 +159,9 @@ export class FaultNode {
   get self(): string | undefined {
     const decided = this.result?.self;
     if (decided) return hostPort(decided);
-    this.#self ??= this.logLines('bootstrapping').map((l) => l['self']).find((s): s is string => typeof s === 'string');
+    this.#self ??= this.logLines('bootstrapping')
+      .map((l) => l.self)
+      .find((s): s is string => typeof s === 'string');
     return this.#self;
   }
 
@@ -157,9 +179,15 @@ export class FaultNode {
     }
   }
 
-  pause(): void { this.#signal('SIGSTOP'); }
-  resume(): void { this.#signal('SIGCONT'); }
-  terminate(): void { this.#signal('SIGTERM'); }
+  pause(): void {
+    this.#signal('SIGSTOP');
+  }
+  resume(): void {
+    this.#signal('SIGCONT');
+  }
+  terminate(): void {
+    this.#signal('SIGTERM');
+  }
 
   /** kill -9 (a stopped process dies too); resolves once it has exited. */
   async kill9(): Promise<void> {
@@ -185,18 +213,28 @@ export class FaultNode {
   }
 
   waitFor(pred: (n: FaultNode) => boolean, ms: number, what: string): Promise<void> {
-    return waitUntil(() => pred(this), ms, `${this.name}: ${what}`, () => this.fleet.describe());
+    return waitUntil(
+      () => pred(this),
+      ms,
+      `${this.name}: ${what}`,
+      () => this.fleet.describe(),
+    );
   }
 
   describe(): string {
     const state = this.alive ? (this.isStopped() ? 'stopped' : 'running') : `exited ${JSON.stringify(this.exit)}`;
-    const events = this.events.filter((e) => e.event !== 'started').map((e) => JSON.stringify(e)).join('\n  ');
+    const events = this.events
+      .filter((e) => e.event !== 'started')
+      .map((e) => JSON.stringify(e))
+      .join('\n  ');
     return `--- ${this.name} pid=${this.pid} ${state}${this.killed ? ' (killed)' : ''}\n  ${events}\n${this.stderrTail(15)}`;
   }
 }
 
 const liveFleets = new Set<FaultFleet>();
-process.on('exit', () => { for (const f of liveFleets) f.killAllNow(); });
+process.on('exit', () => {
+  for (const f of liveFleets) f.killAllNow();
+});
 
 /** A temporary directory and the node processes started in it; cleanup() kills what is left. */
 export class FaultFleet {
@@ -211,12 +249,12 @@ export class FaultFleet {
   async start(name: string, options: StartOptions): Promise<FaultNode> {
     const file = path.join(this.dir, `${name}.json`);
     await writeFile(file, JSON.stringify(options.config));
-    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '', ...options.env };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', ...options.env };
     if (options.fault) {
-      env['FAULT_AT'] = options.fault.at;
-      env['FAULT_ACTION'] = options.fault.action ?? 'stop';
+      env.FAULT_AT = options.fault.at;
+      env.FAULT_ACTION = options.fault.action ?? 'stop';
     }
-    if (options.joinMs) env['FAULT_JOIN_MS'] = String(options.joinMs);
+    if (options.joinMs) env.FAULT_JOIN_MS = String(options.joinMs);
     const [command, ...args] = [...(options.wrap ?? []), process.execPath, FAULT_NODE, file];
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     const node = new FaultNode(name, child, this);
@@ -241,7 +279,12 @@ export class FaultFleet {
       if (!n.alive) continue;
       for (const pid of new Set([n.pid, n.child.pid])) {
         if (pid === undefined) continue;
-        try { process.kill(pid, 'SIGCONT'); process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+        try {
+          process.kill(pid, 'SIGCONT');
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
       }
     }
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { assertOneCluster, clusterOf, FaultFleet, waitUntil, type FaultAction, type FaultNode, type FaultStep } from './fleet.js';
-import { openRegistryView, type RegistryView } from './registry.js';
+import { openRegistryView } from './registry.js';
 
 /*
  * The lock-strategy fault scenario (reproduction 1 of issue 9, generalised):
@@ -107,14 +107,22 @@ export async function runLockScenario(backend: LockBackend, scenario: LockScenar
       throw new Error(`the registry's first-seed is ${record.firstSeed}, not (a member of) the survivor ${formed}\n${context()}`);
     }
     const standing = fleet.nodes.filter((n) => n.alive && n.conflict === undefined).map((n) => n.self!);
-    await waitUntil(async () => { const m = (await registry.record(service)).members; return standing.every((s) => m.includes(s)); },
-      20_000, `the record to list every standing node (${standing.join(', ')}) as a member`,
-      () => `${context()}\nrecord: ${JSON.stringify(record)}`);
+    await waitUntil(
+      async () => {
+        const m = (await registry.record(service)).members;
+        return standing.every((s) => m.includes(s));
+      },
+      20_000,
+      `the record to list every standing node (${standing.join(', ')}) as a member`,
+      () => `${context()}\nrecord: ${JSON.stringify(record)}`,
+    );
     // FAULTS_REPORT=1 prints how each scenario ended (for docs/faults.md figures), =trace the nodes' logs too.
-    if (process.env['FAULTS_REPORT']) {
+    if (process.env.FAULTS_REPORT) {
       const aEnd = a.killed ? 'killed' : a.conflict ? `yielded (exit ${a.exit?.code})` : `joined ${a.firstSeed}`;
-      console.log(`[faults] ${backend.name} / ${scenarioName(scenario)}: survivor ${formed}, A ${aEnd}, one cluster ${settledMs} ms after the heal, E joined ${e.firstSeed}`);
-      if (process.env['FAULTS_REPORT'] === 'trace') console.log(context());
+      console.log(
+        `[faults] ${backend.name} / ${scenarioName(scenario)}: survivor ${formed}, A ${aEnd}, one cluster ${settledMs} ms after the heal, E joined ${e.firstSeed}`,
+      );
+      if (process.env.FAULTS_REPORT === 'trace') console.log(context());
     }
   } finally {
     await fleet.cleanup();
@@ -126,17 +134,22 @@ export async function runLockScenario(backend: LockBackend, scenario: LockScenar
 async function settle(survivor: string, nodes: FaultNode[], context: () => string): Promise<void> {
   let last: unknown;
   try {
-    await waitUntil(() => {
-      try {
-        assertOneCluster(nodes, { survivor, describe: () => '' });
-        return nodes.every((n) => n.conflict === undefined || !n.alive);
-      } catch (err) {
-        last = err;
-        return false;
-      }
-    }, SETTLE_MS, 'every node to decide or yield after the resume');
+    await waitUntil(
+      () => {
+        try {
+          assertOneCluster(nodes, { survivor, describe: () => '' });
+          return nodes.every((n) => n.conflict === undefined || !n.alive);
+        } catch (err) {
+          last = err;
+          return false;
+        }
+      },
+      SETTLE_MS,
+      'every node to decide or yield after the resume',
+    );
   } catch {
-    throw new Error(`not one cluster ${SETTLE_MS} ms after the resume: ${(last as Error | undefined)?.message ?? 'a yielding node did not exit'}\n${context()}`);
+    throw new Error(
+      `not one cluster ${SETTLE_MS} ms after the resume: ${(last as Error | undefined)?.message ?? 'a yielding node did not exit'}\n${context()}`,
+    );
   }
 }
-

@@ -13,7 +13,7 @@ import type { NetNode, TestNetwork } from './network.js';
  * deliberately broken variant), which is how these tests are shown to fail.
  */
 
-export const FAULTS_CLI = process.env['CLUSTERSEED_FAULTS_CLI'] ?? CLI;
+export const FAULTS_CLI = process.env.CLUSTERSEED_FAULTS_CLI ?? CLI;
 
 export interface Point {
   host: string;
@@ -48,7 +48,11 @@ export class CliNode {
   readonly lines: string[] = [];
   stderr = '';
 
-  constructor(readonly name: string, readonly net: NetNode, readonly child: ChildProcess) {
+  constructor(
+    readonly name: string,
+    readonly net: NetNode,
+    readonly child: ChildProcess,
+  ) {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -72,8 +76,8 @@ export class CliNode {
     if (this.result === undefined) {
       this.result = parsed as unknown as CliDecision;
       this.decidedAt = Date.now();
-    } else if (parsed['conflict'] !== undefined) {
-      this.conflict = parsed['conflict'] as CliConflict;
+    } else if (parsed.conflict !== undefined) {
+      this.conflict = parsed.conflict as CliConflict;
       this.conflictAt = Date.now();
     }
   }
@@ -100,7 +104,11 @@ export class CliNode {
   }
 
   describe(): string {
-    const log = this.stderr.split('\n').filter((l) => !l.startsWith('clusterseed debug:')).slice(-25).join('\n');
+    const log = this.stderr
+      .split('\n')
+      .filter((l) => !l.startsWith('clusterseed debug:'))
+      .slice(-25)
+      .join('\n');
     return `--- ${this.name} (${this.net.address}) exit=${JSON.stringify(this.exit)}\nstdout: ${this.lines.join('\n        ')}\n${log}`;
   }
 }
@@ -109,7 +117,10 @@ export class CliNode {
 export class CliFleet {
   readonly nodes: CliNode[] = [];
 
-  private constructor(readonly net: TestNetwork, readonly dir: string) {}
+  private constructor(
+    readonly net: TestNetwork,
+    readonly dir: string,
+  ) {}
 
   static async create(net: TestNetwork): Promise<CliFleet> {
     return new CliFleet(net, await mkdtemp(path.join(os.tmpdir(), 'clusterseed-netns-')));
@@ -120,7 +131,7 @@ export class CliFleet {
     await writeFile(file, JSON.stringify(config, null, 2));
     const child = this.net.spawnIn(node, process.execPath, [FAULTS_CLI, 'bootstrap', '--config', file, '--format', 'json', '--verbose'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env['PATH'] ?? '' },
+      env: { PATH: process.env.PATH ?? '' },
     });
     const n = new CliNode(name, node, child);
     this.nodes.push(n);
@@ -133,12 +144,14 @@ export class CliFleet {
 
   /** SIGKILL what still runs (the network's destroy() would too) and remove the config files. */
   async cleanup(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => {
-      if (!n.alive) return undefined;
-      const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
-      n.child.kill('SIGKILL');
-      return exited;
-    }));
+    await Promise.all(
+      this.nodes.map((n) => {
+        if (!n.alive) return undefined;
+        const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
+        n.child.kill('SIGKILL');
+        return exited;
+      }),
+    );
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -35,12 +35,29 @@ export async function startEtcdIn(net: TestNetwork, node: NetNode): Promise<Name
   const peer = 'http://127.0.0.1:2380';
   const logFile = path.join(dir, 'etcd.log');
   const fd = openSync(logFile, 'a');
-  const child = net.spawnIn(node, etcd, [
-    '--name', 'test', '--data-dir', path.join(dir, 'data'),
-    '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint,
-    '--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer,
-    '--initial-cluster', `test=${peer}`, '--log-level', 'warn',
-  ], { stdio: ['ignore', fd, fd] });
+  const child = net.spawnIn(
+    node,
+    etcd,
+    [
+      '--name',
+      'test',
+      '--data-dir',
+      path.join(dir, 'data'),
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `test=${peer}`,
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', fd, fd] },
+  );
   closeSync(fd);
   const log = () => {
     try {

@@ -2,9 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureNetworkToolsInstalled } from '../../servers/install.js';
-import {
-  hostAddress, isTestAddress, linkOwner, namespaceName, namespaceOwner, subnetCandidates, subnetPrefix, SUBNETS,
-} from './names.js';
+import { hostAddress, isTestAddress, linkOwner, namespaceName, namespaceOwner, subnetCandidates, subnetPrefix, SUBNETS } from './names.js';
 import { TestNetwork, type NetNode } from './network.js';
 import { blockRuleset, tableRuleset } from './nft-rules.js';
 import { exec, isAlive } from './shell.js';
@@ -112,7 +110,14 @@ describe('real namespaces', () => {
     expect(await tcpConnect(net, c, a, PORT)).toBe('timeout');
     expect(await tcpConnect(net, b, c, PORT)).toBe('timeout');
     expect(await tcpConnect(net, a, b, PORT)).toBe('pong');
-    const observed = await exec(process.execPath, ['-e', `require('net').connect(${PORT}, '${c.address}').on('data', (d) => { console.log(String(d)); process.exit(0); }).on('error', () => process.exit(1))`], { timeoutMs: 5000 });
+    const observed = await exec(
+      process.execPath,
+      [
+        '-e',
+        `require('net').connect(${PORT}, '${c.address}').on('data', (d) => { console.log(String(d)); process.exit(0); }).on('error', () => process.exit(1))`,
+      ],
+      { timeoutMs: 5000 },
+    );
     expect(observed.stdout.trim()).toBe('pong');
     await net.heal();
     expect(await tcpConnect(net, c, a, PORT)).toBe('pong');
@@ -198,8 +203,10 @@ describe('cleanup', () => {
 
   it('without the privilege to create namespaces it fails loudly, naming the fix', { timeout: 30_000 }, async () => {
     // The same fixture as user nobody: no CAP_NET_ADMIN, so TestNetwork.create() must throw.
-    const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', CHILD, 'exit'],
-      { allowFail: true, env: { ...process.env, HOME: '/tmp' } });
+    const r = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '--import', 'tsx', CHILD, 'exit'], {
+      allowFail: true,
+      env: { ...process.env, HOME: '/tmp' },
+    });
     expect(r.code).not.toBe(0);
     expect(r.code).not.toBe(7);
     expect(r.stderr).toContain('cannot create a network namespace');

@@ -2,8 +2,18 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { ensureNetworkToolsInstalled, type NetworkTools } from '../../servers/install.js';
 import { trackForExit, untrackForExit } from './exit-cleanup.js';
 import {
-  bridgeName, hostAddress, hubName, LINK_ALIAS_PREFIX, MAX_NODE_HOST, namespaceName, NFT_TABLE, NS_PREFIX, OBSERVER_HOST, rootLinkName,
-  subnetCandidates, subnetPrefix,
+  bridgeName,
+  hostAddress,
+  hubName,
+  LINK_ALIAS_PREFIX,
+  MAX_NODE_HOST,
+  namespaceName,
+  NFT_TABLE,
+  NS_PREFIX,
+  OBSERVER_HOST,
+  rootLinkName,
+  subnetCandidates,
+  subnetPrefix,
 } from './names.js';
 import { BLOCKED_SET, blockRuleset, deleteTableRuleset, healRuleset, tableRuleset } from './nft-rules.js';
 import { CommandError, exec, execSync, type ExecOptions, type ExecResult } from './shell.js';
@@ -139,10 +149,7 @@ export class TestNetwork {
     if (a.some((n) => b.includes(n))) throw new Error('netns: a node cannot be on both sides of a partition');
     if (a.length === 0 || b.length === 0) throw new Error('netns: a partition needs a node on each side');
     // All namespaces at once, so the cut is as close to one instant as processes allow.
-    await Promise.all([
-      ...a.map((n) => this.#block(n, b)),
-      ...b.map((n) => this.#block(n, a)),
-    ]);
+    await Promise.all([...a.map((n) => this.#block(n, b)), ...b.map((n) => this.#block(n, a))]);
   }
 
   /** Cuts `node` off from each of `from` (the rest of the network still reaches it). */
@@ -160,10 +167,12 @@ export class TestNetwork {
   async heal(): Promise<void> {
     this.#checkAlive();
     const cut = this.nodes.filter((n) => (this.#blocked.get(n.ns)?.size ?? 0) > 0);
-    await Promise.all(cut.map(async (n) => {
-      await this.#nft(n.ns, healRuleset());
-      this.#blocked.get(n.ns)!.clear();
-    }));
+    await Promise.all(
+      cut.map(async (n) => {
+        await this.#nft(n.ns, healRuleset());
+        this.#blocked.get(n.ns)!.clear();
+      }),
+    );
   }
 
   /** The addresses `node` drops right now, read back from the kernel (not from our bookkeeping). */
@@ -217,11 +226,16 @@ export class TestNetwork {
     if (this.#destroyed) return;
     this.#destroyed = true;
     const { ip } = this.#tools;
-    await Promise.all([...this.#children].map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null || c.signalCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    })));
+    await Promise.all(
+      [...this.#children].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGKILL');
+          }),
+      ),
+    );
     const errors: string[] = [];
     for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) {
       // Anything else still inside (a grandchild) would keep the namespace, and its links, alive.
@@ -243,7 +257,10 @@ export class TestNetwork {
     const { ip } = this.#tools;
     for (const c of this.#children) c.kill('SIGKILL');
     for (const ns of [...this.nodes.map((n) => n.ns), this.hub]) {
-      const pids = execSync(ip, ['netns', 'pids', ns], { allowFail: true }).stdout.split('\n').map(Number).filter((p) => p > 0);
+      const pids = execSync(ip, ['netns', 'pids', ns], { allowFail: true })
+        .stdout.split('\n')
+        .map(Number)
+        .filter((p) => p > 0);
       for (const pid of pids) {
         try {
           process.kill(pid, 'SIGKILL');

@@ -44,7 +44,8 @@ export async function judge(nodes: readonly CliNode[], lateJoiners: readonly Cli
     if (!standing.includes(n) || !n.result) problems.push(`late joiner ${n.name} did not decide or yielded`);
     else if (n.result.formedNewCluster) problems.push(`late joiner ${n.name} formed a new cluster`);
     else if (n.firstSeed !== survivor) problems.push(`late joiner ${n.name} joined ${n.firstSeed}, not the survivor ${survivor}`);
-    else if (n.result.seeds.some((s) => gone.has(hostPort(s)))) problems.push(`late joiner ${n.name} was given a node that yielded: ${n.result.seeds.map(hostPort).join(', ')}`);
+    else if (n.result.seeds.some((s) => gone.has(hostPort(s))))
+      problems.push(`late joiner ${n.name} was given a node that yielded: ${n.result.seeds.map(hostPort).join(', ')}`);
   }
   return { survivor, standing, yielded, problems };
 }
@@ -53,7 +54,12 @@ export async function judge(nodes: readonly CliNode[], lateJoiners: readonly Cli
  * Waits until `judge` finds no problem, at most `timeoutMs`; returns how long it took. The failure
  * lists the problems still open, then `describe()` (the nodes' output).
  */
-export async function untilOneCluster(nodes: readonly CliNode[], timeoutMs: number, describe: () => string, lateJoiners: readonly CliNode[] = []): Promise<{ ms: number; verdict: Verdict }> {
+export async function untilOneCluster(
+  nodes: readonly CliNode[],
+  timeoutMs: number,
+  describe: () => string,
+  lateJoiners: readonly CliNode[] = [],
+): Promise<{ ms: number; verdict: Verdict }> {
   const started = Date.now();
   for (;;) {
     const verdict = await judge(nodes, lateJoiners);

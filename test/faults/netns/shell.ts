@@ -18,7 +18,10 @@ export interface ExecOptions {
 }
 
 export class CommandError extends Error {
-  constructor(readonly argv: string[], readonly result: ExecResult) {
+  constructor(
+    readonly argv: string[],
+    readonly result: ExecResult,
+  ) {
     const how = result.signal ?? `exit ${result.code}`;
     super(`netns: \`${argv.join(' ')}\` failed (${how}): ${result.stderr.trim() || result.stdout.trim() || '(no output)'}`);
   }
@@ -59,7 +62,7 @@ export function execSync(cmd: string, args: string[], options: ExecOptions = {})
     killSignal: 'SIGKILL',
     ...(options.env ? { env: options.env } : {}),
   });
-  const result = { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.error ? r.error.message : r.stderr ?? '' };
+  const result = { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.error ? r.error.message : (r.stderr ?? '') };
   if (result.code !== 0 && !options.allowFail) throw new CommandError([cmd, ...args], result);
   return result;
 }

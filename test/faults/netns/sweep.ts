@@ -15,7 +15,10 @@ export interface SweepReport {
 export async function listNamespaces(ip: string): Promise<string[]> {
   const r = await exec(ip, ['netns', 'list']);
   // Lines look like "cs-123-a (id: 4)" or just "cs-123-a".
-  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((n) => n.length > 0);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((n) => n.length > 0);
 }
 
 export async function listRootLinks(ip: string): Promise<{ name: string; alias?: string }[]> {
@@ -27,7 +30,10 @@ export async function listRootLinks(ip: string): Promise<{ name: string; alias?:
 /** Kills whatever still runs inside a namespace of ours: a live process keeps a deleted namespace alive. */
 export async function killProcessesIn(ip: string, ns: string): Promise<void> {
   const r = await exec(ip, ['netns', 'pids', ns], { allowFail: true });
-  for (const pid of r.stdout.split('\n').map(Number).filter((p) => p > 0)) {
+  for (const pid of r.stdout
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
