@@ -30,7 +30,8 @@ async function measure(label, emulator, fn) {
     calls = emulator.calls('ec2:DescribeInstances');
   }
   console.log(
-    `${label.padEnd(44)} ${String(count).padStart(6)} points  ${median(times).toFixed(1).padStart(8)} ms median  ${String(calls).padStart(3)} API calls/resolve`,
+    `${label.padEnd(44)} ${String(count).padStart(6)} points  ${median(times).toFixed(1).padStart(8)} ms median  ` +
+      `${String(calls).padStart(3)} API calls/resolve`,
   );
 }
 

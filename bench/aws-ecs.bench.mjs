@@ -149,7 +149,8 @@ function report(label, m) {
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
   console.log(
-    `  ${label.padEnd(42)} ${String(m.count).padStart(5)} points  median ${m.median.toFixed(0).padStart(5)} ms  (min ${m.min.toFixed(0)}, max ${m.max.toFixed(0)})  ${total} API calls (${detail})`,
+    `  ${label.padEnd(42)} ${String(m.count).padStart(5)} points  median ${m.median.toFixed(0).padStart(5)} ms  ` +
+      `(min ${m.min.toFixed(0)}, max ${m.max.toFixed(0)})  ${total} API calls (${detail})`,
   );
 }
 

@@ -44,7 +44,8 @@ async function measure(label, options, service, iterations) {
   const mean = times.reduce((s, x) => s + x, 0) / times.length;
   const p99 = times[Math.min(times.length - 1, Math.floor(times.length * 0.99))];
   console.log(
-    `${label.padEnd(52)} ${String(count).padStart(4)} points  mean ${mean.toFixed(3).padStart(7)} ms  p99 ${p99.toFixed(3).padStart(7)} ms  ${((queries - before) / iterations).toFixed(2).padStart(6)} queries/lookup`,
+    `${label.padEnd(52)} ${String(count).padStart(4)} points  mean ${mean.toFixed(3).padStart(7)} ms  p99 ${p99.toFixed(3).padStart(7)} ms  ` +
+      `${((queries - before) / iterations).toFixed(2).padStart(6)} queries/lookup`,
   );
   await provider.close();
 }

@@ -66,10 +66,12 @@ async function startNode(configDir, dir, host, bootstrap) {
 async function waitFor(what, predicate, ms, nodes) {
   const end = now() + ms;
   while (!(await predicate())) {
-    if (now() > end)
-      throw new Error(
-        `${what}: not within ${ms} ms\n${nodes.map((n) => `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)}\n${n.stderr.split('\n').slice(-8).join('\n')}`).join('\n')}`,
+    if (now() > end) {
+      const tails = nodes.map(
+        (n) => `--- ${n.host} exit=${JSON.stringify(n.exit)} result=${JSON.stringify(n.result)}\n${n.stderr.split('\n').slice(-8).join('\n')}`,
       );
+      throw new Error(`${what}: not within ${ms} ms\n${tails.join('\n')}`);
+    }
     await sleep(20);
   }
 }
@@ -240,7 +242,8 @@ const figure = (label, xs) =>
   console.log(
     xs.length === 0
       ? `  ${label.padEnd(58)} (none in any run)`
-      : `  ${label.padEnd(58)} median ${String(Math.round(median(xs))).padStart(5)} ms   spread ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms`,
+      : `  ${label.padEnd(58)} median ${String(Math.round(median(xs))).padStart(5)} ms   ` +
+          `spread ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} ms`,
   );
 
 async function measure(name, fn) {
@@ -269,14 +272,16 @@ function report(runs, labels) {
   const expectedSurvived = runs.filter((r) => r.survivor === r.expected).length;
   const extra = runs.map((r) => r.yielded.filter((host) => r.larger.includes(host)).length);
   console.log(
-    `  survivor: the larger cluster (${runs[0].expected}) in ${expectedSurvived}/${runs.length} runs; nodes of the larger cluster that yielded too, per run: [${extra.join(', ')}]`,
+    `  survivor: the larger cluster (${runs[0].expected}) in ${expectedSurvived}/${runs.length} runs; ` +
+      `nodes of the larger cluster that yielded too, per run: [${extra.join(', ')}]`,
   );
 }
 
 console.log(`time from heal to one cluster, lowest-address, CLI processes on 127.0.x.y, file provider ttlMs ${TTL_MS}, ${RUNS} runs each;`);
 console.log('a node that exits 3 (yielded) is restarted at once with the same config, as an orchestrator would');
 console.log(
-  `defaults: discoveryIntervalMs 1000, probeIntervalMs 1000, conflictCheckIntervalMs 5000; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`,
+  `defaults: discoveryIntervalMs 1000, probeIntervalMs 1000, conflictCheckIntervalMs 5000; ` +
+    `${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`,
 );
 console.log('(i) pause: founder (alone) frozen past its ttl, 2 others form, founder resumed (SIGCONT = t0)');
 const pauses = await measure('pause', pauseRun);

@@ -51,7 +51,8 @@ async function formation(n, fastPath) {
 
 console.log('formation time, in-process nodes on real timers (HTTP probes on 127.0.x.y, file provider)');
 console.log(
-  `baseline: Pekko default stable-margin 5 s + 1 s decide tick = ${PEKKO_DEFAULT_MS} ms; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`,
+  `baseline: Pekko default stable-margin 5 s + 1 s decide tick = ${PEKKO_DEFAULT_MS} ms; ` +
+    `${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}`,
 );
 console.log(`${'N'.padEnd(5)} ${'settings'.padEnd(38)} ${'formation'.padStart(9)}   vs Pekko default`);
 for (const fast of [false, true]) {

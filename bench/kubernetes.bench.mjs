@@ -64,7 +64,8 @@ for (const [service, count] of [
   if (points !== count) throw new Error(`resolve returned ${points} of ${count} pods`);
   console.log(
     `kubernetes-emulator ${String(count).padStart(5)} pods, ${LATENCY_MS} ms/request: resolve ${median(times).toFixed(0).padStart(5)} ms ` +
-      `(median of ${RUNS}), ${requests} requests/resolve (500 a page)   one unpaged list ${median(single).toFixed(0).padStart(5)} ms, 1 request   contact points ${points}`,
+      `(median of ${RUNS}), ${requests} requests/resolve (500 a page)   ` +
+      `one unpaged list ${median(single).toFixed(0).padStart(5)} ms, 1 request   contact points ${points}`,
   );
 }
 await provider.close();
@@ -103,7 +104,8 @@ for (const n of [10, 50]) {
   const requests = emu.requests.length;
   await closeNodes(outcomes, providers);
   console.log(
-    `kubernetes-emulator n=${String(n).padEnd(3)} lock (Leases)  formation ${String(ms).padStart(6)} ms   HTTP requests/node ${(requests / n).toFixed(1).padStart(5)}   ` +
+    `kubernetes-emulator n=${String(n).padEnd(3)} lock (Leases)  formation ${String(ms).padStart(6)} ms   ` +
+      `HTTP requests/node ${(requests / n).toFixed(1).padStart(5)}   ` +
       `clusters formed ${formers}, distinct first seeds ${firstSeeds}`,
   );
 }

@@ -82,7 +82,8 @@ async function formation(kind, discovery, n, mode) {
 const install = await ensureServersInstalled();
 const [zk, etcd] = await Promise.all([startZookeeper(install.java, install.zookeeperJar), startEtcd(install.etcd)]);
 console.log(
-  `servers: install ${install.installed ? `${install.installMs} ms` : 'already present'}, zookeeper started in ${zk.startMs} ms, etcd started in ${etcd.startMs} ms`,
+  `servers: install ${install.installed ? `${install.installMs} ms` : 'already present'}, ` +
+    `zookeeper started in ${zk.startMs} ms, etcd started in ${etcd.startMs} ms`,
 );
 const backends = [
   ['etcd', { method: 'etcd', endpoints: [etcd.address] }],
@@ -98,7 +99,8 @@ try {
         console.log(
           `${kind.padEnd(9)} n=${String(n).padEnd(3)} ${(mode === 'lock' ? 'lock (watch)' : 'ConstructR (3 s retry)').padEnd(22)} ` +
             `formation ${String(r.ms).padStart(6)} ms   calls/node ${String(r.callsPerNode).padStart(5)} (max ${r.maxCalls})   ` +
-            `wire requests/node ${String(r.requestsPerNode).padStart(5)}   watch waits/node ${r.waitsPerNode}   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
+            `wire requests/node ${String(r.requestsPerNode).padStart(5)}   watch waits/node ${r.waitsPerNode}   ` +
+            `clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
         );
       }
     }
@@ -107,5 +109,6 @@ try {
   await Promise.all([zk.stop(), etcd.stop()]);
 }
 console.log(
-  '\n(calls = register + resolve + SeedLock operations; wire requests = etcd unary RPCs / ZooKeeper requests;\n "formation" = last node started → all nodes decided)',
+  '\n(calls = register + resolve + SeedLock operations; wire requests = etcd unary RPCs / ZooKeeper requests;' +
+    '\n "formation" = last node started → all nodes decided)',
 );

@@ -55,7 +55,8 @@ export function contactPointsOf(reservations: Reservation[] | undefined, options
       const family = net.isIP(address);
       if (family === 0 || (options.addressType === 'ipv6') !== (family === 6)) {
         throw new ProtocolError(
-          `DescribeInstances: ${FIELD[options.addressType]} of ${id} is not an IPv${options.addressType === 'ipv6' ? 6 : 4} address: ${JSON.stringify(address.slice(0, 64))}`,
+          `DescribeInstances: ${FIELD[options.addressType]} of ${id} ` +
+            `is not an IPv${options.addressType === 'ipv6' ? 6 : 4} address: ${JSON.stringify(address.slice(0, 64))}`,
         );
       }
       const meta: Record<string, string> = { instanceId: id };

@@ -164,7 +164,9 @@ export function addressOfTask(task: Task, options: AddressOptions, path: FieldPa
     return {
       kind: 'skip',
       misconfigured: true,
-      reason: `task ${taskId} uses bridge networking, whose host ports are assigned per task: set containerPort (and containerName if several containers expose it)`,
+      reason:
+        `task ${taskId} uses bridge networking, whose host ports are assigned per task: ` +
+        `set containerPort (and containerName if several containers expose it)`,
     };
   }
   const picked = pickContainer(task, options, taskId);
@@ -174,7 +176,9 @@ export function addressOfTask(task: Task, options: AddressOptions, path: FieldPa
     return {
       kind: 'skip',
       misconfigured: true,
-      reason: `container "${picked.container.name}" of task ${taskId} maps no container port ${options.containerPort} (mapped: ${mappedPorts([picked.container])})`,
+      reason:
+        `container "${picked.container.name}" of task ${taskId} maps no container port ${options.containerPort} ` +
+        `(mapped: ${mappedPorts([picked.container])})`,
     };
   }
   const port = hostPortOf(picked.container, options.containerPort, `${path}.containers[${containerIndex}]`);

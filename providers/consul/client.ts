@@ -126,7 +126,8 @@ function tlsSettings(options: ConsulEndpointOptions, env: Env): ConsulTls {
   if (options.certFile !== undefined || options.keyFile !== undefined) {
     if (options.certFile === undefined || options.keyFile === undefined) {
       throw new ConfigError(
-        `discovery.${options.certFile === undefined ? 'certFile' : 'keyFile'}: required with discovery.${options.certFile === undefined ? 'keyFile' : 'certFile'}`,
+        `discovery.${options.certFile === undefined ? 'certFile' : 'keyFile'}: required with ` +
+          `discovery.${options.certFile === undefined ? 'keyFile' : 'certFile'}`,
         {
           hint: 'a client certificate needs its key: set both certFile and keyFile, or neither',
         },
@@ -155,7 +156,9 @@ function tlsSettings(options: ConsulEndpointOptions, env: Env): ConsulTls {
       throw new ConfigError(
         `${options.tlsServerName !== undefined ? 'discovery.tlsServerName' : 'CONSUL_TLS_SERVER_NAME'}: expected a DNS name, got the IP address ${servername}`,
         {
-          hint: 'a server name is a DNS name in the agent certificate; an agent dialled by IP is verified against the IP addresses in its certificate without it',
+          hint:
+            'a server name is a DNS name in the agent certificate; ' +
+            'an agent dialled by IP is verified against the IP addresses in its certificate without it',
         },
       );
     }
@@ -181,7 +184,7 @@ function readPem(file: string, source: string, marker: RegExp, expected: string)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ConfigError(
-      `${source}: ${code === 'ENOENT' ? `file ${JSON.stringify(file)} does not exist` : `file ${JSON.stringify(file)} cannot be read (${code ?? (err as Error).message})`}`,
+      `${source}: file ${JSON.stringify(file)} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (err as Error).message})`}`,
       {
         cause: err,
         hint: source.startsWith('discovery.') ? `fix discovery.${source.slice(10)}` : `fix or unset ${source}`,
@@ -378,18 +381,25 @@ export class ConsulHttp {
   #networkError(what: string, err: NodeJS.ErrnoException, closedAfterHandshake = false): Error {
     if (err instanceof ClusterseedError) return err;
     const base = this.endpoint.baseUrl;
+    const refused = this.endpoint.tls?.cert
+      ? 'the client certificate (not issued by a CA it trusts, expired, or not for client authentication)'
+      : 'the connection, most likely because it requires a client certificate and none was presented';
     const reason = !this.#secure
       ? undefined
       : closedAfterHandshake
-        ? `the agent closed the connection right after the handshake: it refused ${this.endpoint.tls?.cert ? 'the client certificate (not issued by a CA it trusts, expired, or not for client authentication)' : 'the connection, most likely because it requires a client certificate and none was presented'}`
+        ? `the agent closed the connection right after the handshake: it refused ${refused}`
         : tlsReason(err);
     if (reason !== undefined) {
       const t = this.endpoint.tls ?? {};
       const ca = t.caSource ?? 'the system CAs (set discovery.caFile or CONSUL_CACERT to the CA that signed the agent certificate)';
+      const forName = t.servername ? ` for the name "${t.servername}"` : '';
+      const clientCert = t.certSource
+        ? `the client certificate is ${t.certSource}`
+        : 'no client certificate is presented (discovery.certFile/keyFile or CONSUL_CLIENT_CERT/CONSUL_CLIENT_KEY)';
       return new DiscoveryError(`${what}: TLS with ${base} failed: ${reason}${err.code ? ` (${err.code})` : ''}`, {
         cause: err,
         retriable: false,
-        hint: `the agent is verified against ${ca}${t.servername ? ` for the name "${t.servername}"` : ''}; ${t.certSource ? `the client certificate is ${t.certSource}` : 'no client certificate is presented (discovery.certFile/keyFile or CONSUL_CLIENT_CERT/CONSUL_CLIENT_KEY)'}. TLS verification is never disabled; see docs/providers/consul.md#tls`,
+        hint: `the agent is verified against ${ca}${forName}; ${clientCert}. TLS verification is never disabled; see docs/providers/consul.md#tls`,
       });
     }
     const code = err.code ?? err.message;

@@ -220,7 +220,10 @@ function clientCertReason(s: EtcdSettings, failure: TlsFailure): string {
   } catch {
     // checked at start-up; fall through to the generic reason
   }
-  return `the server refused the client certificate ${s.cert.source} (alert: ${alert}): is it signed by a CA in etcd's --trusted-ca-file, with extendedKeyUsage clientAuth?`;
+  return (
+    `the server refused the client certificate ${s.cert.source} (alert: ${alert}): ` +
+    `is it signed by a CA in etcd's --trusted-ca-file, with extendedKeyUsage clientAuth?`
+  );
 }
 
 function tlsError(what: string, host: string, failure: TlsFailure, s: EtcdSettings, cause: unknown): ClusterseedError {
@@ -234,6 +237,8 @@ function tlsError(what: string, host: string, failure: TlsFailure, s: EtcdSettin
   }
   return new AuthError(`etcd: ${what}: TLS handshake with ${host} failed: ${clientCertReason(s, failure)} (${failure.code})`, {
     cause,
-    hint: 'etcd runs with --client-cert-auth: set discovery.certFile and keyFile (or ETCDCTL_CERT and ETCDCTL_KEY) to a valid client certificate signed by its --trusted-ca-file',
+    hint:
+      'etcd runs with --client-cert-auth: set discovery.certFile and keyFile (or ETCDCTL_CERT and ETCDCTL_KEY) ' +
+      'to a valid client certificate signed by its --trusted-ca-file',
   });
 }

@@ -258,7 +258,8 @@ export class KubernetesClient {
   readonly #lost = (call: KubeCall, err?: Error): Error => {
     if (this.#closed) return new AbortedError('kubernetes client closed');
     return new DiscoveryError(
-      `${describe(call)}: the connection to ${this.apiServer} was lost while reading the response${err ? `: ${(err as { code?: string }).code ?? err.message}` : ''}`,
+      `${describe(call)}: the connection to ${this.apiServer} ` +
+        `was lost while reading the response${err ? `: ${(err as { code?: string }).code ?? err.message}` : ''}`,
       { cause: err },
     );
   };
@@ -295,7 +296,9 @@ export async function createKubernetesClient(
       `discovery.caFile: cannot read the cluster CA ${config.caFile}: ${code === 'ENOENT' ? 'no such file' : (code ?? (err as Error).message)}`,
       {
         cause: err,
-        hint: 'run in a pod with its service account mounted (ca.crt), or set discovery.caFile to the PEM of the CA that signed the API server certificate; TLS is always verified',
+        hint:
+          'run in a pod with its service account mounted (ca.crt), ' +
+          'or set discovery.caFile to the PEM of the CA that signed the API server certificate; TLS is always verified',
       },
     );
   }

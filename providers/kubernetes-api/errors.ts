@@ -74,7 +74,8 @@ export function statusError(
   }
   if (status === 403) {
     return new AuthError(
-      `${what}: forbidden (HTTP 403): the service account may not "${call.rbac.verb}" "${call.rbac.resource}" in ${namespace === undefined ? 'the cluster scope' : `namespace "${namespace}"`}: ${detail}`,
+      `${what}: forbidden (HTTP 403): the service account may not "${call.rbac.verb}" "${call.rbac.resource}" ` +
+        `in ${namespace === undefined ? 'the cluster scope' : `namespace "${namespace}"`}: ${detail}`,
       {
         hint: rule,
       },
@@ -103,7 +104,10 @@ export function networkError(apiServer: string, what: string, err: Error): Error
     return new DiscoveryError(`${what}: TLS verification of ${apiServer} failed: ${tls ?? err.message}${code ? ` (${code})` : ''}`, {
       cause: err,
       retriable: false,
-      hint: "the API server is always verified against discovery.caFile (in a pod: the service account's ca.crt); check that the file holds the cluster CA and that discovery.apiServer names a host in the server certificate. There is no insecure mode.",
+      hint:
+        "the API server is always verified against discovery.caFile (in a pod: the service account's ca.crt); " +
+        'check that the file holds the cluster CA and that discovery.apiServer names a host in the server certificate. ' +
+        'There is no insecure mode.',
     });
   }
   return new DiscoveryError(`${what}: cannot reach the API server ${apiServer}: ${code ?? err.message}`, {
@@ -133,7 +137,11 @@ export function rbacRule(rbac: KubeCall['rbac'], namespace: string | undefined):
   const verbs = ROLE_VERBS[`${rbac.apiGroup}/${rbac.resource}`] ?? [rbac.verb];
   const all = verbs.includes(rbac.verb) ? verbs : [...verbs, rbac.verb];
   const where = namespace === undefined ? 'cluster-wide (a ClusterRole)' : `in namespace "${namespace}"`;
-  return `the service account needs "${rbac.verb}" on "${rbac.resource}" ${where} (a Role with apiGroups [${JSON.stringify(rbac.apiGroup)}], resources [${JSON.stringify(rbac.resource)}], verbs [${all.map((v) => JSON.stringify(v)).join(',')}], and a RoleBinding to the pod's service account; see ${DOCS})`;
+  return (
+    `the service account needs "${rbac.verb}" on "${rbac.resource}" ${where} (a Role with apiGroups [${JSON.stringify(rbac.apiGroup)}], ` +
+    `resources [${JSON.stringify(rbac.resource)}], verbs [${all.map((v) => JSON.stringify(v)).join(',')}], ` +
+    `and a RoleBinding to the pod's service account; see ${DOCS})`
+  );
 }
 
 /** Everything clusterseed needs of each resource, so one fix grants the whole rule. */

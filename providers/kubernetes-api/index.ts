@@ -72,7 +72,8 @@ export class KubernetesApiProvider implements LockCapableProvider {
       if (!found) {
         logger.warn(
           { self: formatHostPort(self), labelSelector: this.labelSelector(options.service), namespace: this.#client.namespace, pods: live.length },
-          'kubernetes-api: no Running pod matching the selector has this address: peers will not find this node (advertise the pod IP with self.mode "kubernetes" and POD_IP, and name the management port as discovery.portName)',
+          'kubernetes-api: no Running pod matching the selector has this address: peers will not find this node ' +
+            '(advertise the pod IP with self.mode "kubernetes" and POD_IP, and name the management port as discovery.portName)',
         );
       }
     } catch (err) {

@@ -137,7 +137,8 @@ export async function listPods(client: KubernetesClient, options: ListPodsOption
         if (err instanceof KubernetesStatusError && err.status === 400 && options.labelSelector) {
           // The API server parses the selector (kubectl's -l syntax); its 400 names what is wrong.
           throw new ConfigError(
-            `discovery.labelSelector: the API server rejected ${JSON.stringify(options.labelSelector)}: ${err.message.replace(/^.*?HTTP 400( BadRequest)?: /, '')}`,
+            `discovery.labelSelector: the API server rejected ${JSON.stringify(options.labelSelector)}: ` +
+              `${err.message.replace(/^.*?HTTP 400( BadRequest)?: /, '')}`,
             {
               cause: err,
               hint: 'use kubectl -l syntax: app=orders, tier!=canary, env in (prod,staging), !legacy (without discovery.labelSelector it is app=<service>)',

@@ -53,7 +53,9 @@ export class ServiceAccountToken {
     } catch (err) {
       throw new ConfigError(`${this.#key}: cannot read the service-account token ${this.file}: ${reason(err)}`, {
         cause: err,
-        hint: 'run in a pod whose service account token is mounted (automountServiceAccountToken must not be false), or set discovery.tokenFile to a file holding a bearer token',
+        hint:
+          'run in a pod whose service account token is mounted (automountServiceAccountToken must not be false), ' +
+          'or set discovery.tokenFile to a file holding a bearer token',
       });
     }
   }

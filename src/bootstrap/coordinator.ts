@@ -391,7 +391,8 @@ export class Coordinator {
       this.#warnedSelfMissing = true;
       logger.warn(
         { advertised: key(self), discovered: this.#view.map(key) },
-        'this node does not find itself among the discovered contact points: it will never form a cluster; check that self (the advertised address) matches what discovery returns',
+        'this node does not find itself among the discovered contact points: it will never form a cluster; ' +
+          'check that self (the advertised address) matches what discovery returns',
       );
     }
     const decision = decide({
@@ -425,7 +426,9 @@ export class Coordinator {
     if (decision.kind === 'join' && decision.conflictingFirstSeeds.length > 0) {
       logger.error(
         { joining: key(this.#seeds[0]!), members: decision.members, otherFirstSeeds: decision.conflictingFirstSeeds.map(key) },
-        'PEERS REPORT DIFFERENT FIRST SEEDS: more than one cluster exists; joining the one that survives (more members, ties to the lower first seed). Check for a network partition or a discovery misconfiguration',
+        'PEERS REPORT DIFFERENT FIRST SEEDS: more than one cluster exists; ' +
+          'joining the one that survives (more members, ties to the lower first seed). ' +
+          'Check for a network partition or a discovery misconfiguration',
       );
     }
     this.#watch = this.#newWatch();

@@ -183,7 +183,11 @@ export function gateHint(gate: Gate | undefined): string {
     case 'required-contact-points':
       return 'start more nodes, or lower bootstrap.requiredContactPoints';
     case 'unconfirmed-contact-points':
-      return 'a discovered peer does not answer on its management endpoint: check that it runs, the port, firewalls, management.token, and with management.tls the same CA on every node and the probed address in each certificate';
+      return (
+        'a discovered peer does not answer on its management endpoint: ' +
+        'check that it runs, the port, firewalls, management.token, ' +
+        'and with management.tls the same CA on every node and the probed address in each certificate'
+      );
     case 'stable-margin':
       return 'the discovered set keeps changing: check discovery, or raise bootstrapTimeoutMs';
     case 'not-lowest':

@@ -165,7 +165,8 @@ export const Config = z
         code: 'custom',
         path: ['discovery', 'portName'],
         message:
-          'bootstrap.strategy "lock" on kubernetes-api needs the name of the container port peers probe (e.g. "management"), so a pod can be matched to its record',
+          'bootstrap.strategy "lock" on kubernetes-api needs the name of the container port peers probe (e.g. "management"), ' +
+          'so a pod can be matched to its record',
       });
     }
   });

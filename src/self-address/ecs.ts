@@ -35,7 +35,8 @@ export async function resolveEcsSelfAddress(options: ResolveSelfAddressOptions =
     }
     if (!net.isIPv4(ip)) {
       throw new ProtocolError(
-        `ECS container metadata of "${container.Name}": field Networks[${networks.indexOf(awsvpc)}].IPv4Addresses[0] is not an IPv4 address: ${JSON.stringify(ip)}`,
+        `ECS container metadata of "${container.Name}": field Networks[${networks.indexOf(awsvpc)}].IPv4Addresses[0] ` +
+          `is not an IPv4 address: ${JSON.stringify(ip)}`,
       );
     }
     return { host: ip, source: 'ecs-awsvpc' };

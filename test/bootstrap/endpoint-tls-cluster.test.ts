@@ -131,7 +131,7 @@ describe('bootstrap() over mutual TLS', () => {
     await expect(fetch(`http://127.0.0.63:${port}/health`)).rejects.toThrow();
   }, 30_000);
 
-  it('a node whose certificate is from an untrusted CA is a failed probe, logged once with the reason; the others cannot confirm it and do not form', async () => {
+  it('a node certified by an untrusted CA is a failed probe, logged once with the reason; the others cannot confirm it and do not form', async () => {
     // DESIGN §5.2 step 4: a node forms the cluster only when every discovered point has a fresh
     // observation, so a discovered peer that fails TLS keeps the gate "unconfirmed-contact-points"
     // closed until bootstrapTimeoutMs, as a peer that does not answer at all would.

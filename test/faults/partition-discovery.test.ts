@@ -161,7 +161,8 @@ describe('a split of discovery (issue 9, reproduction 4)', () => {
     const { verdict: final } = await untilOneCluster([...split.nodes, late], 20_000, split.describe, [late]);
     expect(final.survivor).toBe(verdict.survivor);
     console.log(
-      `[partition-discovery] requiredContactPoints 2: one cluster ${ms} ms after the heal (${verdict.survivor}); yielded [${verdict.yielded.map((c) => c.name).join(', ')}]`,
+      `[partition-discovery] requiredContactPoints 2: one cluster ${ms} ms after the heal (${verdict.survivor}); ` +
+        `yielded [${verdict.yielded.map((c) => c.name).join(', ')}]`,
     );
   });
 });

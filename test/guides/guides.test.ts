@@ -315,7 +315,8 @@ describe('Kubernetes manifests in the guides run as pods', () => {
           world.emulator.rotateToken({ revokeOld: true });
           await waitFor(
             () => world.emulator.requests.slice(before).filter((r) => r.status === 200 && r.path.endsWith('/pods')).length >= NODE_COUNT,
-            `${NODE_COUNT} successful pod lists after the token rotation; requests: ${JSON.stringify(world.emulator.requests.slice(before).map((r) => `${r.method} ${r.path} ${r.status}`))}`,
+            `${NODE_COUNT} successful pod lists after the token rotation; ` +
+              `requests: ${JSON.stringify(world.emulator.requests.slice(before).map((r) => `${r.method} ${r.path} ${r.status}`))}`,
             30_000,
           );
           for (const t of pods) expect(t.stderr()).not.toMatch(/CLUSTERSEED_E_AUTH|Unauthorized/);

@@ -135,7 +135,8 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
     expect(conflict.status).toMatchObject({
       reason: 'Conflict',
       message:
-        'Operation cannot be fulfilled on leases.coordination.k8s.io "clusterseed-svc-lock": the object has been modified; please apply your changes to the latest version and try again',
+        'Operation cannot be fulfilled on leases.coordination.k8s.io "clusterseed-svc-lock": the object has been modified; ' +
+        'please apply your changes to the latest version and try again',
     });
     expect(emu.lease('default', 'clusterseed-svc-lock')!.spec.holderIdentity).toBe('b');
     const leases = await coordination.listNamespacedLease({ namespace: 'default' });
@@ -158,7 +159,8 @@ describe('@kubernetes/client-node 1.4 against the emulator', () => {
       );
       expect(forbidden.code).toBe(403);
       expect(forbidden.status.message).toBe(
-        'leases.coordination.k8s.io "x" is forbidden: User "system:serviceaccount:default:default" cannot update resource "leases" in API group "coordination.k8s.io" in the namespace "default"',
+        'leases.coordination.k8s.io "x" is forbidden: User "system:serviceaccount:default:default" ' +
+          'cannot update resource "leases" in API group "coordination.k8s.io" in the namespace "default"',
       );
     } finally {
       emu.allowAll();

@@ -164,7 +164,8 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
     expect(stale.code).not.toBe(0);
     expect(stale.stderr).toContain('Error from server (Conflict)');
     expect(stale.stderr).toContain(
-      'Operation cannot be fulfilled on leases.coordination.k8s.io "clusterseed-demo-lock": the object has been modified; please apply your changes to the latest version and try again',
+      'Operation cannot be fulfilled on leases.coordination.k8s.io "clusterseed-demo-lock": the object has been modified; ' +
+        'please apply your changes to the latest version and try again',
     );
     const del = await kubectl(['delete', 'lease', 'clusterseed-demo-lock']);
     expect(del.code, del.stderr).toBe(0);
@@ -196,12 +197,14 @@ describe('kubectl 1.20 (Debian kubernetes-client) against the emulator', () => {
       const r = await kubectl(['get', 'pods']);
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim()).toBe(
-        'Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:default:default" cannot list resource "pods" in API group "" in the namespace "default"',
+        'Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:default:default" ' +
+          'cannot list resource "pods" in API group "" in the namespace "default"',
       );
       expect((await kubectl(['get', 'pods', '-n', 'other', '-o', 'name'])).stdout.trim()).toBe('pod/elsewhere');
       const lease = await kubectl(['get', 'lease', 'x']);
       expect(lease.stderr).toContain(
-        'Error from server (Forbidden): leases.coordination.k8s.io "x" is forbidden: User "system:serviceaccount:default:default" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "default"',
+        'Error from server (Forbidden): leases.coordination.k8s.io "x" is forbidden: User "system:serviceaccount:default:default" ' +
+          'cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "default"',
       );
     } finally {
       emu.allowAll();

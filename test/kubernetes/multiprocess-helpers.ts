@@ -98,7 +98,10 @@ export class KubeWorld {
   }
 
   describe(): string {
-    return `service ${this.service}\nlock Lease: ${JSON.stringify(this.lockLease?.spec)} first-seed ${this.recordedFirstSeed()}\nmembers: ${this.recordedMembers().join(', ')}\n${this.fleet.describe()}`;
+    return (
+      `service ${this.service}\nlock Lease: ${JSON.stringify(this.lockLease?.spec)} first-seed ${this.recordedFirstSeed()}` +
+      `\nmembers: ${this.recordedMembers().join(', ')}\n${this.fleet.describe()}`
+    );
   }
 
   async close(): Promise<void> {

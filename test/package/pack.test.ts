@@ -101,7 +101,14 @@ for (const m of methods) {
     out.providers[m] = { error: e.code, message: e.message };
   }
 }
-for (const spec of ['clusterseed/providers/etcd/client', 'clusterseed/providers/aws-common', 'clusterseed/dist/src/index.js', 'clusterseed/src/index.ts', 'clusterseed/providers/static/index.js']) {
+const deepSpecs = [
+  'clusterseed/providers/etcd/client',
+  'clusterseed/providers/aws-common',
+  'clusterseed/dist/src/index.js',
+  'clusterseed/src/index.ts',
+  'clusterseed/providers/static/index.js',
+];
+for (const spec of deepSpecs) {
   try {
     await import(spec);
     out.deep[spec] = 'imported';

@@ -4,9 +4,14 @@ import { alive, cli, registryEntries, singleNodeConfig, tempDir, waitFor } from 
 
 // The children are small node scripts; they print only what the test reads on stdout.
 const node = process.execPath;
-const PRINT_ENV = `const e = process.env; console.log(JSON.stringify({ seeds: e.CLUSTERSEED_SEEDS, self: e.CLUSTERSEED_SELF, formed: e.CLUSTERSEED_FORMED_NEW_CLUSTER, hostIp: e.HOST_IP, hostPort: e.HOST_PORT, hocon: e.CLUSTERSEED_HOCON, keep: e.KEEP_ME }))`;
+const PRINT_ENV =
+  `const e = process.env; console.log(JSON.stringify({ seeds: e.CLUSTERSEED_SEEDS, self: e.CLUSTERSEED_SELF, formed: e.CLUSTERSEED_FORMED_NEW_CLUSTER, ` +
+  `hostIp: e.HOST_IP, hostPort: e.HOST_PORT, hocon: e.CLUSTERSEED_HOCON, keep: e.KEEP_ME }))`;
 // Waits for a signal, reports it, exits 40 + the signal's number.
-const WAIT_SIGNAL = `for (const s of ['SIGTERM','SIGINT','SIGHUP']) process.on(s, () => { console.log('child got ' + s); process.exit(40 + require('os').constants.signals[s]); }); console.log('ready ' + process.pid); setInterval(() => {}, 1000);`;
+const WAIT_SIGNAL =
+  `for (const s of ['SIGTERM','SIGINT','SIGHUP']) process.on(s, () => { console.log('child got ' + s); ` +
+  `process.exit(40 + require('os').constants.signals[s]); });` +
+  ` console.log('ready ' + process.pid); setInterval(() => {}, 1000);`;
 
 describe('clusterseed run', () => {
   it("gives the child the decision in its environment; stdout is the child's alone", async () => {

@@ -135,7 +135,11 @@ class Member implements EnsembleMember {
   }
 
   describe(): string {
-    return `--- ${this.name} ${this.clientAddress} pid=${this.pid} ${this.alive ? (this.paused ? 'paused' : 'running') : `exited (${this.child?.exitCode ?? this.child?.signalCode})`}\n${tail(this.logFile)}`;
+    return (
+      `--- ${this.name} ${this.clientAddress} ` +
+      `pid=${this.pid} ${this.alive ? (this.paused ? 'paused' : 'running') : `exited (${this.child?.exitCode ?? this.child?.signalCode})`}` +
+      `\n${tail(this.logFile)}`
+    );
   }
 }
 

@@ -105,7 +105,8 @@ if (values.seed !== undefined) {
   const withYields = stats.reduce((a, s) => a + s.seedsWithYields, 0);
   const settle = Math.max(0, ...stats.map((s) => s.maxSettledAfterCalmMs));
   process.stdout.write(
-    `sim${values.legacy ? ' (legacy rules: negative control)' : ''}: ${total} seeds (${from}…${from + total - 1}) in ${secs.toFixed(1)} s on ${workers} worker(s): ${failed.length} failed\n`,
+    `sim${values.legacy ? ' (legacy rules: negative control)' : ''}: ${total} seeds (${from}…${from + total - 1}) ` +
+      `in ${secs.toFixed(1)} s on ${workers} worker(s): ${failed.length} failed\n`,
   );
   process.stdout.write(
     `  ${withYields} seeds healed a split brain (${yields} yields in all); one cluster at most ${settle} virtual ms after the last fault healed\n`,

@@ -114,7 +114,10 @@ export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields,
     const bound = Math.max(calmAt, lastStart) + bounds.decideMs;
     const late = running.find((n) => n.current!.decision!.decidedAt > bound);
     if (late)
-      return `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (calm at ${calmAt}, last start ${lastStart})`;
+      return (
+        `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, ` +
+        `later than the bound ${Math.round(bound)} ms (calm at ${calmAt}, last start ${lastStart})`
+      );
   }
 
   // 3. The stronger invariant where nothing can split the view.
@@ -128,7 +131,10 @@ export function checkInvariants({ sc, nodes, now, calmAt, limit, bounds, yields,
       const bound = lastChange + s.stableMarginMs + 3 * (1.2 * s.probeIntervalMs + s.probeTimeoutMs) + 2 * s.discoveryIntervalMs + 200;
       const late = running.find((n) => n.current!.decision!.decidedAt > bound);
       if (late)
-        return `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, later than the bound ${Math.round(bound)} ms (last view change ${lastChange} ms)`;
+        return (
+          `${host(late)} decided at ${late.current!.decision!.decidedAt} ms, ` +
+          `later than the bound ${Math.round(bound)} ms (last view change ${lastChange} ms)`
+        );
     }
   }
   return undefined;

@@ -110,7 +110,8 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
         ? ` freeze ${s.freeze.step === 'time' ? `at ${s.freeze.at}` : `${s.freeze.at} ms after '${s.freeze.step}'`} for ${s.freeze.ms} ms`
         : '';
       trace.push(
-        `  ${s.name} ${s.host} ${s.lateByMs !== undefined ? `late: starts ${s.lateByMs} ms after calm` : `start ${s.startAt}`}${s.crashAt !== undefined ? ` crash ${s.crashAt}` : ''}${freeze}`,
+        `  ${s.name} ${s.host} ${s.lateByMs !== undefined ? `late: starts ${s.lateByMs} ms after calm` : `start ${s.startAt}`}` +
+          `${s.crashAt !== undefined ? ` crash ${s.crashAt}` : ''}${freeze}`,
       );
     }
   }
@@ -237,7 +238,8 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   // The CLI's behaviour on yielding (exit 3 after deregistering), then its orchestrator's restart.
   const onConflict = (i: number, inc: Incarnation, c: ClusterConflict) => {
     log(
-      `${name(i)} CONFLICT ours ${c.ours.firstSeed.host}(${c.ours.members}) theirs ${c.theirs.firstSeed.host}(${c.theirs.members}) ${c.yielding ? 'YIELDS' : 'survives'}`,
+      `${name(i)} CONFLICT ours ${c.ours.firstSeed.host}(${c.ours.members}) ` +
+        `theirs ${c.theirs.firstSeed.host}(${c.theirs.members}) ${c.yielding ? 'YIELDS' : 'survives'}`,
     );
     if (!c.yielding) return;
     const node = nodes[i]!;
@@ -256,7 +258,9 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
   function activate(p: Partition, from: number): void {
     const active = net.partition(p, from);
     log(
-      `PARTITION ${p.kind} from ${active.from} until ${p.healAfterDecidedMs !== undefined ? `${p.healAfterDecidedMs} ms after all decided, at the latest ` : ''}${active.healAt}: ${JSON.stringify(p)}`,
+      `PARTITION ${p.kind} from ${active.from} ` +
+        `until ${p.healAfterDecidedMs !== undefined ? `${p.healAfterDecidedMs} ms after all decided, at the latest ` : ''}` +
+        `${active.healAt}: ${JSON.stringify(p)}`,
     );
     if (p.healAfterDecidedMs !== undefined) healOnDecided.push(active);
     healAt(active, active.healAt);

@@ -11,7 +11,8 @@ import { formatResult, RESULT_FORMATS, type ResultFormat } from '../result-forma
 import { jvmFlags, parseJvmFlags } from '../jvm-format.js';
 
 const USAGE =
-  'clusterseed bootstrap [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] [--timeout MS] [--format json|env|hocon|java-opts [--system NAME] [--protocol pekko|akka] [--remote-port P]] [--exit]';
+  'clusterseed bootstrap [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] ' +
+  '[--timeout MS] [--format json|env|hocon|java-opts [--system NAME] [--protocol pekko|akka] [--remote-port P]] [--exit]';
 
 /** The CLI gives up after two minutes unless told otherwise (the API waits forever by default). */
 export const CLI_BOOTSTRAP_TIMEOUT_MS = 120_000;
@@ -126,7 +127,8 @@ export async function bootstrap(args: string[], io: CliIO): Promise<number> {
   if (!conflict) return 0;
   io.stdout.write(`${JSON.stringify({ conflict: conflictJson(conflict) })}\n`);
   io.stderr.write(
-    `clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}) — restart it to join the surviving cluster\n`,
+    `clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} ` +
+      `lost to ${formatHostPort(conflict.theirs.firstSeed)}) — restart it to join the surviving cluster\n`,
   );
   return EXIT_YIELDED;
 }

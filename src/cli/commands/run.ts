@@ -9,7 +9,8 @@ import { resultEnv } from '../result-format.js';
 import { bootstrapFlags, EXIT_YIELDED, loadBootstrapConfig, startCliNode } from './bootstrap.js';
 
 const USAGE =
-  'clusterseed run [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] [--timeout MS] [--format hocon|java-opts --system NAME [--protocol pekko|akka] [--remote-port P]] -- COMMAND [ARGS…]';
+  'clusterseed run [--config F] [--service S] [--discovery "method=…"] [--strategy lowest-address|lock] ' +
+  '[--timeout MS] [--format hocon|java-opts --system NAME [--protocol pekko|akka] [--remote-port P]] -- COMMAND [ARGS…]';
 
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /** After the wrapper dies, the watchdog waits this long between SIGTERM and SIGKILL of the child. */
@@ -158,7 +159,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   void cliNode.yielded.then((conflict) => {
     yielded = true;
     io.stderr.write(
-      `clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} lost to ${formatHostPort(conflict.theirs.firstSeed)}); stopping the command — restart to join the surviving cluster\n`,
+      `clusterseed: this node yielded in a cluster conflict (its cluster ${formatHostPort(conflict.ours.firstSeed)} ` +
+        `lost to ${formatHostPort(conflict.theirs.firstSeed)}); stopping the command — restart to join the surviving cluster\n`,
     );
     signalChild(child, ownGroup, 'SIGTERM');
   });

@@ -2,7 +2,8 @@ import { oneOf, parseFlags, parseMs, UsageError, type CliIO } from '../io.js';
 import { resolveSelfAddress, SELF_ADDRESS_MODES } from '../../self-address/index.js';
 
 const USAGE =
-  'clusterseed self-address [--mode auto|ecs|kubernetes|ec2|interface] [--container-port P] [--interface NAME|CIDR] [--allow-imds-v1] [--timeout MS] [--format env|json]';
+  'clusterseed self-address [--mode auto|ecs|kubernetes|ec2|interface] [--container-port P] ' +
+  '[--interface NAME|CIDR] [--allow-imds-v1] [--timeout MS] [--format env|json]';
 
 /** Prints the address this node should advertise (DESIGN §5.4), for container entrypoints. */
 export async function selfAddress(args: string[], io: CliIO): Promise<number> {

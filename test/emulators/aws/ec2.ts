@@ -59,7 +59,8 @@ export class Ec2Handler implements EmulatorHandler {
       return ec2Error(
         403,
         'UnauthorizedOperation',
-        'You are not authorized to perform this operation. User: arn:aws:sts::123456789012:assumed-role/app is not authorized to perform: ec2:DescribeInstances',
+        'You are not authorized to perform this operation. ' +
+          'User: arn:aws:sts::123456789012:assumed-role/app is not authorized to perform: ec2:DescribeInstances',
         req.requestId,
       );
     }
@@ -72,7 +73,9 @@ export class Ec2Handler implements EmulatorHandler {
     return {
       status: 200,
       headers: xmlHeaders(req.requestId),
-      body: `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${req.requestId}</requestId><reservationSet><item><reservationId>r-1</res`,
+      body:
+        `<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstancesResponse xmlns="${XMLNS}"><requestId>${req.requestId}</requestId>` +
+        `<reservationSet><item><reservationId>r-1</res`,
     };
   }
 
@@ -184,7 +187,9 @@ export function ec2Error(status: number, code: string, message: string, requestI
   return {
     status,
     headers: xmlHeaders(requestId),
-    body: `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+    body:
+      `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code>` +
+      `<Message>${xmlEscape(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
   };
 }
 
@@ -197,9 +202,11 @@ function instanceXml(i: Ec2Instance): string {
   const eni =
     i.privateIpAddress === undefined
       ? ''
-      : `<item><networkInterfaceId>${eniId}</networkInterfaceId><subnetId>subnet-0a1b2c3d</subnetId><vpcId>vpc-0a1b2c3d</vpcId><ownerId>123456789012</ownerId><status>in-use</status>` +
+      : `<item><networkInterfaceId>${eniId}</networkInterfaceId><subnetId>subnet-0a1b2c3d</subnetId><vpcId>vpc-0a1b2c3d</vpcId>` +
+        `<ownerId>123456789012</ownerId><status>in-use</status>` +
         `<privateIpAddress>${i.privateIpAddress}</privateIpAddress><sourceDestCheck>true</sourceDestCheck>` +
-        `<attachment><attachmentId>eni-attach-${i.instanceId.slice(2)}</attachmentId><deviceIndex>0</deviceIndex><status>attached</status><deleteOnTermination>true</deleteOnTermination></attachment>` +
+        `<attachment><attachmentId>eni-attach-${i.instanceId.slice(2)}</attachmentId><deviceIndex>0</deviceIndex>` +
+        `<status>attached</status><deleteOnTermination>true</deleteOnTermination></attachment>` +
         (i.publicIpAddress ? `<association><publicIp>${i.publicIpAddress}</publicIp><ipOwnerId>amazon</ipOwnerId></association>` : '') +
         `<privateIpAddressesSet><item><privateIpAddress>${i.privateIpAddress}</privateIpAddress><primary>true</primary></item></privateIpAddressesSet>` +
         (i.ipv6Address
@@ -210,7 +217,8 @@ function instanceXml(i: Ec2Instance): string {
     `<item><instanceId>${i.instanceId}</instanceId><imageId>ami-0abcdef1234567890</imageId>` +
     `<instanceState><code>${STATE_CODES[i.state]}</code><name>${i.state}</name></instanceState>` +
     `<privateDnsName>${i.privateIpAddress ? `ip-${i.privateIpAddress.replace(/\./g, '-')}.ec2.internal` : ''}</privateDnsName><dnsName/><reason/>` +
-    `<amiLaunchIndex>0</amiLaunchIndex><productCodes/><instanceType>${xmlEscape(i.instanceType)}</instanceType><launchTime>2026-01-05T10:00:00.000Z</launchTime>` +
+    `<amiLaunchIndex>0</amiLaunchIndex><productCodes/><instanceType>${xmlEscape(i.instanceType)}</instanceType>` +
+    `<launchTime>2026-01-05T10:00:00.000Z</launchTime>` +
     `<placement><availabilityZone>${xmlEscape(i.availabilityZone)}</availabilityZone><groupName/><tenancy>default</tenancy></placement>` +
     `<monitoring><state>disabled</state></monitoring><subnetId>subnet-0a1b2c3d</subnetId><vpcId>vpc-0a1b2c3d</vpcId>` +
     el('privateIpAddress', i.privateIpAddress) +
@@ -232,7 +240,8 @@ export function describeInstancesXml(instances: Ec2Instance[], requestId: string
   const items = [...reservations]
     .map(
       ([rid, list]) =>
-        `<item><reservationId>${rid}</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>${list.map(instanceXml).join('')}</instancesSet></item>`,
+        `<item><reservationId>${rid}</reservationId><ownerId>123456789012</ownerId><groupSet/>` +
+        `<instancesSet>${list.map(instanceXml).join('')}</instancesSet></item>`,
     )
     .join('');
   return (

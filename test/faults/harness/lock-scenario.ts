@@ -120,7 +120,8 @@ export async function runLockScenario(backend: LockBackend, scenario: LockScenar
     if (process.env.FAULTS_REPORT) {
       const aEnd = a.killed ? 'killed' : a.conflict ? `yielded (exit ${a.exit?.code})` : `joined ${a.firstSeed}`;
       console.log(
-        `[faults] ${backend.name} / ${scenarioName(scenario)}: survivor ${formed}, A ${aEnd}, one cluster ${settledMs} ms after the heal, E joined ${e.firstSeed}`,
+        `[faults] ${backend.name} / ${scenarioName(scenario)}: survivor ${formed}, A ${aEnd}, ` +
+          `one cluster ${settledMs} ms after the heal, E joined ${e.firstSeed}`,
       );
       if (process.env.FAULTS_REPORT === 'trace') console.log(context());
     }
