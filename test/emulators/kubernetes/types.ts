@@ -1,4 +1,4 @@
-/* The emulator's public types (the shared contract in /work/notes/k8s-contract.md). */
+/* The emulator's public types: what tests and benches drive it with (see index.ts for the behaviour). */
 
 export interface KubernetesEmulatorOptions {
   /** bind address, default 127.0.0.1 */
