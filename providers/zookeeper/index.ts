@@ -1,11 +1,12 @@
 import { canonicalize } from '../../src/address.js';
 import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import { bounded } from '../../src/lock/bounded.js';
-import { decodePoint, pointKey } from '../../src/lock/codec.js';
+import { pointKey } from '../../src/lock/codec.js';
 import { OwnedEntries } from '../../src/lock/owned-entries.js';
 import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js';
 import type { ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions } from '../../src/types.js';
 import { aliases, method, ZookeeperOptions } from './options.js';
+import { decodeNames } from './names.js';
 import { CALL_TIMEOUT_MS, CreateMode, Exception, isZkCode, zkError, ZkSession } from './session.js';
 import { ZookeeperSeedLock } from './seed-lock.js';
 
@@ -71,26 +72,18 @@ export class ZookeeperProvider implements LockCapableProvider {
     return `${root}/${encodeURIComponent(service)}`;
   }
 
+  /**
+   * One request, whatever the size of the service: a registration's name is its address
+   * (`nodes/<host:port>`, see pointKey), so the listing is the answer; the data (with meta) is not read.
+   */
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
     const dir = `${this.servicePath(lookup.service)}/nodes`;
     const session = this.#session;
     try {
-      const names = await session.getChildren(dir, options.signal);
-      // One bound for the whole read (each call still has its own timeout): a signal per read would
-      // stack a listener per registration on the caller's signal.
-      const entries = await bounded(`zookeeper: reading ${dir}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () =>
-        Promise.all(names.map(async (name) => ({ name, node: await session.getData(`${dir}/${name}`) }))),
+      const names = await bounded(`zookeeper: reading ${dir}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () =>
+        session.getChildren(dir, options.signal),
       );
-      const points: ContactPoint[] = [];
-      for (const { name, node } of entries) {
-        if (!node) continue; // deregistered between the listing and the read
-        try {
-          points.push(decodePoint(node.data, `${dir}/${name}`));
-        } catch (err) {
-          this.#context.logger.warn({ znode: `${dir}/${name}`, error: (err as Error).message }, 'zookeeper: skipping malformed registration');
-        }
-      }
-      return canonicalize(points);
+      return canonicalize(decodeNames(names, dir, this.#context, 'registration'));
     } catch (err) {
       throw zkError(`reading ${dir}`, err);
     }

@@ -1,11 +1,12 @@
 import type { Watcher } from 'node-zookeeper-client';
-import { canonicalize, parseHostPort } from '../../src/address.js';
+import { canonicalize } from '../../src/address.js';
 import { ChangeSignal } from '../../src/lock/change-signal.js';
 import { decodeFirstSeed, encodeFirstSeed, encodePoint, pointKey } from '../../src/lock/codec.js';
 import { sameStoredFirstSeed } from '../../src/lock/record.js';
 import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import type { ContactPoint, ProviderContext } from '../../src/types.js';
 import type { ZookeeperProvider } from './index.js';
+import { decodeNames } from './names.js';
 import { CreateMode, Exception, isZkCode, zkError, type ZkOp } from './session.js';
 
 const LOCK_NODE = /^lock-(\d+)$/;
@@ -54,29 +55,33 @@ export class ZookeeperSeedLock implements SeedLock {
     change.readVersion = change.signal.version;
     const session = this.#provider.session;
     try {
-      const [exists, names] = await Promise.all([
-        session.exists(paths.firstSeed, signal, change.watcher),
-        session.getChildren(paths.members, signal, change.watcher),
+      // Two requests in the usual case, whatever the number of members: first-seed's data (its read sets
+      // the watch) and the members listing, whose names are the members' addresses (no read per member).
+      const [node, names] = await Promise.all([
+        this.#readWatched(paths.firstSeed, change.watcher, signal),
+        session.listChildren(paths.members, signal, change.watcher),
       ]);
-      // getChildren on a missing parent sets no watch: create it so the next member wakes us.
-      if (names.length === 0) {
-        await session.ensureDir(paths.members, signal);
-        await session.getChildren(paths.members, signal, change.watcher);
-      }
-      const members: ContactPoint[] = [];
-      for (const name of names) {
-        try {
-          members.push(parseHostPort(decodeURIComponent(name)));
-        } catch {
-          this.#context.logger.warn({ znode: `${paths.members}/${name}` }, 'zookeeper: skipping malformed member entry');
-        }
-      }
-      const record: ClusterRecord = { members: canonicalize(members) };
-      const node = exists ? await session.getData(paths.firstSeed, signal) : undefined;
+      // A listing of a missing directory sets no watch: watch for its creation (the first addMember makes it).
+      if (names === undefined && (await session.exists(paths.members, signal, change.watcher))) change.signal.bump();
+      const record: ClusterRecord = { members: canonicalize(decodeNames(names ?? [], paths.members, this.#context, 'member')) };
       if (node) record.firstSeed = decodeFirstSeed(node.data, paths.firstSeed);
       return record;
     } catch (err) {
       throw zkError(`reading ${paths.base}`, err);
+    }
+  }
+
+  /**
+   * getData with a watch: one request when the node exists. A read of a missing node sets no watch in
+   * ZooKeeper, so then an exists watch is set (it fires on the creation); a node created between the two
+   * is read again.
+   */
+  async #readWatched(path: string, watcher: Watcher, signal?: AbortSignal): Promise<{ data: string } | undefined> {
+    const session = this.#provider.session;
+    for (;;) {
+      const node = await session.getData(path, signal, watcher);
+      if (node) return node;
+      if (!(await session.exists(path, signal, watcher))) return undefined;
     }
   }
 
@@ -99,11 +104,22 @@ export class ZookeeperSeedLock implements SeedLock {
     const { lockDir } = this.#paths(service);
     const session = this.#provider.session;
     const change = this.#change(service);
-    let ours: string | undefined;
-    let contenders: string[];
+    const value = encodePoint(self, false);
     try {
-      ours = await session.createIn(`${lockDir}/lock-`, encodePoint(self, false), CreateMode.EPHEMERAL_SEQUENTIAL, signal);
-      contenders = (await session.getChildren(lockDir, signal)).filter((n) => LOCK_NODE.test(n)).sort(bySequence);
+      // Held by someone already: no node of ours to create and remove, only the holder to watch.
+      const holder = await this.#holder(lockDir, signal);
+      if (holder !== undefined) {
+        const outcome = await this.#watchHolder(`${lockDir}/${holder}`, value, change.watcher, signal);
+        if (outcome !== 'gone') return outcome === 'ours' ? this.#heldLock(`${lockDir}/${holder}`, service) : undefined;
+      }
+    } catch (err) {
+      throw zkError(`acquiring ${lockDir}`, err);
+    }
+    let ours: string | undefined;
+    let holder: string | undefined;
+    try {
+      ours = await session.createIn(`${lockDir}/lock-`, value, CreateMode.EPHEMERAL_SEQUENTIAL, signal);
+      holder = await this.#holder(lockDir, signal);
     } catch (err) {
       // A lock node we created but could not evaluate would hold (or queue for) the lock unknowingly
       // until our session ends: remove it. (A create whose answer was lost leaves a node we cannot
@@ -111,34 +127,43 @@ export class ZookeeperSeedLock implements SeedLock {
       if (ours !== undefined) void session.remove(ours).catch(() => {});
       throw zkError(`acquiring ${lockDir}`, err);
     }
-    const holder = contenders[0];
     const created = ours;
-    let held = holder !== undefined && `${lockDir}/${holder}` === ours ? ours : undefined;
+    if (holder !== undefined && `${lockDir}/${holder}` === created) return this.#heldLock(created, service);
     try {
-      if (!held && holder !== undefined) held = await this.#leftoverOfOurs(`${lockDir}/${holder}`, encodePoint(self, false), signal);
-      if (held) {
-        if (held !== created) void session.remove(created).catch(() => {});
-        return this.#heldLock(held, service);
+      const outcome = holder === undefined ? 'gone' : await this.#watchHolder(`${lockDir}/${holder}`, value, change.watcher, signal);
+      if (outcome === 'ours') {
+        void session.remove(created).catch(() => {});
+        return this.#heldLock(`${lockDir}/${holder}`, service);
       }
       await session.remove(created, -1, signal).catch((err: unknown) => {
         if (!isZkCode(err, Exception.NO_NODE)) throw err;
       });
-      // Watch the holder: its node goes when it releases or its session ends.
-      if (holder === undefined || !(await session.exists(`${lockDir}/${holder}`, signal, change.watcher))) change.signal.bump();
+      if (outcome === 'gone') change.signal.bump();
     } catch (err) {
       throw zkError(`watching ${lockDir}`, err);
     }
     return undefined;
   }
 
+  /** The lowest lock node's name (the holder), or undefined when nobody holds the lock. */
+  async #holder(lockDir: string, signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.#provider.session.getChildren(lockDir, signal)).filter((n) => LOCK_NODE.test(n)).sort(bySequence)[0];
+  }
+
   /**
-   * The holder node is ours when this session created it with our value: an earlier attempt whose
-   * answer was lost (a timeout). Without this check it would block everyone until the session ends.
+   * Watches the holder's node (it goes when the holder releases or its session ends) — the predecessor
+   * of every contender. 'ours' when it is a node this session created with our value: an earlier
+   * attempt whose answer was lost (a timeout); without this check it would block everyone until the
+   * session ends. 'gone' when it went meanwhile.
    */
-  async #leftoverOfOurs(path: string, value: string, signal?: AbortSignal): Promise<string | undefined> {
+  async #watchHolder(path: string, value: string, watcher: Watcher, signal?: AbortSignal): Promise<'ours' | 'other' | 'gone'> {
     const session = this.#provider.session;
+    const stat = await session.exists(path, signal, watcher);
+    if (!stat) return 'gone';
+    if (!stat.ephemeralOwner.equals(session.client.getSessionId())) return 'other';
     const node = await session.getData(path, signal);
-    return node && node.data === value && node.stat.ephemeralOwner.equals(session.client.getSessionId()) ? path : undefined;
+    if (!node) return 'gone';
+    return node.data === value && node.stat.ephemeralOwner.equals(session.client.getSessionId()) ? 'ours' : 'other';
   }
 
   #heldLock(path: string, service: string): HeldLock {

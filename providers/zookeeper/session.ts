@@ -93,27 +93,48 @@ export class ZkSession {
 
   /** [] when the parent does not exist. */
   async getChildren(path: string, signal?: AbortSignal, watcher?: Watcher): Promise<string[]> {
+    return (await this.listChildren(path, signal, watcher)) ?? [];
+  }
+
+  /** undefined when the parent does not exist (then no watch was set: ZooKeeper sets none on a missing node). */
+  async listChildren(path: string, signal?: AbortSignal, watcher?: Watcher): Promise<string[] | undefined> {
     try {
       return await this.#call(`listing ${path}`, signal, (done) => this.client.getChildren(path, watcher, done));
     } catch (err) {
-      if (isZkCode(err, Exception.NO_NODE)) return [];
+      if (isZkCode(err, Exception.NO_NODE)) return undefined;
       throw err;
     }
   }
 
-  /** Creates the persistent parents once per session (mkdirp costs one request per path segment). */
+  /**
+   * Creates the persistent parents once per session. Optimistic, from the leaf up: one request when the
+   * directory exists already (the usual case) instead of one per path segment (mkdirp from the root).
+   */
   async ensureDir(path: string, signal?: AbortSignal): Promise<void> {
-    if (this.#dirs.has(path)) return;
-    await this.#call(`creating ${path}`, signal, (done) => this.client.mkdirp(path, this.#acls, done));
+    if (path === '' || path === '/' || this.#dirs.has(path)) return;
+    try {
+      await this.create(path, null, CreateMode.PERSISTENT, signal);
+    } catch (err) {
+      if (isZkCode(err, Exception.NO_NODE)) {
+        await this.ensureDir(path.slice(0, path.lastIndexOf('/')), signal);
+        await this.create(path, null, CreateMode.PERSISTENT, signal).catch((e: unknown) => {
+          if (!isZkCode(e, Exception.NODE_EXISTS)) throw e;
+        });
+      } else if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
+    }
     this.#dirs.add(path);
   }
 
-  /** create() under a parent made by ensureDir; a parent removed meanwhile is made again. */
+  /**
+   * create() of a node whose parent is made when missing. The parent is not checked first: the create
+   * itself tells (NO_NODE), so a node whose directory exists costs one request.
+   */
   async createIn(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {
     const parent = path.slice(0, path.lastIndexOf('/'));
-    await this.ensureDir(parent, signal);
     try {
-      return await this.create(path, data, mode, signal);
+      const created = await this.create(path, data, mode, signal);
+      this.#dirs.add(parent);
+      return created;
     } catch (err) {
       if (!isZkCode(err, Exception.NO_NODE)) throw err;
       this.#dirs.delete(parent);
