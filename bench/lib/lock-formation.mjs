@@ -33,16 +33,15 @@ export async function constructrNode(provider, service, self) {
   const opts = { service };
   for (;;) {
     const record = await lock.readRecord(opts);
-    const seeds = record.firstSeed
-      ? [record.firstSeed, ...record.members.filter((m) => m.port !== record.firstSeed.port)].slice(0, 5)
-      : record.members.slice(0, 5);
+    const first = record.firstSeed?.point;
+    const seeds = first ? [first, ...record.members.filter((m) => m.port !== first.port)].slice(0, 5) : record.members.slice(0, 5);
     if (seeds.length > 0) {
       await lock.addMember(self, opts);
       return { result: { seeds, formedNewCluster: false }, close: () => registration.close() };
     }
     const held = await lock.tryLock(self, opts);
     if (held) {
-      await lock.writeFirstSeed(self, opts);
+      await held.writeFirstSeed({ point: self }, undefined, opts);
       await lock.addMember(self, opts);
       await held.release();
       return { result: { seeds: [self], formedNewCluster: true }, close: () => registration.close() };
