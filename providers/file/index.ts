@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { unlink } from 'node:fs/promises';
+import type { FSWatcher } from 'node:fs';
+import { mkdir, unlink } from 'node:fs/promises';
 import { canonicalize, formatHostPort } from '../../src/address.js';
 import { DiscoveryError } from '../../src/errors.js';
 import type {
@@ -16,6 +17,8 @@ import type {
 import { entryFileName, readEntries, serviceDir, writeAtomic, type Entry } from './entries.js';
 import { FileOptions, aliases, method } from './options.js';
 import { FileSeedLock } from './lock.js';
+import { watchDirectory } from './dir-watch.js';
+import type { TimerHandle } from '../../src/clock.js';
 import type { SeedLock } from '../../src/lock/seed-lock.js';
 import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 
@@ -59,6 +62,69 @@ export class FileProvider implements RegistryProvider {
       else this.#context.logger.debug({ file: r.file, reason: r.reason }, 'file: skipping entry');
     }
     return canonicalize(points);
+  }
+
+  /**
+   * fs.watch on the service's nodes directory (created when missing): a registration, refresh or
+   * deregistration by any process calls `onChange` once per burst (COALESCE_MS). Where fs.watch is
+   * unavailable this says so at debug and does nothing: the interval lookups go on. A directory that
+   * cannot be created, or a watcher that breaks, is tried again every few hundred ms, with one
+   * `onChange` when the watch comes back (events may have been missed meanwhile).
+   */
+  watch(lookup: Lookup, onChange: () => void, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    const dir = this.nodesDir(lookup.service);
+    const { clock, logger } = this.#context;
+    const retryMs = Math.min(500, Math.floor(this.#options.ttlMs / 3));
+    let watcher: FSWatcher | undefined;
+    let burst: TimerHandle | undefined;
+    let retry: TimerHandle | undefined;
+    const fire = () => {
+      burst = undefined;
+      if (signal.aborted) return;
+      try {
+        onChange();
+      } catch (err) {
+        logger.debug({ error: (err as Error).message }, 'file: a watch listener threw');
+      }
+    };
+    const changed = (filename: string | null) => {
+      // Temp files of writeAtomic and the lock's files are not entries; their rename onto `<name>.json` is.
+      if (signal.aborted || burst || (filename !== null && (filename.startsWith('.') || !filename.endsWith('.json')))) return;
+      burst = clock.setTimeout(fire, COALESCE_MS);
+      burst.unref();
+    };
+    const again = () => {
+      if (signal.aborted) return;
+      retry = clock.setTimeout(() => void arm(true), retryMs);
+      retry.unref();
+    };
+    const arm = async (rearmed: boolean) => {
+      retry = undefined;
+      try {
+        await mkdir(dir, { recursive: true });
+      } catch (err) {
+        logger.debug({ dir, error: (err as Error).message }, 'file: cannot create the nodes directory to watch it; trying again');
+        return again();
+      }
+      if (signal.aborted) return;
+      watcher = watchDirectory(dir, changed, logger, () => {
+        watcher = undefined;
+        again();
+      });
+      if (watcher && rearmed) changed(null);
+    };
+    signal.addEventListener(
+      'abort',
+      () => {
+        watcher?.close();
+        watcher = undefined;
+        burst?.cancel();
+        retry?.cancel();
+      },
+      { once: true },
+    );
+    void arm(false).catch((err: unknown) => logger.debug({ dir, error: (err as Error).message }, 'file: the watch could not start'));
   }
 
   /**
@@ -124,6 +190,9 @@ export class FileProvider implements RegistryProvider {
     await this.#seedLock?.close();
   }
 }
+
+/** One onChange per burst of fs events: a registration is a temp write plus a rename, N nodes start together. */
+const COALESCE_MS = 15;
 
 function toContactPoint(entry: Entry): ContactPoint {
   const cp: ContactPoint = { host: entry.host };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
 import { link, mkdir, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { sameStoredFirstSeed } from '../../src/lock/record.js';
 import type { ClusterRecord, FirstSeed, HeldLock, SeedLock, SeedLockOptions } from '../../src/lock/seed-lock.js';
 import { ClusterseedError, DiscoveryError } from '../../src/errors.js';
 import type { ContactPoint, ProviderContext } from '../../src/types.js';
+import { watchDirectory } from './dir-watch.js';
 import { serviceDir, writeAtomic } from './entries.js';
 import type { FileOptions } from './options.js';
 
@@ -69,13 +70,8 @@ export class FileSeedLock implements SeedLock {
       const changes = new ChangeSignal();
       const watchers: FSWatcher[] = [];
       for (const dir of [paths.dir, paths.members]) {
-        try {
-          const w = watch(dir, { persistent: false }, () => changes.bump());
-          w.on('error', () => w.close());
-          watchers.push(w);
-        } catch (err) {
-          this.#context.logger.debug({ dir, error: (err as Error).message }, 'file: fs.watch unavailable; polling');
-        }
+        const w = watchDirectory(dir, () => changes.bump(), this.#context.logger);
+        if (w) watchers.push(w);
       }
       s = { changes, watchers, readVersion: 0, readSignature: '' };
       this.#services.set(service, s);
