@@ -8,7 +8,8 @@ import { addressOfTask, type AddressOptions, type TaskAddress } from './tasks.js
 
 /*
  * The I/O of ECS discovery: ListTasks pages → DescribeTasks batches (pipelined: a page is described
- * while the next one is listed, at most `concurrency` batches in flight) → for bridge/host tasks,
+ * while the next one is listed, at most `concurrency` batches in flight; the next page is requested
+ * before the current page's batch, since the sequential pages are the critical path) → for bridge/host tasks,
  * DescribeContainerInstances → EC2 DescribeInstances for the hosts' private IPs (cached: a container
  * instance never changes its EC2 instance).
  *
@@ -84,14 +85,8 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
   const run = limiter(deps.concurrency ?? 4);
   const include = options.tags.length > 0 ? (['TAGS'] as const) : undefined;
   const batches: Promise<TaskAddress[]>[] = [];
-  let nextToken: string | undefined;
-  let page = 0;
-  // A failed batch fails the lookup: stop listing instead of spending more calls.
-  let batchError: unknown;
-  const seenTokens = new Set<string>();
-  do {
-    const token = nextToken;
-    const listed = await deps.call('ecs', 'ListTasks', (abortSignal) =>
+  const listPage = (token: string | undefined) =>
+    deps.call('ecs', 'ListTasks', (abortSignal) =>
       deps.ecs.send(
         new ListTasksCommand({
           cluster: query.cluster,
@@ -104,29 +99,21 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
         { abortSignal },
       ),
     );
+  let page = 0;
+  // A failed batch fails the lookup: stop listing instead of spending more calls.
+  let batchError: unknown;
+  const seenTokens = new Set<string>();
+  let pending: ReturnType<typeof listPage> | undefined = listPage(undefined);
+  while (pending !== undefined) {
+    const listed = await pending;
+    pending = undefined;
     const arns = listed.taskArns ?? [];
     if (!Array.isArray(arns) || arns.some((a) => typeof a !== 'string')) {
       throw new ProtocolError(`ListTasks: taskArns of page ${page + 1} is not a list of ARNs`, {
         hint: 'the ECS endpoint answered something that is not the ECS API',
       });
     }
-    for (const batch of chunks(arns, ECS_BATCH)) {
-      const batchIndex = batches.length;
-      const described = run(() =>
-        deps.call('ecs', 'DescribeTasks', (abortSignal) =>
-          deps.ecs.send(new DescribeTasksCommand({ cluster: query.cluster, tasks: batch, ...(include ? { include: [...include] } : {}) }), { abortSignal }),
-        ),
-      ).then((out) => {
-        reportFailures(out.failures, deps.logger);
-        return (out.tasks ?? []).map((t: Task, i) => addressOfTask(t, options, `batch ${batchIndex + 1} tasks[${i}]`));
-      });
-      // Also keeps a rejected batch from being reported as unhandled while ListTasks is still paging.
-      described.catch((err: unknown) => {
-        batchError ??= err;
-      });
-      batches.push(described);
-    }
-    nextToken = listed.nextToken || undefined;
+    const nextToken = listed.nextToken || undefined;
     page++;
     if (nextToken !== undefined) {
       if (seenTokens.has(nextToken)) {
@@ -135,8 +122,39 @@ export async function describeAllTasks(query: TaskQuery, options: AddressOptions
         });
       }
       seenTokens.add(nextToken);
+      // The pages are the critical path: ask for the next one before describing this one, so that
+      // its request is on the wire (and first in the endpoint's queue) ahead of this page's batch.
+      if (batchError === undefined) {
+        pending = listPage(nextToken);
+        // Awaited at the top of the loop; this only keeps a rejection that arrives while this
+        // page's batches are being started from being reported as unhandled.
+        pending.catch(() => {});
+      }
     }
-  } while (nextToken !== undefined && batchError === undefined);
+    // Started on the next turn of the event loop, once the next page's request is written out
+    // (setImmediate callbacks run first in, first out: batches still go out in page order).
+    const listSent = new Promise<void>((resolve) => setImmediate(resolve));
+    for (const batch of chunks(arns, ECS_BATCH)) {
+      const batchIndex = batches.length;
+      const described = listSent
+        .then(() =>
+          run(() =>
+            deps.call('ecs', 'DescribeTasks', (abortSignal) =>
+              deps.ecs.send(new DescribeTasksCommand({ cluster: query.cluster, tasks: batch, ...(include ? { include: [...include] } : {}) }), { abortSignal }),
+            ),
+          ),
+        )
+        .then((out) => {
+          reportFailures(out.failures, deps.logger);
+          return (out.tasks ?? []).map((t: Task, i) => addressOfTask(t, options, `batch ${batchIndex + 1} tasks[${i}]`));
+        });
+      // Also keeps a rejected batch from being reported as unhandled while ListTasks is still paging.
+      described.catch((err: unknown) => {
+        batchError ??= err;
+      });
+      batches.push(described);
+    }
+  }
   return (await Promise.all(batches)).flat();
 }
 
