@@ -7,12 +7,13 @@ import type { LockCapableProvider, SeedLock } from '../../src/lock/seed-lock.js'
 import type { ContactPoint, Lookup, ProviderContext, ProviderDefinition, RegisterOptions, Registration, ResolveOptions } from '../../src/types.js';
 import { aliases, method, ZookeeperOptions } from './options.js';
 import { decodeNames } from './names.js';
-import { CALL_TIMEOUT_MS, CreateMode, Exception, isZkCode, zkError, ZkSession } from './session.js';
+import { CALL_TIMEOUT_MS, CreateMode, Exception, isZkCode, type ZkLayout, zkError, ZkSession } from './session.js';
 import { ZookeeperSeedLock } from './seed-lock.js';
 
 /*
  * Layout under `<rootPath>/<service>/`: `nodes/<host:port>` (ephemeral registrations), `members/<host:port>`
- * (ephemeral), `lock/lock-<seq>` (ephemeral sequential), `first-seed` (persistent). Ephemeral nodes
+ * (ephemeral), `lock/lock-<seq>` (ephemeral sequential), `first-seed` (persistent). The three directories
+ * are made together, in one multi with the base, by the first create that finds its directory missing. Ephemeral nodes
  * vanish when this process's session ends, so a crashed node releases everything. An expired session
  * (partition longer than sessionTimeoutMs) is replaced by a new one and the ephemerals are created
  * again.
@@ -73,6 +74,16 @@ export class ZookeeperProvider implements LockCapableProvider {
   }
 
   /**
+   * The service's base and its directories, made in one multi by the first create that finds its
+   * directory missing (see ZkSession.createIn); undefined for a path outside the layout.
+   */
+  layoutOf(path: string): ZkLayout | undefined {
+    const base = path.slice(0, path.lastIndexOf('/', path.lastIndexOf('/') - 1));
+    if (base === '') return undefined;
+    return { base, dirs: [`${base}/nodes`, `${base}/members`, `${base}/lock`] };
+  }
+
+  /**
    * One request, whatever the size of the service: a registration's name is its address
    * (`nodes/<host:port>`, see pointKey), so the listing is the answer; the data (with meta) is not read.
    */
@@ -100,7 +111,7 @@ export class ZookeeperProvider implements LockCapableProvider {
 
   async #createEphemeral(session: ZkSession, path: string, data: string, signal?: AbortSignal): Promise<void> {
     try {
-      await session.createIn(path, data, CreateMode.EPHEMERAL, signal);
+      await session.createIn(path, data, CreateMode.EPHEMERAL, signal, this.layoutOf(path));
     } catch (err) {
       if (!isZkCode(err, Exception.NODE_EXISTS)) throw err;
       // Same address, earlier session (a restart faster than the session timeout): take it over.

@@ -118,7 +118,7 @@ export class ZookeeperSeedLock implements SeedLock {
     let ours: string | undefined;
     let holder: string | undefined;
     try {
-      ours = await session.createIn(`${lockDir}/lock-`, value, CreateMode.EPHEMERAL_SEQUENTIAL, signal);
+      ours = await session.createIn(`${lockDir}/lock-`, value, CreateMode.EPHEMERAL_SEQUENTIAL, signal, this.#provider.layoutOf(`${lockDir}/lock-`));
       holder = await this.#holder(lockDir, signal);
     } catch (err) {
       // A lock node we created but could not evaluate would hold (or queue for) the lock unknowingly

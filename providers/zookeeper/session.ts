@@ -26,9 +26,15 @@ export function zkError(what: string, err: unknown): ClusterseedError {
 /** An operation of ZkSession.multi: check (exists), create (persistent), set or remove at a version. */
 export type ZkOp =
   | { kind: 'check'; path: string }
-  | { kind: 'create'; path: string; data: string }
+  | { kind: 'create'; path: string; data: string | null }
   | { kind: 'set'; path: string; data: string; version: number }
   | { kind: 'remove'; path: string; version: number };
+
+/** A service's base znode and the directories under it, made together (see ZkSession.createIn). */
+export interface ZkLayout {
+  base: string;
+  dirs: string[];
+}
 
 /**
  * One ZooKeeper session, with promise-returning calls bounded by a timeout and an AbortSignal.
@@ -129,7 +135,7 @@ export class ZkSession {
    * create() of a node whose parent is made when missing. The parent is not checked first: the create
    * itself tells (NO_NODE), so a node whose directory exists costs one request.
    */
-  async createIn(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {
+  async createIn(path: string, data: string | null, mode: number, signal?: AbortSignal, layout?: ZkLayout): Promise<string> {
     const parent = path.slice(0, path.lastIndexOf('/'));
     try {
       const created = await this.create(path, data, mode, signal);
@@ -138,8 +144,39 @@ export class ZkSession {
     } catch (err) {
       if (!isZkCode(err, Exception.NO_NODE)) throw err;
       this.#dirs.delete(parent);
+      if (layout?.dirs.includes(parent) && (await this.#createLayout(layout, signal))) {
+        try {
+          return await this.create(path, data, mode, signal);
+        } catch (e) {
+          // The base existed without this directory (made by hand, or by an older layout): made below.
+          if (!isZkCode(e, Exception.NO_NODE)) throw e;
+        }
+      }
       await this.ensureDir(parent, signal);
       return this.create(path, data, mode, signal);
+    }
+  }
+
+  /**
+   * The base and all its directories in one multi (one request instead of one per directory, for each
+   * of the nodes that start together). true when it was made here or by someone else (NODE_EXISTS: the
+   * base exists — made by a concurrent multi, so with every directory, or earlier by hand); false when
+   * it failed otherwise (then the caller makes the directory path by path, and reports what fails).
+   */
+  async #createLayout(layout: ZkLayout, signal?: AbortSignal, parentMade = false): Promise<boolean> {
+    try {
+      await this.multi(
+        [layout.base, ...layout.dirs].map((path) => ({ kind: 'create', path, data: null })),
+        signal,
+      );
+      for (const dir of [layout.base, ...layout.dirs]) this.#dirs.add(dir);
+      return true;
+    } catch (err) {
+      if (isZkCode(err, Exception.NODE_EXISTS)) return true;
+      if (!isZkCode(err, Exception.NO_NODE) || parentMade) return false;
+      // The base's parent (rootPath) is missing too: made path by path, then the layout again.
+      await this.ensureDir(layout.base.slice(0, layout.base.lastIndexOf('/')), signal);
+      return this.#createLayout(layout, signal, true);
     }
   }
 
@@ -151,7 +188,7 @@ export class ZkSession {
     const tx = this.client.transaction();
     for (const op of ops) {
       if (op.kind === 'check') tx.check(op.path);
-      else if (op.kind === 'create') tx.create(op.path, Buffer.from(op.data), this.#acls, CreateMode.PERSISTENT);
+      else if (op.kind === 'create') tx.create(op.path, op.data === null ? null : Buffer.from(op.data), this.#acls, CreateMode.PERSISTENT);
       else if (op.kind === 'set') tx.setData(op.path, Buffer.from(op.data));
       else tx.remove(op.path);
       if (op.kind !== 'create') tx.ops[tx.ops.length - 1]!.version = op.kind === 'check' ? -1 : op.version;
