@@ -24,7 +24,7 @@ countCalls(etcd3.KVClient.prototype, ['range', 'put', 'deleteRange', 'txn']);
 countCalls(etcd3.LeaseClient.prototype, ['leaseGrant', 'leaseRevoke']);
 const zookeeper = (await import('node-zookeeper-client')).default;
 const zkProbe = zookeeper.createClient('127.0.0.1:1');
-countCalls(Object.getPrototypeOf(zkProbe), ['getChildren', 'getData', 'exists', 'create', 'remove', 'setData']);
+countCalls(Object.getPrototypeOf(zkProbe), ['getChildren', 'getData', 'exists', 'create', 'remove', 'setData', 'transaction']);
 // (never connected: nothing to close — closing an unconnected client crashes the library)
 
 const SIZES = [10, 50];
