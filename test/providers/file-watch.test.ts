@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createDiscovery } from '../../src/registry.js';
 import { isRegistryProvider, type RegistryProvider } from '../../src/types.js';
 
@@ -44,14 +44,27 @@ function listener() {
   };
 }
 
+/**
+ * A watching provider and another instance that registers, on one directory; both are closed and
+ * the directory removed when the test ends (after its own finally has aborted the watch).
+ */
+async function providerPair(dir = root(), removeDir = dir) {
+  const watcher = await fileProvider(dir);
+  const other = await fileProvider(dir);
+  onTestFinished(async () => {
+    await other.close();
+    await watcher.close();
+    rmSync(removeDir, { recursive: true, force: true });
+  });
+  return { watcher, other };
+}
+
 /** Lets the watcher start (mkdir + fs.watch) and any burst already under way settle. */
 const settle = () => sleep(100);
 
 describe('file provider watch', () => {
   it('a registration and a deregistration by another provider instance each call onChange', async () => {
-    const dir = root();
-    const watcher = await fileProvider(dir);
-    const other = await fileProvider(dir);
+    const { watcher, other } = await providerPair();
     const l = listener();
     const stop = new AbortController();
     watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
@@ -69,16 +82,11 @@ describe('file provider watch', () => {
       expect(await watcher.resolve({ service: 'svc' })).toEqual([]);
     } finally {
       stop.abort();
-      await other.close();
-      await watcher.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('coalesces a burst of registrations into few calls', async () => {
-    const dir = root();
-    const watcher = await fileProvider(dir);
-    const other = await fileProvider(dir);
+    const { watcher, other } = await providerPair();
     const l = listener();
     const stop = new AbortController();
     watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
@@ -93,16 +101,11 @@ describe('file provider watch', () => {
       expect(l.calls).toBeLessThan(20);
     } finally {
       stop.abort();
-      await other.close();
-      await watcher.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('stops on abort: no further calls, and a fresh watch still works', async () => {
-    const dir = root();
-    const watcher = await fileProvider(dir);
-    const other = await fileProvider(dir);
+    const { watcher, other } = await providerPair();
     const stopped = listener();
     const first = new AbortController();
     watcher.watch!({ service: 'svc' }, stopped.onChange, first.signal);
@@ -121,16 +124,11 @@ describe('file provider watch', () => {
       expect(fresh.calls).toBeGreaterThanOrEqual(1);
     } finally {
       second.abort();
-      await other.close();
-      await watcher.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('an already aborted signal starts nothing; a listener that throws does not stop the watch', async () => {
-    const dir = root();
-    const watcher = await fileProvider(dir);
-    const other = await fileProvider(dir);
+    const { watcher, other } = await providerPair();
     const never = listener();
     watcher.watch!({ service: 'svc' }, never.onChange, AbortSignal.abort());
     let thrown = 0;
@@ -158,16 +156,12 @@ describe('file provider watch', () => {
       expect(never.calls).toBe(0);
     } finally {
       stop.abort();
-      await other.close();
-      await watcher.close();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('a missing directory is created and watched', async () => {
-    const dir = path.join(root(), 'not', 'yet');
-    const watcher = await fileProvider(dir);
-    const other = await fileProvider(dir);
+    const base = root();
+    const { watcher, other } = await providerPair(path.join(base, 'not', 'yet'), base);
     const l = listener();
     const stop = new AbortController();
     watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
@@ -178,9 +172,6 @@ describe('file provider watch', () => {
       await seen;
     } finally {
       stop.abort();
-      await other.close();
-      await watcher.close();
-      rmSync(path.dirname(path.dirname(dir)), { recursive: true, force: true });
     }
   });
 
