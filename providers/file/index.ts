@@ -68,8 +68,8 @@ export class FileProvider implements RegistryProvider {
    * fs.watch on the service's nodes directory (created when missing): a registration, refresh or
    * deregistration by any process calls `onChange` once per burst (COALESCE_MS). Where fs.watch is
    * unavailable this says so at debug and does nothing: the interval lookups go on. A directory that
-   * cannot be created, or a watcher that breaks, is tried again every few hundred ms, with one
-   * `onChange` when the watch comes back (events may have been missed meanwhile).
+   * cannot be created, or a watcher that breaks, is tried again every few hundred ms. One `onChange`
+   * follows every arming, the first included (events may have been missed before it).
    */
   watch(lookup: Lookup, onChange: () => void, signal: AbortSignal): void {
     if (signal.aborted) return;
@@ -96,10 +96,10 @@ export class FileProvider implements RegistryProvider {
     };
     const again = () => {
       if (signal.aborted) return;
-      retry = clock.setTimeout(() => void arm(true), retryMs);
+      retry = clock.setTimeout(() => void arm(), retryMs);
       retry.unref();
     };
-    const arm = async (rearmed: boolean) => {
+    const arm = async () => {
       retry = undefined;
       try {
         await mkdir(dir, { recursive: true });
@@ -112,7 +112,9 @@ export class FileProvider implements RegistryProvider {
         watcher = undefined;
         again();
       });
-      if (watcher && rearmed) changed(null);
+      // Arming is asynchronous: entries written between the caller's first lookup and now raised no
+      // event, so one look follows every arming (a re-arming may have missed events too).
+      if (watcher) changed(null);
     };
     signal.addEventListener(
       'abort',
@@ -124,7 +126,7 @@ export class FileProvider implements RegistryProvider {
       },
       { once: true },
     );
-    void arm(false).catch((err: unknown) => logger.debug({ dir, error: (err as Error).message }, 'file: the watch could not start'));
+    void arm().catch((err: unknown) => logger.debug({ dir, error: (err as Error).message }, 'file: the watch could not start'));
   }
 
   /**

@@ -104,6 +104,23 @@ describe('file provider watch', () => {
     }
   });
 
+  it('calls onChange once armed: an entry written after the first lookup, before the watch was armed, is looked up', async () => {
+    // The caller looks up, then the watch arms asynchronously (mkdir, fs.watch): a registration in
+    // between raises no event. Without this call a node could miss a peer until its next interval.
+    const { watcher } = await providerPair();
+    const armed = listener();
+    const stop = new AbortController();
+    const first = armed.next();
+    watcher.watch!({ service: 'svc' }, armed.onChange, stop.signal);
+    try {
+      await first;
+      await settle();
+      expect(armed.calls).toBe(1);
+    } finally {
+      stop.abort();
+    }
+  });
+
   it('stops on abort: no further calls, and a fresh watch still works', async () => {
     const { watcher, other } = await providerPair();
     const stopped = listener();
@@ -111,6 +128,7 @@ describe('file provider watch', () => {
     watcher.watch!({ service: 'svc' }, stopped.onChange, first.signal);
     await settle();
     first.abort();
+    const beforeAbort = stopped.calls;
     const fresh = listener();
     const second = new AbortController();
     watcher.watch!({ service: 'svc' }, fresh.onChange, second.signal);
@@ -120,7 +138,7 @@ describe('file provider watch', () => {
       await other.register({ host: '127.0.0.6', port: 1 }, { service: 'svc' });
       await seen;
       await settle();
-      expect(stopped.calls).toBe(0);
+      expect(stopped.calls).toBe(beforeAbort);
       expect(fresh.calls).toBeGreaterThanOrEqual(1);
     } finally {
       second.abort();
