@@ -91,9 +91,14 @@ export async function formLowestAddress(n, settings, { afterMs = 0, shards = sha
     const allDecidedAt = Math.max(...nodes.map((x) => x.decidedAt));
     // The last change of each node's view before its own decision, then the latest of those.
     const lastViewChangeAt = Math.max(...nodes.map((x) => Math.max(...x.viewChanges.filter((v) => v.at <= x.decidedAt).map((v) => v.at))));
+    // The same from the first seed's last view change: with a small margin the first seed may decide
+    // before the last nodes registered, and those join without a margin of their own.
+    const former = nodes.find((x) => x.result.formedNewCluster);
+    const formerViewChangeAt = Math.max(...former.viewChanges.filter((v) => v.at <= former.decidedAt).map((v) => v.at));
     return {
       n,
       shards,
+      sinceFirstSeedViewChangeMs: allDecidedAt - formerViewChangeAt,
       ms: allDecidedAt - lastStartedAt,
       sinceLastViewChangeMs: allDecidedAt - lastViewChangeAt,
       elapsedMs: nodes.map((x) => x.result.elapsedMs),
