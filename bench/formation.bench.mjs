@@ -1,6 +1,8 @@
 // Formation time of the lowest-address strategy: last node started → every node decided, for
 // N = 3, 10, 50, with the default settings and with the fast path (expectedContactPoints = N),
-// as a ratio to Pekko's default (stable-margin 5 s + 1 s decide tick = 6 s).
+// as a ratio to Pekko's default (stable-margin 5 s + 1 s decide tick = 6 s); then, without the fast
+// path, what comes on top of the stable margin (last view change → all decided), and the probe
+// requests per node after the decision (the conflict checks). Definitions: docs/performance.md.
 //
 // In-process nodes on real timers: each node is a full bootstrap() (its own HTTP endpoint on its own
 // 127.0.x.y address, a keep-alive prober, a file-provider registration in a shared temp directory).
@@ -10,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { bootstrap } from '../dist/src/index.js';
+import { formLowestAddress, median } from './lib/cluster.mjs';
 
 const PEKKO_DEFAULT_MS = 5000 + 1000;
 const sizes = (process.env.SIZES ?? '3,10,50').split(',').map(Number);
@@ -61,4 +64,42 @@ for (const fast of [false, true]) {
     const label = fast ? `fast path (expectedContactPoints=${n})` : 'defaults (margin 5 s, probe 1 s)';
     console.log(`${String(n).padEnd(5)} ${label.padEnd(38)} ${`${Math.round(ms)} ms`.padStart(9)}   ${(ms / PEKKO_DEFAULT_MS).toFixed(2)}×`);
   }
+}
+
+// Without the fast path the stable margin is the floor: what matters is what comes on top of it.
+// "last view change → all decided" = from the last time any node's discovered set changed (the
+// coordinator's "discovered set changed", per node, the last one before that node's decision) to the
+// last decision; printed as stableMarginMs + X. Nodes as above, split over child processes when the
+// descriptor limit asks for it (bench/lib/cluster.mjs).
+const MARGIN_N = Number(process.env.MARGIN_N ?? 10);
+const MARGIN_RUNS = Number(process.env.MARGIN_RUNS ?? 3);
+console.log(`\nlowest-address without the fast path, N = ${MARGIN_N}: last view change → all decided (${MARGIN_RUNS} runs)`);
+for (const stableMarginMs of [5000, 1000]) {
+  const over = [];
+  const overFirst = [];
+  for (let r = 0; r < MARGIN_RUNS; r++) {
+    const x = await formLowestAddress(MARGIN_N, { stableMarginMs, bootstrapTimeoutMs: 120_000 });
+    over.push(x.sinceLastViewChangeMs - stableMarginMs);
+    overFirst.push(x.sinceFirstSeedViewChangeMs - stableMarginMs);
+  }
+  const signed = (v) => `${v < 0 ? '−' : '+'} ${Math.abs(Math.round(v))}`;
+  console.log(
+    `stableMarginMs ${String(stableMarginMs).padEnd(5)} → stableMarginMs ${signed(median(over))} ms (median; runs: ${over.map(signed).join(', ')}); ` +
+      `from the first seed's last view change: stableMarginMs ${signed(median(overFirst))} ms`,
+  );
+}
+
+// After the decision every node keeps checking that its cluster is the only one (DESIGN §5.5.3):
+// probe requests per node over 2 × conflictCheckIntervalMs once all decided, counted per sender (each
+// node's requests are attributed through its async context) and per receiver (at its endpoint).
+const CHECK_MS = 5000;
+console.log(`\nprobe requests per node after the decision, over 2 × conflictCheckIntervalMs (${CHECK_MS} ms, the default), fast path`);
+for (const n of sizes.filter((x) => x >= 10)) {
+  const x = await formLowestAddress(n, { expectedContactPoints: n, bootstrapTimeoutMs: 120_000 }, { afterMs: 2 * CHECK_MS });
+  const intervals = x.afterWindowMs / CHECK_MS;
+  const per = (s) => `mean ${(s.mean / intervals).toFixed(1)}, max ${(s.max / intervals).toFixed(1)}`;
+  console.log(
+    `N=${String(n).padEnd(4)} per conflictCheckIntervalMs: sent ${per(x.after.sent)} (goal ≤ 5)   received ${per(x.after.received)}   ` +
+      `discovery lookups ${per(x.after.lookups)}`,
+  );
 }
