@@ -9,8 +9,8 @@ import type { ContactPoint } from '../types.js';
 import type { ClusterConflict } from './conflict.js';
 import { ConflictWatch, conflictCheckIntervalMs } from './conflict-watch.js';
 import { decide, gateHint, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
-import type { ProbeTransport } from './prober.js';
-import { wirePoint, type SeedNodesResponse } from './protocol.js';
+import type { PollAnswer, ProbeTransport } from './prober.js';
+import { MAX_WAIT_MS, wirePoint, type SeedNodesResponse } from './protocol.js';
 
 export interface CoordinatorOptions {
   /** The advertised address (port set). */
@@ -55,6 +55,8 @@ interface Peer {
   /** Start of the current run of failed probes (for the one "counts as failed" log line). */
   failingSince?: number | undefined;
   reportedFailed?: boolean;
+  /** The ETag of the peer's last answer: it can hold a long poll, so it is asked to wait for a change. */
+  etag?: string | undefined;
 }
 
 const key = (p: ContactPoint) => formatHostPort(p);
@@ -94,6 +96,8 @@ export class Coordinator {
   #lastWait: { gate: Gate; detail: string } = { gate: 'stable-margin', detail: 'no discovery lookup has completed yet' };
   #warnedSelfMissing = false;
   #settle: { resolve: (d: CoordinatorDecision) => void; reject: (e: unknown) => void } | undefined;
+  /** Who waits for report() to change (the endpoint's held long polls). */
+  readonly #reportListeners = new Set<() => void>();
   /** After the decision: re-resolves and probes a sample of peers until stop() (DESIGN §5.5.3). */
   #watch: ConflictWatch | undefined;
 
@@ -110,6 +114,20 @@ export class Coordinator {
   /** True once this node's cluster lost a conflict and onConflict was told to yield. */
   get yielded(): boolean {
     return this.#watch?.yielded ?? false;
+  }
+
+  /**
+   * Calls `listener` whenever report() may answer differently (the view or the decision changed), so
+   * the endpoint answers held long polls at once; returns the unsubscribe.
+   */
+  onReportChange(listener: () => void): () => void {
+    this.#reportListeners.add(listener);
+    return () => this.#reportListeners.delete(listener);
+  }
+
+  #reportChanged(): void {
+    this.#reportCache = undefined;
+    for (const listener of [...this.#reportListeners]) listener();
   }
 
   /** Runs until a decision is made and join() resolved, bootstrapTimeoutMs passes, or `signal` fires. */
@@ -274,7 +292,6 @@ export class Coordinator {
     if (viewKey === this.#viewKey && this.#viewSince !== undefined) return;
     this.#view = view;
     this.#viewKeys = viewKeys;
-    this.#reportCache = undefined;
     this.#viewKey = viewKey;
     this.#viewSince = clock.now();
     const selfKey = pointKey(self);
@@ -307,6 +324,7 @@ export class Coordinator {
     }
     this.#marginTimer?.cancel();
     this.#marginTimer = clock.setTimeout(() => this.#evaluate(), settings.stableMarginMs);
+    this.#reportChanged();
   }
 
   #dropPeer(peer: Peer): void {
@@ -324,25 +342,42 @@ export class Coordinator {
     peer.inflight = controller;
     const started = clock.now();
     this.#lastProbeAt.set(id, started);
+    // A peer that sent an ETag can hold the request until its answer changes (the long poll): the
+    // wait replaces the interval, so a decision or a view change reaches this node at once.
+    const sentEtag = transport.poll ? peer.etag : undefined;
+    const waitMs = sentEtag === undefined ? 0 : Math.min(MAX_WAIT_MS, this.#jitteredInterval());
+    const limitMs = settings.probeTimeoutMs + waitMs;
     const timeout = (peer.probeTimeout = clock.setTimeout(
-      () => controller.abort(new TimeoutError(`probe of ${target} timed out after ${settings.probeTimeoutMs} ms`)),
-      settings.probeTimeoutMs,
+      () => controller.abort(new TimeoutError(`probe of ${target} timed out after ${limitMs} ms`)),
+      limitMs,
     ));
+    const request: Promise<PollAnswer> = transport.poll
+      ? transport.poll(peer.point, { signal: controller.signal, etag: sentEtag, waitMs })
+      : transport.probe(peer.point, { signal: controller.signal }).then((response) => ({ response, etag: undefined, heldMs: 0 }));
     // The transport should honour the signal; this race makes sure a probe never outlives its timeout.
     const aborted = new Promise<never>((_, reject) =>
       controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }),
     );
-    Promise.race([transport.probe(peer.point, { signal: controller.signal }), aborted])
-      .then((response) => {
-        // An answer handled after the timeout is stale, not fresh: after a pause of this process, the
-        // answer buffered before it must not pass for one just received (DESIGN §5.5).
-        if (clock.now() - started > settings.probeTimeoutMs) throw new TimeoutError(`probe of ${target}: the answer came after ${settings.probeTimeoutMs} ms`);
-        return response;
+    let next = this.#jitteredInterval();
+    Promise.race([request, aborted])
+      .then((answer) => {
+        // An answer handled more than probeTimeoutMs after the peer sent it is stale, not fresh: after
+        // a pause of this process, the answer buffered before it must not pass for one just received
+        // (DESIGN §5.5). The peer's hold counts as its time, never as the answer's age.
+        const elapsed = clock.now() - started;
+        if (elapsed - Math.min(answer.heldMs, elapsed) > settings.probeTimeoutMs) {
+          throw new TimeoutError(`probe of ${target}: the answer came after ${settings.probeTimeoutMs} ms`);
+        }
+        return answer;
       })
       .then(
-        (response) => {
+        ({ response, etag, heldMs }) => {
           if (peer.inflight !== controller || !this.#active()) return;
           this.#observations.set(id, { response, at: clock.now() });
+          peer.etag = etag;
+          // Ask again at once after a change or a hold that ran its course; a peer that answered an
+          // unchanged state without holding (at its limit of held requests) is asked on the interval.
+          if (etag !== undefined && transport.poll && (etag !== sentEtag || heldMs >= waitMs / 2)) next = 0;
           if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
           peer.failingSince = undefined;
           peer.reportedFailed = false;
@@ -368,10 +403,15 @@ export class Coordinator {
         if (peer.inflight !== controller) return;
         peer.inflight = undefined;
         if (!this.#active() || this.#peers.get(id) !== peer) return;
-        const delay = Math.round(settings.probeIntervalMs * (1 + 0.2 * this.#random()));
-        peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
         this.#evaluate();
+        if (!this.#active() || this.#peers.get(id) !== peer) return;
+        if (next === 0) this.#probe(peer);
+        else peer.timer = clock.setTimeout(() => this.#probe(peer), next);
       });
+  }
+
+  #jitteredInterval(): number {
+    return Math.round(this.#o.settings.probeIntervalMs * (1 + 0.2 * this.#random()));
   }
 
   #evaluate(): void {
@@ -422,7 +462,6 @@ export class Coordinator {
     this.#stopLoops();
     const formedNewCluster = decision.kind === 'self-join';
     this.#seeds = formedNewCluster ? [wirePoint(self)] : decision.seeds;
-    this.#reportCache = undefined;
     if (decision.kind === 'join' && decision.conflictingFirstSeeds.length > 0) {
       logger.error(
         { joining: key(this.#seeds[0]!), members: decision.members, otherFirstSeeds: decision.conflictingFirstSeeds.map(key) },
@@ -432,6 +471,8 @@ export class Coordinator {
       );
     }
     this.#watch = this.#newWatch();
+    // Peers holding a long poll on this node learn the decision now, not at their next probe.
+    this.#reportChanged();
     logger.info({ seeds: this.#seeds.map(key), formedNewCluster }, formedNewCluster ? 'forming a new cluster (self-join)' : 'joining an existing cluster');
     const seeds = this.#seeds.map((p) => ({ ...p }));
     join(seeds).then(

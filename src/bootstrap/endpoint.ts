@@ -4,7 +4,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { SEED_NODES_PATH, type SeedNodesResponse } from './protocol.js';
+import { holdUntilChanged, type Rendered } from './long-poll.js';
+import { answerTag, MAX_WAIT_MS, SEED_NODES_PATH, WAIT_PARAM, type SeedNodesResponse } from './protocol.js';
 import type { ManagementTls } from './tls.js';
 
 export interface EndpointOptions {
@@ -15,6 +16,11 @@ export interface EndpointOptions {
   token?: string | undefined;
   /** The current state; undefined while the node is still starting (answered with 503). */
   report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined;
+  /**
+   * Subscribes to changes of what report() answers, for the long poll (`?waitMs=`); returns the
+   * unsubscribe, or undefined when nothing announces changes (then a long poll is answered at once).
+   */
+  changes?: ((listener: () => void) => (() => void) | undefined) | undefined;
   logger: Logger;
   /**
    * HTTPS only (management.tls): the same routes and limits; a plain-HTTP request fails the
@@ -36,6 +42,8 @@ export interface ManagementEndpoint {
 /** Limits of DESIGN §6: small headers, no bodies, a slow client is cut off. */
 export const MAX_HEADER_BYTES = 8 * 1024;
 export const REQUEST_TIMEOUT_MS = 5000;
+/** Each undecided peer holds one request: far more than any cluster needs, far less than a flood. */
+export const MAX_HELD_REQUESTS = 1024;
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -46,7 +54,10 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body), headers);
+}
+
+function sendText(res: http.ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(text)),
@@ -54,6 +65,15 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
     ...headers,
   });
   res.end(text);
+}
+
+/** `waitMs` of the query: undefined when absent, an error text when malformed (the only parameter read). */
+function waitOf(url: string): number | undefined | string {
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  const raw = new URLSearchParams(url.slice(q + 1)).get(WAIT_PARAM);
+  if (raw === null) return undefined;
+  return /^\d{1,5}$/.test(raw) && Number(raw) <= MAX_WAIT_MS ? Number(raw) : `${WAIT_PARAM} must be an integer from 0 to ${MAX_WAIT_MS}`;
 }
 
 /**
@@ -84,16 +104,28 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     if (token !== undefined && !tokenMatches(req.headers.authorization, token)) {
       return send(res, 401, { error: 'missing or wrong bearer token' }, { 'www-authenticate': 'Bearer' });
     }
-    Promise.resolve()
-      .then(() => options.report())
-      .then(
-        (state) => (state ? send(res, 200, state) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' })),
-        (err: unknown) => {
-          logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
-          send(res, 500, { error: 'internal error' });
-        },
-      );
+    const waitMs = waitOf(req.url ?? '/');
+    if (typeof waitMs === 'string') return send(res, 400, { error: waitMs });
+    const reply = (r: Rendered | undefined, headers?: Record<string, string>) =>
+      r ? sendText(res, 200, r.text, { etag: r.etag, ...headers }) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' });
+    const failed = (err: unknown) => {
+      logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
+      if (!res.headersSent && !res.destroyed) send(res, 500, { error: 'internal error' });
+    };
+    render().then((r) => {
+      const known = req.headers['if-none-match'];
+      if (!r || !waitMs || known !== r.etag || held >= MAX_HELD_REQUESTS) return reply(r);
+      held++;
+      holdUntilChanged({ res, etag: r.etag, waitMs, render, changes: options.changes, reply, failed }).finally(() => held--);
+    }, failed);
   };
+  const render = async (): Promise<Rendered | undefined> => {
+    const state = await options.report();
+    if (!state) return undefined;
+    return { text: JSON.stringify(state), etag: answerTag(state) };
+  };
+  /** Long polls being held (bounded: past the limit they are answered at once, which is always correct). */
+  let held = 0;
   const server: http.Server = tls
     ? https.createServer(
         {

@@ -97,6 +97,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
     cleanups.push(() => provider.close());
 
     let report: () => Promise<SeedNodesResponse | undefined> | SeedNodesResponse | undefined = () => undefined;
+    let changes: ((listener: () => void) => (() => void) | undefined) | undefined;
     const endpoint: ManagementEndpoint = await startEndpoint({
       host: config.management.host,
       port: config.management.port,
@@ -104,6 +105,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       tls,
       logger,
       report: () => report(),
+      changes: (listener) => changes?.(listener),
     });
     cleanups.push(() => endpoint.close());
 
@@ -160,6 +162,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       });
       cleanups.push(async () => coordinator.stop());
       report = () => coordinator.report();
+      changes = (listener) => coordinator.onReportChange(listener);
       // Changes the provider sees as they happen make the coordinator look again at once.
       const watching = new AbortController();
       cleanups.push(async () => watching.abort());

@@ -5,14 +5,28 @@ import { abortReason } from '../backoff.js';
 import { AuthError, ClusterseedError, DiscoveryError, ProtocolError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { parseSeedNodesResponse, SEED_NODES_PATH, type SeedNodesResponse } from './protocol.js';
+import { HELD_HEADER, MAX_WAIT_MS, parseSeedNodesResponse, SEED_NODES_PATH, WAIT_PARAM, type SeedNodesResponse } from './protocol.js';
 import type { ManagementTls } from './tls.js';
 
 /** How the coordinator asks a peer for its state; injected so tests and the simulation script it. */
 export interface ProbeTransport {
   /** Must settle once `signal` fires (the coordinator aborts it after probeTimeoutMs). */
   probe(target: ContactPoint, options: { signal: AbortSignal }): Promise<SeedNodesResponse>;
+  /**
+   * Optional, the bounded long poll (protocol.ts): with the `etag` of the last answer, the peer holds
+   * the request until its answer changes or `waitMs` pass; without one it answers at once. Must
+   * settle once `signal` fires. A transport without it is probed on the interval only.
+   */
+  poll?(target: ContactPoint, options: { signal: AbortSignal; etag: string | undefined; waitMs: number }): Promise<PollAnswer>;
   close(): Promise<void>;
+}
+
+export interface PollAnswer {
+  response: SeedNodesResponse;
+  /** The answer's ETag; undefined from a peer that cannot hold requests (probe it on the interval). */
+  etag: string | undefined;
+  /** How long the peer held the request (0 when it answered at once). */
+  heldMs: number;
 }
 
 /** A peer's answer is a few hundred bytes; anything far larger is not a clusterseed endpoint. */
@@ -123,19 +137,20 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
 
-  const probe = (target: ContactPoint, { signal }: { signal: AbortSignal }) =>
-    new Promise<SeedNodesResponse>((resolve, reject) => {
+  const exchange = (target: ContactPoint, signal: AbortSignal, wait?: { etag: string | undefined; waitMs: number }) =>
+    new Promise<PollAnswer>((resolve, reject) => {
       const where = `probe of ${formatHostPort(target)}`;
       if (signal.aborted) return reject(abortReason(signal));
       const peer = formatHostPort(target);
       let handshakeDone = false;
       let fresh = true;
+      const holding = wait?.etag !== undefined && wait.waitMs > 0;
       const req = request({
         host: target.host,
         port: target.port ?? options.defaultPort,
-        path: SEED_NODES_PATH,
+        path: holding ? `${SEED_NODES_PATH}?${WAIT_PARAM}=${Math.min(MAX_WAIT_MS, Math.round(wait!.waitMs))}` : SEED_NODES_PATH,
         method: 'GET',
-        headers,
+        headers: holding ? { ...headers, 'if-none-match': wait!.etag! } : headers,
         agent,
         signal,
       });
@@ -199,7 +214,12 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
           }
           tlsLogged.delete(peer);
           try {
-            resolve(parseSeedNodesResponse(body, where));
+            const response = parseSeedNodesResponse(body, where);
+            const etag = res.headers.etag;
+            const held = res.headers[HELD_HEADER];
+            const heldMs = held === undefined ? 0 : Number(held);
+            if (!Number.isInteger(heldMs) || heldMs < 0) throw new ProtocolError(`${where}: header ${HELD_HEADER} must be a non-negative integer`);
+            resolve({ response, etag: typeof etag === 'string' && etag.length <= 128 ? etag : undefined, heldMs });
           } catch (err) {
             reject(err);
           }
@@ -209,7 +229,8 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
     });
 
   return {
-    probe,
+    probe: (target, { signal }) => exchange(target, signal).then((a) => a.response),
+    poll: (target, { signal, etag, waitMs }) => exchange(target, signal, { etag, waitMs }),
     async close() {
       agent.destroy();
     },

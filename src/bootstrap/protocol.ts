@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { isValidHostname, normalizeHost } from '../address.js';
 import { ProtocolError } from '../errors.js';
@@ -5,6 +6,31 @@ import type { ContactPoint } from '../types.js';
 
 /** The path every node serves its bootstrap state on (DESIGN §5.2 step 3). */
 export const SEED_NODES_PATH = '/bootstrap/seed-nodes';
+
+/**
+ * The bounded long poll: `GET /bootstrap/seed-nodes?waitMs=N` with `If-None-Match: <the ETag of
+ * the last answer>` is held until the answer's ETag (weak: over self, seedNodes and lowest) changes
+ * or N ms pass, then answered like a plain
+ * GET plus HELD_HEADER (how long it was held). Without the header, or with another ETag, it is
+ * answered at once. A plain GET behaves exactly as DESIGN §5.2 says; every answer carries an ETag,
+ * which is how a prober knows the peer can hold a request (older peers send none).
+ */
+export const WAIT_PARAM = 'waitMs';
+/** The longest hold a request may ask for; more is a 400 (a prober clamps its interval to it). */
+export const MAX_WAIT_MS = 10_000;
+/** Response header of a long poll: the ms the responder held the request before answering. */
+export const HELD_HEADER = 'x-clusterseed-held-ms';
+
+/**
+ * The answer's ETag: weak, over what a prober decides on (DESIGN §5.2 step 4: the seeds and the
+ * lowest point). `view` and `members` are not in it, so a node whose view grows one peer at a time
+ * does not end every held poll at every step; the answer sent is rendered then, so it is current.
+ */
+export const answerTag = (s: SeedNodesResponse): string =>
+  `W/"${createHash('sha256')
+    .update(JSON.stringify([s.self, s.seedNodes, s.lowest]))
+    .digest('base64url')
+    .slice(0, 22)}"`;
 
 /**
  * Body of `GET /bootstrap/seed-nodes`. `seedNodes` empty means "not in a cluster"; otherwise the

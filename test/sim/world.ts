@@ -1,7 +1,8 @@
 import { formatHostPort } from '../../src/address.js';
 import type { ClusterConflict } from '../../src/bootstrap/conflict.js';
 import { Coordinator, type CoordinatorDecision } from '../../src/bootstrap/coordinator.js';
-import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
+import type { PollAnswer, ProbeTransport } from '../../src/bootstrap/prober.js';
+import { answerTag, type SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import { DiscoveryError } from '../../src/errors.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import type { ContactPoint } from '../../src/types.js';
@@ -161,31 +162,79 @@ export async function runScenario(seed: number, options: RunOptions = {}): Promi
     });
 
   const byHost = new Map(nodes.map((n) => [n.point.host, n]));
-  const transport = (i: number, nodeClock: NodeClock) => ({
+  /**
+   * One exchange with a peer, under the scenario's faults: `answer(there, send)` runs on arrival when
+   * the peer can answer; `send(state, heldMs)` delivers on the prober's clock (a frozen prober
+   * handles it late, as a paused process does).
+   */
+  const exchange = <T>(
+    i: number,
+    nodeClock: NodeClock,
+    target: ContactPoint,
+    signal: AbortSignal,
+    answer: (there: Incarnation, send: (value: T) => void) => void,
+  ): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      const peer = byHost.get(target.host);
+      const now = clock.now();
+      const faulty = now < sc.convergeAt;
+      const half = 1 + Math.floor(random() * 20);
+      if (!peer) return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
+      if (net.probeCut(i, peer.index, now)) return; // dropped by the partition: only the prober's timeout ends it
+      if (!peer.current) {
+        if (peer.crashed) return; // a killed host answers nothing
+        return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
+      }
+      if (faulty && random() < sc.faults.probeHang) return;
+      if (faulty && random() < sc.faults.probeFail)
+        return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNRESET`)), half);
+      clock.setTimeout(() => {
+        const there = peer.current;
+        // A frozen, killed or restarting peer answers nothing; a cut may have come meanwhile.
+        if (!there || there.clock.frozen || net.probeCut(i, peer.index, clock.now())) return;
+        answer(there, (value) => {
+          // The answer travels back: a cut, a kill or a restart since then drops it.
+          if (peer.current !== there || net.probeCut(i, peer.index, clock.now())) return;
+          nodeClock.setTimeout(() => resolve(value), half);
+        });
+      }, half);
+    });
+
+  /**
+   * The long poll as the endpoint holds it (src/bootstrap/long-poll.ts): until the peer's answer tag
+   * changes or waitMs pass on the peer's clock (a frozen peer answers nothing until it resumes).
+   */
+  const poll =
+    (i: number, nodeClock: NodeClock) =>
+    (target: ContactPoint, { signal, etag, waitMs }: { signal: AbortSignal; etag: string | undefined; waitMs: number }) =>
+      exchange<PollAnswer>(i, nodeClock, target, signal, (there, send) => {
+        const since = there.clock.now();
+        const reply = (state: SeedNodesResponse) => send({ response: state, etag: answerTag(state), heldMs: there.clock.now() - since });
+        void there.coordinator.report().then((state) => {
+          if (etag === undefined || waitMs === 0 || answerTag(state) !== etag) return reply(state);
+          let done = false;
+          const finish = (answer: boolean) => {
+            if (done) return;
+            done = true;
+            unsubscribe();
+            timer.cancel();
+            if (answer && !there.clock.frozen) void there.coordinator.report().then(reply);
+          };
+          const unsubscribe = there.coordinator.onReportChange(() => {
+            void there.coordinator.report().then((s) => answerTag(s) !== etag && finish(true));
+          });
+          const timer = there.clock.setTimeout(() => finish(true), waitMs);
+          signal.addEventListener('abort', () => finish(false), { once: true });
+        });
+      });
+
+  // Every third node probes like a version without the long poll (a rolling upgrade): both kinds meet.
+  const transport = (i: number, nodeClock: NodeClock): ProbeTransport => ({
     close: async () => {},
-    probe: (target: ContactPoint, { signal }: { signal: AbortSignal }) =>
-      new Promise<SeedNodesResponse>((resolve, reject) => {
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-        const peer = byHost.get(target.host);
-        const now = clock.now();
-        const faulty = now < sc.convergeAt;
-        const half = 1 + Math.floor(random() * 20);
-        if (!peer) return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
-        if (net.probeCut(i, peer.index, now)) return; // dropped by the partition: only the prober's timeout ends it
-        if (!peer.current) {
-          if (peer.crashed) return; // a killed host answers nothing
-          return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNREFUSED`)), 1);
-        }
-        if (faulty && random() < sc.faults.probeHang) return;
-        if (faulty && random() < sc.faults.probeFail)
-          return void nodeClock.setTimeout(() => reject(new DiscoveryError(`probe of ${target.host}: ECONNRESET`)), half);
-        clock.setTimeout(() => {
-          const there = peer.current;
-          // A frozen, killed or restarting peer answers nothing; a cut may have come meanwhile.
-          if (!there || there.clock.frozen || net.probeCut(i, peer.index, clock.now())) return;
-          void there.coordinator.report().then((state) => nodeClock.setTimeout(() => resolve(state), half));
-        }, half);
-      }),
+    probe: (target, { signal }) => exchange<SeedNodesResponse>(i, nodeClock, target, signal, (there, send) => void there.coordinator.report().then(send)),
+    // The negative control runs the code before DESIGN §5.5 as it was: probes on the interval only.
+    ...(i % 3 === 2 || options.legacy ? {} : { poll: poll(i, nodeClock) }),
   });
 
   const start = (i: number) => {
