@@ -8,6 +8,9 @@ export const { CreateMode, Exception } = zookeeper;
 /** Bound of one ZooKeeper request; the library itself has none. */
 export const CALL_TIMEOUT_MS = 5000;
 
+/** Errors that are answers of the server to the request (not a lost connection or session). */
+const SERVER_ANSWERS = [Exception.NO_NODE, Exception.NODE_EXISTS, Exception.BAD_VERSION, Exception.NOT_EMPTY];
+
 export function isZkCode(err: unknown, code: number): boolean {
   return typeof (err as ZkException | undefined)?.getCode === 'function' && (err as ZkException).getCode() === code;
 }
@@ -48,7 +51,12 @@ export class ZkSession {
   readonly #dirs = new Set<string>();
   #closed = false;
 
-  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void, digest?: string) {
+  /** Monotonic clock of the provider (see answeredAt). */
+  readonly #now: () => number;
+  #answeredAt: number | undefined;
+
+  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void, digest?: string, now: () => number = () => performance.now()) {
+    this.#now = now;
     this.client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: 200, retries: 0 });
     this.#acls = digest ? zookeeper.ACL.CREATOR_ALL_ACL : zookeeper.ACL.OPEN_ACL_UNSAFE;
     if (digest) this.client.addAuthInfo('digest', Buffer.from(digest));
@@ -65,8 +73,22 @@ export class ZkSession {
     // after anything queued earlier, so an early create would carry no identity (INVALID_ACL).
     return bounded(`zookeeper: ${what}`, CALL_TIMEOUT_MS, signal, async () => {
       await this.connected;
-      return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+      const sentAt = this.#now();
+      return new Promise<T>((resolve, reject) =>
+        run((err, value) => {
+          if (!err || SERVER_ANSWERS.some((code) => isZkCode(err, code))) this.#answeredAt = Math.max(this.#answeredAt ?? sentAt, sentAt);
+          return err ? reject(err) : resolve(value);
+        }),
+      );
     });
+  }
+
+  /**
+   * When (monotonic) the latest request that the server answered was sent: the server renews a session
+   * on every request it receives, so the session was confirmed at least then (SeedLock.confirmedAt).
+   */
+  get answeredAt(): number | undefined {
+    return this.#answeredAt;
   }
 
   create(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {

@@ -250,7 +250,7 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
       if (!config.bootstrap.newClusterEnabled) return undefined;
       logger.info({ self: formatHostPort(self) }, 'lock: holding the lock with no cluster recorded; forming a new cluster');
       const formation: FirstSeed = { point: wirePoint(self), cluster: randomBytes(8).toString('hex'), forming: true };
-      let confirmedAt = await confirmLease(lock, options, clock);
+      let confirmedAt = recentConfirmation(lock, clock) ?? (await confirmLease(lock, options, clock));
       if (mayHaveExpired(lock, confirmedAt, clock)) {
         logger.warn(
           { leaseTtlMs: lock.leaseTtlMs },
@@ -290,6 +290,16 @@ async function confirmLease(lock: SeedLock, options: SeedLockOptions, clock: Str
   const sentAt = monotonicNow(clock);
   await lock.confirmLease(options);
   return sentAt;
+}
+
+/**
+ * The registry's latest confirmation of the lease/session (SeedLock.confirmedAt) while it is recent —
+ * less than half the trusted window old, so there is room left to write and join — else undefined.
+ */
+function recentConfirmation(lock: SeedLock, clock: StrategyContext['clock']): number | undefined {
+  const at = lock.confirmedAt?.();
+  const trusted = lock.leaseTtlMs - leaseSafetyMarginMs(lock.leaseTtlMs);
+  return at !== undefined && monotonicNow(clock) - at < trusted / 2 ? at : undefined;
 }
 
 function mayHaveExpired(lock: SeedLock, confirmedAt: number, clock: StrategyContext['clock']): boolean {
