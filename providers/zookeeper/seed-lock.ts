@@ -52,7 +52,14 @@ export class ZookeeperSeedLock implements SeedLock {
     if (!state) {
       const signal = new ChangeSignal();
       const bump = () => signal.bump();
-      state = { signal, readVersion: 0, firstSeed: new WatchedCache(bump), members: new WatchedCache(bump), holder: new WatchedCache(bump) };
+      state = {
+        signal,
+        readVersion: 0,
+        readFirstSeed: false,
+        firstSeed: new WatchedCache(bump),
+        members: new WatchedCache(bump),
+        holder: new WatchedCache(bump),
+      };
       this.#services.set(service, state);
     }
     return state;
@@ -67,7 +74,7 @@ export class ZookeeperSeedLock implements SeedLock {
       // Two requests at most, whatever the number of members: first-seed's data (its read sets the
       // watch) and the members listing, whose names are the members' addresses (no read per member).
       const [node, names] = await Promise.all([
-        state.firstSeed.read(paths.firstSeed, session, (watcher) => this.#readWatched(paths.firstSeed, watcher, signal)),
+        this.#firstSeedNode(service, signal),
         state.members.read(
           paths.members,
           session,
@@ -85,13 +92,39 @@ export class ZookeeperSeedLock implements SeedLock {
     }
   }
 
+  async readFirstSeed({ service, signal }: SeedLockOptions): Promise<FirstSeed | undefined> {
+    const paths = this.#paths(service);
+    const state = this.#state(service);
+    state.readVersion = state.signal.version;
+    try {
+      const node = await this.#firstSeedNode(service, signal);
+      return node && decodeFirstSeed(node.data, paths.firstSeed);
+    } catch (err) {
+      throw zkError(`reading ${paths.firstSeed}`, err);
+    }
+  }
+
+  #firstSeedNode(service: string, signal: AbortSignal | undefined): Promise<ZkNode | undefined> {
+    const paths = this.#paths(service);
+    const state = this.#state(service);
+    const session = this.#provider.session;
+    return state.firstSeed.read(paths.firstSeed, session, async (watcher) => {
+      // A service this session found new has no first-seed yet, most likely: the first read asks
+      // exists first (one request when absent). Later ones follow a watch event: getData first.
+      const absentLikely = !state.readFirstSeed && session.foundMissing(paths.base);
+      state.readFirstSeed = true;
+      return this.#readWatched(paths.firstSeed, watcher, signal, absentLikely);
+    });
+  }
+
   /**
    * getData with a watch: one request when the node exists. A read of a missing node sets no watch in
    * ZooKeeper, so then an exists watch is set (it fires on the creation); a node created between the two
-   * is read again.
+   * is read again. `absentLikely`: the exists first, one request when the node is missing.
    */
-  async #readWatched(path: string, watcher: Watcher, signal?: AbortSignal): Promise<ZkNode | undefined> {
+  async #readWatched(path: string, watcher: Watcher, signal: AbortSignal | undefined, absentLikely: boolean): Promise<ZkNode | undefined> {
     const session = this.#provider.session;
+    if (absentLikely && !(await session.exists(path, signal, watcher))) return undefined;
     for (;;) {
       const node = await session.getData(path, signal, watcher);
       if (node) return node;
@@ -295,6 +328,8 @@ interface ServiceState {
   signal: ChangeSignal;
   /** The change version when readRecord last read (where waitForChange starts). */
   readVersion: number;
+  /** first-seed was read once (later reads start with getData). */
+  readFirstSeed: boolean;
   firstSeed: WatchedCache<ZkNode | undefined>;
   /** Member names; a listing of a missing directory is not kept (it set no watch). */
   members: WatchedCache<string[] | undefined>;

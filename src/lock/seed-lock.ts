@@ -64,6 +64,8 @@ export interface SeedLock {
   confirmedAt?(): number | undefined;
   /** Reads first-seed and members. */
   readRecord(options: SeedLockOptions): Promise<ClusterRecord>;
+  /** Reads first-seed alone (cheaper than readRecord where members are a listing of their own). */
+  readFirstSeed?(options: SeedLockOptions): Promise<FirstSeed | undefined>;
   /** One attempt; undefined when another node holds the lock. */
   tryLock(self: ContactPoint, options: SeedLockOptions): Promise<HeldLock | undefined>;
   /**
