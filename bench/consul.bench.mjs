@@ -2,12 +2,15 @@
 // start → all decided) and HTTP requests per node, compared in the same run with a ConstructR-style
 // loop (read; no cluster → try the lock; refused → sleep a fixed 3 s and retry). Real TTLs (10 s) and
 // the system clock; every node has its own provider (its own session), all in this process.
-// Run: npm run bench -- consul
+// Run: npm run bench -- consul   (narrow a run with BENCH_SIZES=10,50 BENCH_MODES=lock,constructr; defaults: all)
 import { closeNodes, createDiscovery, formCluster, importTs } from './lib/lock-formation.mjs';
 
 const [{ startConsulEmulator }] = await importTs('test/emulators/consul/server.ts');
 
-const SIZES = [10, 50];
+/** A comma-separated filter from the environment, or every value. */
+const only = (name, all) => process.env[name]?.split(',').map((v) => (typeof all[0] === 'number' ? Number(v) : v)) ?? all;
+const SIZES = only('BENCH_SIZES', [10, 50]);
+const MODES = only('BENCH_MODES', ['lock', 'constructr']);
 /** Requests a node makes to stay alive (TTL check pass, session renew), not to decide. */
 const KEEPALIVE = /^\/v1\/(agent\/check\/pass|session\/renew)\//;
 
@@ -33,7 +36,7 @@ async function formation(n, mode) {
 }
 
 for (const n of SIZES) {
-  for (const mode of ['lock', 'constructr']) {
+  for (const mode of MODES) {
     const r = await formation(n, mode);
     const label = mode === 'lock' ? 'lock (blocking query)' : 'ConstructR (3 s retry)';
     console.log(

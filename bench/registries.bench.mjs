@@ -3,6 +3,7 @@
 // (read; no cluster → try the lock; lock lost → sleep a fixed 3 s and retry). Every node has its own
 // provider (its own etcd lease / ZooKeeper session), all in this process.
 // Run: npm run bench -- registries   (needs the Debian packages zookeeper and etcd-server; installs them as root)
+// Narrow a run with BENCH_BACKENDS=etcd,zookeeper BENCH_SIZES=10,50 BENCH_MODES=lock,constructr (defaults: all).
 import { closeNodes, createDiscovery, formCluster, importTs } from './lib/lock-formation.mjs';
 
 const [{ ensureServersInstalled }, { startEtcd, startZookeeper }] = await importTs('test/servers/install.ts', 'test/servers/processes.ts');
@@ -27,7 +28,10 @@ const zkProbe = zookeeper.createClient('127.0.0.1:1');
 countCalls(Object.getPrototypeOf(zkProbe), ['getChildren', 'getData', 'exists', 'create', 'remove', 'setData', 'transaction']);
 // (never connected: nothing to close — closing an unconnected client crashes the library)
 
-const SIZES = [10, 50];
+/** A comma-separated filter from the environment, or every value. */
+const only = (name, all) => process.env[name]?.split(',').map((v) => (typeof all[0] === 'number' ? Number(v) : v)) ?? all;
+const SIZES = only('BENCH_SIZES', [10, 50]);
+const MODES = only('BENCH_MODES', ['lock', 'constructr']);
 
 /** Wraps a provider so every registry operation is counted (waits on a watch are counted apart). */
 function counting(provider, counts) {
@@ -91,9 +95,9 @@ const backends = [
 ];
 const rows = [];
 try {
-  for (const [kind, discovery] of backends) {
+  for (const [kind, discovery] of backends.filter(([kind]) => only('BENCH_BACKENDS', ['etcd', 'zookeeper']).includes(kind))) {
     for (const n of SIZES) {
-      for (const mode of ['lock', 'constructr']) {
+      for (const mode of MODES) {
         const r = await formation(kind, discovery, n, mode);
         rows.push({ backend: kind, nodes: n, strategy: mode === 'lock' ? 'lock (watch)' : 'ConstructR loop (3 s retry)', ...r });
         console.log(

@@ -22,6 +22,10 @@ const KvEntries = z.array(
 const KvResult = z.boolean();
 /** PUT /v1/txn answers 200 (applied) or 409 (rolled back) with this body. */
 const TxnResult = z.object({
+  Results: z
+    .array(z.object({ KV: z.object({ Key: z.string(), ModifyIndex: z.number().int().nonnegative() }).partial().optional() }))
+    .nullable()
+    .optional(),
   Errors: z
     .array(z.object({ OpIndex: z.number().int(), What: z.string() }))
     .nullable()
@@ -70,6 +74,20 @@ export class ConsulSeedLock implements SeedLock {
     return this.#record(options.service, entries);
   }
 
+  async readFirstSeed(options: SeedLockOptions): Promise<FirstSeed | undefined> {
+    const key = `${this.base(options.service)}first-seed`;
+    const res = await this.http.call('GET', kvPath(key), { signal: options.signal, accept: [404] });
+    const [entry] = res.status === 404 ? [] : parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
+    if (!entry) return undefined;
+    const fs = decodeFirstSeedValue(entry.Value, entry.Key);
+    if (!fs) this.context.logger.warn({ key: entry.Key }, 'consul: ignoring a first-seed value that is not {"host","port"}');
+    return fs;
+  }
+
+  confirmedAt(): number | undefined {
+    return this.session.confirmedAt;
+  }
+
   async tryLock(self: ContactPoint, options: SeedLockOptions): Promise<HeldLock | undefined> {
     const key = `${this.base(options.service)}lock`;
     let sid = await this.#acquire(key, pointJson(self), options.signal);
@@ -81,8 +99,9 @@ export class ConsulSeedLock implements SeedLock {
     }
     if (sid === undefined) return undefined;
     let released = false;
+    const written: { last?: Written } = {};
     return {
-      writeFirstSeed: (next, expected, o) => this.#fencedWrite(key, sid, next, expected, o),
+      writeFirstSeed: (next, expected, o) => this.#fencedWrite(key, sid, next, expected, written, o),
       release: async () => {
         if (released) return;
         released = true;
@@ -97,18 +116,48 @@ export class ConsulSeedLock implements SeedLock {
     };
   }
 
-  /** One transaction: check-session on the lock, then cas (or delete-cas) of first-seed at the index read. */
-  async #fencedWrite(lockKey: string, sid: string, next: FirstSeed | undefined, expected: FirstSeed | undefined, options: SeedLockOptions): Promise<boolean> {
+  /**
+   * One transaction: check-session on the lock, then cas (or delete-cas) of first-seed at the index read.
+   * No read first when the transaction itself can compare: expected absent is a cas at index 0, and
+   * after our own write its ModifyIndex (a failure there reads and tries once more, so someone
+   * rewriting the same value is no false "changed").
+   */
+  async #fencedWrite(
+    lockKey: string,
+    sid: string,
+    next: FirstSeed | undefined,
+    expected: FirstSeed | undefined,
+    written: { last?: Written },
+    options: SeedLockOptions,
+  ): Promise<boolean> {
     const key = `${this.base(options.service)}first-seed`;
+    const last = written.last;
+    delete written.last;
+    if (next && expected === undefined) return this.#commitFirstSeed(lockKey, sid, key, next, 0, written, options);
+    if (last && sameStoredFirstSeed(last.data, expected, key) && (await this.#commitFirstSeed(lockKey, sid, key, next, last.index, written, options)))
+      return true;
     const res = await this.http.call('GET', kvPath(key), { signal: options.signal, accept: [404] });
     const [entry] = res.status === 404 ? [] : parseBody(KvEntries, res.text, `consul GET ${kvPath(key)}`);
     const text = entry?.Value === null || entry === undefined ? undefined : Buffer.from(entry.Value, 'base64').toString('utf8');
     if (!sameStoredFirstSeed(text ?? (entry ? '' : undefined), expected, key)) return false;
     if (!next && !entry) return true;
-    const index = entry?.ModifyIndex ?? 0;
-    const write = next
-      ? { Verb: 'cas', Key: key, Value: Buffer.from(encodeFirstSeed(next)).toString('base64'), Index: index }
-      : { Verb: 'delete-cas', Key: key, Index: index };
+    return this.#commitFirstSeed(lockKey, sid, key, next, entry?.ModifyIndex ?? 0, written, options);
+  }
+
+  async #commitFirstSeed(
+    lockKey: string,
+    sid: string,
+    key: string,
+    next: FirstSeed | undefined,
+    index: number,
+    written: { last?: Written },
+    options: SeedLockOptions,
+  ): Promise<boolean> {
+    const data = next && encodeFirstSeed(next);
+    const write =
+      data !== undefined
+        ? { Verb: 'cas', Key: key, Value: Buffer.from(data).toString('base64'), Index: index }
+        : { Verb: 'delete-cas', Key: key, Index: index };
     const txn = await this.http.call('PUT', '/v1/txn', {
       body: JSON.stringify([{ KV: { Verb: 'check-session', Key: lockKey, Session: sid } }, { KV: write }]),
       signal: options.signal,
@@ -119,6 +168,8 @@ export class ConsulSeedLock implements SeedLock {
       this.context.logger.debug({ key, errors: result.Errors?.map((e) => e.What) }, 'consul: fenced write of first-seed rolled back');
       return false;
     }
+    const modifyIndex = result.Results?.find((r) => r.KV?.Key === key)?.KV?.ModifyIndex;
+    if (data !== undefined && modifyIndex !== undefined) written.last = { data, index: modifyIndex };
     return true;
   }
 
@@ -270,3 +321,9 @@ function decodeKv<T>(decode: (text: string, key: string) => T, value: string | n
 
 export const decodeFirstSeedValue = (value: string | null, key: string) => decodeKv(decodeFirstSeed, value, key);
 export const decodeValue = (value: string | null, key: string) => decodeKv(decodePoint, value, key);
+
+/** A first-seed value our fenced write left, and its ModifyIndex. */
+interface Written {
+  data: string;
+  index: number;
+}

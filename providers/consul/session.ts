@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Clock, TimerHandle } from '../../src/clock.js';
+import { monotonicNow, type Clock, type TimerHandle } from '../../src/clock.js';
 import { AbortedError, describeError, DiscoveryError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { encodeSegment, type ConsulHttp } from './client.js';
@@ -24,6 +24,8 @@ export class ConsulSession {
   #closed = false;
   /** Sessions created so far: any after the first replaces a lost one. */
   #created = 0;
+  /** When (monotonic) the latest create or renewal Consul confirmed was sent, for the current session. */
+  #confirmedAt: number | undefined;
   readonly #controller = new AbortController();
   readonly #listeners = new Set<(id: string) => void>();
 
@@ -46,11 +48,21 @@ export class ConsulSession {
     return this.#creating;
   }
 
+  /** When (monotonic) the latest create or renewal of the current session that Consul confirmed was sent (SeedLock.confirmedAt). */
+  get confirmedAt(): number | undefined {
+    return this.#id === undefined ? undefined : this.#confirmedAt;
+  }
+
+  #confirmed(id: string, sentAt: number): void {
+    if (this.#id === id) this.#confirmedAt = Math.max(this.#confirmedAt ?? sentAt, sentAt);
+  }
+
   /** Renews the session now; rejects when Consul no longer knows it (it was invalidated) or is unreachable. */
   async confirm(signal?: AbortSignal): Promise<void> {
     const id = this.#id;
     if (id === undefined)
       throw new DiscoveryError('consul: the session was lost', { hint: 'a new session is being created; the strategy re-reads the record' });
+    const sentAt = monotonicNow(this.context.clock);
     const res = await this.http.call('PUT', `/v1/session/renew/${encodeSegment(id)}`, { accept: [404], signal });
     if (res.status === 404) {
       this.lost(id);
@@ -58,6 +70,7 @@ export class ConsulSession {
         hint: 'a new session is being created; the strategy re-reads the record',
       });
     }
+    this.#confirmed(id, sentAt);
     this.#scheduleRenewal();
   }
 
@@ -65,6 +78,7 @@ export class ConsulSession {
   lost(id: string): void {
     if (this.#id !== id) return;
     this.#id = undefined;
+    this.#confirmedAt = undefined;
     this.#timer?.cancel();
     this.context.logger.warn({}, 'consul: the session was invalidated (TTL missed or agent restarted); creating a new one');
   }
@@ -76,6 +90,7 @@ export class ConsulSession {
       TTL: `${this.settings.ttlSeconds}s`,
       LockDelay: `${this.settings.lockDelaySeconds}s`,
     });
+    const sentAt = monotonicNow(this.context.clock);
     const { value } = await this.http.json(SessionCreated, 'PUT', '/v1/session/create', { body, signal });
     if (this.#closed) {
       await this.#destroy(value.ID);
@@ -84,6 +99,7 @@ export class ConsulSession {
     const replaced = this.#created > 0;
     this.#created += 1;
     this.#id = value.ID;
+    this.#confirmedAt = sentAt;
     this.#scheduleRenewal();
     if (replaced) for (const fn of this.#listeners) fn(value.ID);
     return value.ID;
@@ -99,9 +115,13 @@ export class ConsulSession {
     const id = this.#id;
     if (id === undefined || this.#closed) return;
     try {
+      const sentAt = monotonicNow(this.context.clock);
       const res = await this.http.call('PUT', `/v1/session/renew/${encodeSegment(id)}`, { accept: [404], signal: this.#controller.signal });
       if (this.#closed) return;
-      if (res.status !== 404) return this.#scheduleRenewal();
+      if (res.status !== 404) {
+        this.#confirmed(id, sentAt);
+        return this.#scheduleRenewal();
+      }
       this.lost(id);
       await this.id(this.#controller.signal);
     } catch (err) {

@@ -1,4 +1,5 @@
 import { canonicalize } from '../../src/address.js';
+import { monotonicNow } from '../../src/clock.js';
 import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import { bounded } from '../../src/lock/bounded.js';
 import { decodePoint, pointKey } from '../../src/lock/codec.js';
@@ -27,7 +28,7 @@ export class EtcdProvider implements LockCapableProvider {
   /** Keys this node owns on its lease (registrations, members): put again after a lease loss. */
   readonly #registrations = new SharedRegistrations();
   readonly #owned: OwnedEntries<string>;
-  #lease: { lease: Lease; id: Promise<string> } | undefined;
+  #lease: { lease: Lease; id: Promise<string>; confirmedAt?: number } | undefined;
   #seedLock: EtcdSeedLock | undefined;
 
   /** Throws a ConfigError (before any connection) when ETCDCTL_* variables or the TLS files are unusable. */
@@ -96,9 +97,23 @@ export class EtcdProvider implements LockCapableProvider {
   leaseId(signal?: AbortSignal): Promise<string> {
     if (this.#owned.closed) return Promise.reject(this.etcdError('lease', new Error('provider is closed')));
     if (!this.#lease) {
+      const grantedFrom = monotonicNow(this.#context.clock);
       const lease = this.client.lease(this.#options.leaseTtlSeconds, { autoKeepAlive: true });
       const id = this.call('granting a lease', CALL_TIMEOUT_MS, undefined, () => lease.grant());
       lease.on('lost', (err: Error) => this.#onLeaseLost(lease, err));
+      // When the latest renewal etcd confirmed was sent (see leaseConfirmedAt): the grant, then each
+      // keepalive of the stream (answered in order, so an answer belongs to the oldest one unanswered).
+      const fired: number[] = [];
+      const confirm = (at: number | undefined) => {
+        const current = this.#lease;
+        if (at !== undefined && current?.lease === lease) current.confirmedAt = Math.max(current.confirmedAt ?? at, at);
+      };
+      void id.then(() => confirm(grantedFrom)).catch(() => {});
+      lease.on('keepaliveFired', () => fired.push(monotonicNow(this.#context.clock)));
+      lease.on('keepaliveSucceeded', () => confirm(fired.shift()));
+      lease.on('keepaliveFailed', () => {
+        fired.length = 0;
+      });
       // A failed grant is forgotten so the next caller tries again. One that timed out may still be
       // granted later: revoke it, or its keepalive timer holds the process open after close().
       id.catch(() => {
@@ -126,9 +141,19 @@ export class EtcdProvider implements LockCapableProvider {
     const id = await this.leaseId(signal);
     const current = this.#lease;
     if (!current) throw this.etcdError('renewing the lease', new Error('the lease was lost'));
+    const sentAt = monotonicNow(this.#context.clock);
     const res = await this.call('renewing the lease', CALL_TIMEOUT_MS, signal, () => current.lease.keepaliveOnce());
     const ttl = Number(res.TTL);
     if (!(ttl > 0)) throw this.etcdError('renewing the lease', new Error(`lease ${id} has expired`));
+    if (this.#lease === current) current.confirmedAt = Math.max(current.confirmedAt ?? sentAt, sentAt);
+  }
+
+  /**
+   * When (monotonic) the latest renewal of the current lease that etcd confirmed was sent — its grant
+   * or a keepalive — or undefined (none yet, or the lease was lost).
+   */
+  get leaseConfirmedAt(): number | undefined {
+    return this.#lease?.confirmedAt;
   }
 
   deleteOwned(key: string): Promise<void> {

@@ -46,17 +46,18 @@ export class EtcdSeedLock implements SeedLock {
     let watcher = this.#watchers.get(service);
     if (!watcher) {
       const changes = this.#signal(service);
-      const onEvent = (kv: { key: Buffer }) => {
+      const onEvent = (kv: { key: Buffer }, released: boolean) => {
         const key = kv.key.toString();
-        if (key === keys.lock || key === keys.firstSeed || key.startsWith(keys.members)) changes.bump();
+        // The lock matters to a waiter when it is released (taking it is the holder's business).
+        if ((key === keys.lock && released) || key === keys.firstSeed || key.startsWith(keys.members)) changes.bump();
       };
       watcher = this.#provider.client
         .watch()
         .prefix(keys.base)
         .create()
         .then((w) => {
-          w.on('put', onEvent);
-          w.on('delete', onEvent);
+          w.on('put', (kv) => onEvent(kv, false));
+          w.on('delete', (kv) => onEvent(kv, true));
           // After a reconnect etcd3 resumes the watch; bump so waiters re-read what they may have missed.
           w.on('connected', () => changes.bump());
           w.on('error', (err: Error) => this.#context.logger.debug({ error: err.message }, 'etcd: watch error (etcd3 reconnects)'));
@@ -89,8 +90,20 @@ export class EtcdSeedLock implements SeedLock {
     return record;
   }
 
+  async readFirstSeed({ service, signal }: SeedLockOptions): Promise<FirstSeed | undefined> {
+    const keys = this.#keys(service);
+    await this.#watch(service, signal);
+    this.#readVersion.set(service, this.#signal(service).version);
+    const text = await this.#provider.call(`reading ${keys.firstSeed}`, CALL_TIMEOUT_MS, signal, () => this.#provider.client.get(keys.firstSeed).string());
+    return text === null ? undefined : decodeFirstSeed(text, keys.firstSeed);
+  }
+
   get leaseTtlMs(): number {
     return this.#provider.leaseTtlMs;
+  }
+
+  confirmedAt(): number | undefined {
+    return this.#provider.leaseConfirmedAt;
   }
 
   confirmLease({ signal }: SeedLockOptions): Promise<void> {
@@ -122,8 +135,9 @@ export class EtcdSeedLock implements SeedLock {
     }
     if (!acquired) return undefined;
     let released = false;
+    const written: { last?: Written } = {};
     return {
-      writeFirstSeed: (next, expected, options) => this.#fencedWrite(lock, value, leaseId, next, expected, options),
+      writeFirstSeed: (next, expected, options) => this.#fencedWrite(lock, value, leaseId, next, expected, written, options),
       release: async () => {
         if (released) return;
         released = true;
@@ -138,28 +152,44 @@ export class EtcdSeedLock implements SeedLock {
     };
   }
 
-  /** One transaction: lock still ours (value and lease) and first-seed unchanged since read, then write. */
+  /**
+   * One transaction: lock still ours (value and lease) and first-seed unchanged since read, then write.
+   * No read first when the transaction itself can compare: expected absent is CreateRevision == 0, and
+   * after our own write its revision (a failure there reads and tries once more, so someone rewriting
+   * the same value is no false "changed").
+   */
   async #fencedWrite(
     lock: string,
     lockValue: string,
     leaseId: string,
     next: FirstSeed | undefined,
     expected: FirstSeed | undefined,
+    written: { last?: Written },
     { service, signal }: SeedLockOptions,
   ): Promise<boolean> {
     const { firstSeed } = this.#keys(service);
     const client = this.#provider.client;
-    return this.#provider.call(`writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, async () => {
-      const current = (await client.get(firstSeed).exec()).kvs[0];
-      if (!sameStoredFirstSeed(current?.value.toString(), expected, firstSeed)) return false;
-      const write = next ? client.put(firstSeed).value(encodeFirstSeed(next)) : client.delete().key(firstSeed);
+    const last = written.last;
+    delete written.last;
+    /** `at`: first-seed's mod revision, 0 for absent. */
+    const commit = async (at: number | string): Promise<boolean> => {
+      const data = next && encodeFirstSeed(next);
+      const write = data !== undefined ? client.put(firstSeed).value(data) : client.delete().key(firstSeed);
       const res = await client
         .if(lock, 'Value', '==', lockValue)
         .and(lock, 'Lease', '==', leaseId)
-        .and(firstSeed, current ? 'Mod' : 'Create', '==', current ? current.mod_revision : 0)
+        .and(firstSeed, at === 0 ? 'Create' : 'Mod', '==', at)
         .then(write)
         .commit();
+      if (res.succeeded && data !== undefined) written.last = { data, revision: res.header.revision };
       return res.succeeded;
+    };
+    return this.#provider.call(`writing ${firstSeed}`, CALL_TIMEOUT_MS, signal, async () => {
+      if (next && expected === undefined) return commit(0);
+      if (last && sameStoredFirstSeed(last.data, expected, firstSeed) && (await commit(last.revision))) return true;
+      const current = (await client.get(firstSeed).exec()).kvs[0];
+      if (!sameStoredFirstSeed(current?.value.toString(), expected, firstSeed)) return false;
+      return commit(current ? current.mod_revision : 0);
     });
   }
 
@@ -182,4 +212,10 @@ export class EtcdSeedLock implements SeedLock {
     this.#watchers.clear();
     await Promise.all(watchers.map((w) => w.then((x) => x.cancel()).catch(() => {})));
   }
+}
+
+/** A first-seed value our fenced write left, and the revision it was written at. */
+interface Written {
+  data: string;
+  revision: string;
 }

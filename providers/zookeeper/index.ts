@@ -1,4 +1,5 @@
 import { canonicalize } from '../../src/address.js';
+import { monotonicNow } from '../../src/clock.js';
 import { SharedRegistrations } from '../../src/lock/shared-registrations.js';
 import { bounded } from '../../src/lock/bounded.js';
 import { pointKey } from '../../src/lock/codec.js';
@@ -9,6 +10,9 @@ import { aliases, method, ZookeeperOptions } from './options.js';
 import { decodeNames } from './names.js';
 import { CALL_TIMEOUT_MS, CreateMode, Exception, isZkCode, type ZkLayout, zkError, ZkSession } from './session.js';
 import { ZookeeperSeedLock } from './seed-lock.js';
+import { WatchedCache } from './watched-cache.js';
+
+export type ConnectionEvent = 'disconnected' | 'reconnected' | 'new-session';
 
 /*
  * Layout under `<rootPath>/<service>/`: `nodes/<host:port>` (ephemeral registrations), `members/<host:port>`
@@ -26,6 +30,9 @@ export class ZookeeperProvider implements LockCapableProvider {
   readonly #registrations = new SharedRegistrations();
   readonly #owned: OwnedEntries<ZkSession>;
   readonly #sessionListeners = new Set<() => void>();
+  readonly #connectionListeners = new Set<(event: ConnectionEvent) => void>();
+  /** Registration listings by directory, each with the child watch its read set (see resolve). */
+  readonly #listings = new WatchedCache<string[] | undefined>();
   #session: ZkSession;
   #seedLock: ZookeeperSeedLock | undefined;
 
@@ -55,7 +62,25 @@ export class ZookeeperProvider implements LockCapableProvider {
   #newSession(): ZkSession {
     const { connectionString, sessionTimeoutMs, username, password } = this.#options;
     const digest = username !== undefined && password !== undefined ? `${username}:${password}` : undefined;
-    const session: ZkSession = new ZkSession(connectionString, sessionTimeoutMs, () => this.#onExpired(session), digest);
+    const session: ZkSession = new ZkSession(
+      connectionString,
+      sessionTimeoutMs,
+      () => this.#onExpired(session),
+      digest,
+      () => monotonicNow(this.#context.clock),
+    );
+    // A watch may be lost (or its event late) while the connection is down: cached reads are dropped,
+    // and read again once it is back (the library sets the watches again on reconnect, too).
+    let dropped = false;
+    session.client.on('disconnected', () => {
+      dropped = true;
+      if (session === this.#session) this.#connectionEvent('disconnected');
+    });
+    session.client.on('connected', () => {
+      if (!dropped) return;
+      dropped = false;
+      if (session === this.#session) this.#connectionEvent('reconnected');
+    });
     return session;
   }
 
@@ -66,6 +91,20 @@ export class ZookeeperProvider implements LockCapableProvider {
   /** Called when a new session replaced an expired one (its watches are gone). */
   onNewSession(listener: () => void): void {
     this.#sessionListeners.add(listener);
+  }
+
+  /**
+   * Called when the connection of the current session drops ('disconnected': a watch may be lost or
+   * late, so nothing read under a watch can be trusted any more), when it is back ('reconnected'), and
+   * when a new session replaced an expired one ('new-session': its watches are gone).
+   */
+  onConnectionEvent(listener: (event: ConnectionEvent) => void): void {
+    this.#connectionListeners.add(listener);
+  }
+
+  #connectionEvent(event: ConnectionEvent): void {
+    this.#listings.clear();
+    for (const l of this.#connectionListeners) l(event);
   }
 
   servicePath(service: string): string {
@@ -86,15 +125,24 @@ export class ZookeeperProvider implements LockCapableProvider {
   /**
    * One request, whatever the size of the service: a registration's name is its address
    * (`nodes/<host:port>`, see pointKey), so the listing is the answer; the data (with meta) is not read.
+   * The listing sets a child watch and is kept until it fires (a registration came or went), the
+   * connection drops or the session is replaced: until then a second resolve makes no request.
+   * ZooKeeper delivers a watch event before any answer read after the change, so the kept listing is
+   * as current as a new read, for every read that follows.
    */
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
     const dir = `${this.servicePath(lookup.service)}/nodes`;
     const session = this.#session;
     try {
-      const names = await bounded(`zookeeper: reading ${dir}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () =>
-        session.getChildren(dir, options.signal),
+      const names = await this.#listings.read(
+        dir,
+        session,
+        (watcher) =>
+          bounded(`zookeeper: reading ${dir}`, options.timeoutMs ?? CALL_TIMEOUT_MS, options.signal, () => session.listChildren(dir, options.signal, watcher)),
+        // A listing of a missing directory set no watch: not kept.
+        (listed) => listed !== undefined,
       );
-      return canonicalize(decodeNames(names, dir, this.#context, 'registration'));
+      return canonicalize(decodeNames(names ?? [], dir, this.#context, 'registration'));
     } catch (err) {
       throw zkError(`reading ${dir}`, err);
     }
@@ -131,6 +179,7 @@ export class ZookeeperProvider implements LockCapableProvider {
     this.#context.logger.warn({ znodes: this.#owned.size }, 'zookeeper: session expired; registering again in a new session');
     void expired.close();
     this.#session = this.#newSession();
+    this.#connectionEvent('new-session');
     for (const l of this.#sessionListeners) l();
     void this.#owned.reRegister();
   }

@@ -1,4 +1,4 @@
-import type { Watcher } from 'node-zookeeper-client';
+import type { Stat, Watcher } from 'node-zookeeper-client';
 import { canonicalize } from '../../src/address.js';
 import { ChangeSignal } from '../../src/lock/change-signal.js';
 import { decodeFirstSeed, encodeFirstSeed, encodePoint, pointKey } from '../../src/lock/codec.js';
@@ -8,6 +8,7 @@ import type { ContactPoint, ProviderContext } from '../../src/types.js';
 import type { ZookeeperProvider } from './index.js';
 import { decodeNames } from './names.js';
 import { CreateMode, Exception, isZkCode, zkError, type ZkOp } from './session.js';
+import { WatchedCache } from './watched-cache.js';
 
 const LOCK_NODE = /^lock-(\d+)$/;
 
@@ -15,22 +16,29 @@ const LOCK_NODE = /^lock-(\d+)$/;
  * The ZooKeeper lock recipe: an ephemeral sequential `lock/lock-<seq>`; the lowest sequence holds the
  * lock. This SeedLock makes single attempts (tryLock), so a loser removes its node and watches the
  * holder's node — the predecessor of every contender — instead of the whole lock directory, plus
- * `first-seed` (exists watch) and `members/` (child watch). ZooKeeper watches fire once; reading the
- * record sets them again. The watcher functions are stable, so the client never stacks duplicates.
+ * `first-seed` (data or exists watch) and `members/` (child watch). ZooKeeper watches fire once; reading
+ * again sets them again. The watcher functions are stable, so the client never stacks duplicates.
+ * What a read returned is kept with the watch it set (WatchedCache) and read again only after that
+ * watch fired, the connection dropped or the session was replaced: a second readRecord with nothing
+ * changed makes no request, and neither does a tryLock while the holder we watch still holds the lock.
  * `first-seed` is written by a multi-op that also checks the holder's lock node: it is ephemeral, so
  * once the holder's session has expired the check fails and nothing is written.
  */
 export class ZookeeperSeedLock implements SeedLock {
   readonly #provider: ZookeeperProvider;
   readonly #context: ProviderContext;
-  readonly #changes = new Map<string, { signal: ChangeSignal; watcher: Watcher; readVersion: number }>();
+  readonly #services = new Map<string, ServiceState>();
 
   constructor(provider: ZookeeperProvider, context: ProviderContext) {
     this.#provider = provider;
     this.#context = context;
-    // A new session has none of the old watches: wake every waiter so it reads (and watches) again.
-    provider.onNewSession(() => {
-      for (const c of this.#changes.values()) c.signal.bump();
+    provider.onConnectionEvent((event) => {
+      for (const state of this.#services.values()) {
+        for (const cache of [state.firstSeed, state.members, state.holder]) cache.clear();
+        // Back (or in a new session, which has none of the old watches): wake every waiter so it reads
+        // (and watches) again. A drop alone wakes nobody: a read now would fail.
+        if (event !== 'disconnected') state.signal.bump();
+      }
     });
   }
 
@@ -39,30 +47,43 @@ export class ZookeeperSeedLock implements SeedLock {
     return { base, lockDir: `${base}/lock`, firstSeed: `${base}/first-seed`, members: `${base}/members` };
   }
 
-  #change(service: string) {
-    let c = this.#changes.get(service);
-    if (!c) {
+  #state(service: string): ServiceState {
+    let state = this.#services.get(service);
+    if (!state) {
       const signal = new ChangeSignal();
-      c = { signal, watcher: () => signal.bump(), readVersion: 0 };
-      this.#changes.set(service, c);
+      const bump = () => signal.bump();
+      state = {
+        signal,
+        readVersion: 0,
+        readFirstSeed: false,
+        firstSeed: new WatchedCache(bump),
+        members: new WatchedCache(bump),
+        holder: new WatchedCache(bump),
+      };
+      this.#services.set(service, state);
     }
-    return c;
+    return state;
   }
 
   async readRecord({ service, signal }: SeedLockOptions): Promise<ClusterRecord> {
     const paths = this.#paths(service);
-    const change = this.#change(service);
-    change.readVersion = change.signal.version;
+    const state = this.#state(service);
+    state.readVersion = state.signal.version;
     const session = this.#provider.session;
     try {
-      // Two requests in the usual case, whatever the number of members: first-seed's data (its read sets
-      // the watch) and the members listing, whose names are the members' addresses (no read per member).
+      // Two requests at most, whatever the number of members: first-seed's data (its read sets the
+      // watch) and the members listing, whose names are the members' addresses (no read per member).
       const [node, names] = await Promise.all([
-        this.#readWatched(paths.firstSeed, change.watcher, signal),
-        session.listChildren(paths.members, signal, change.watcher),
+        this.#firstSeedNode(service, signal),
+        state.members.read(
+          paths.members,
+          session,
+          (watcher) => session.listChildren(paths.members, signal, watcher),
+          (listed) => listed !== undefined,
+        ),
       ]);
       // A listing of a missing directory sets no watch: watch for its creation (the first addMember makes it).
-      if (names === undefined && (await session.exists(paths.members, signal, change.watcher))) change.signal.bump();
+      if (names === undefined && (await session.exists(paths.members, signal, state.members.watcher(paths.members)))) state.signal.bump();
       const record: ClusterRecord = { members: canonicalize(decodeNames(names ?? [], paths.members, this.#context, 'member')) };
       if (node) record.firstSeed = decodeFirstSeed(node.data, paths.firstSeed);
       return record;
@@ -71,13 +92,39 @@ export class ZookeeperSeedLock implements SeedLock {
     }
   }
 
+  async readFirstSeed({ service, signal }: SeedLockOptions): Promise<FirstSeed | undefined> {
+    const paths = this.#paths(service);
+    const state = this.#state(service);
+    state.readVersion = state.signal.version;
+    try {
+      const node = await this.#firstSeedNode(service, signal);
+      return node && decodeFirstSeed(node.data, paths.firstSeed);
+    } catch (err) {
+      throw zkError(`reading ${paths.firstSeed}`, err);
+    }
+  }
+
+  #firstSeedNode(service: string, signal: AbortSignal | undefined): Promise<ZkNode | undefined> {
+    const paths = this.#paths(service);
+    const state = this.#state(service);
+    const session = this.#provider.session;
+    return state.firstSeed.read(paths.firstSeed, session, async (watcher) => {
+      // A service this session found new has no first-seed yet, most likely: the first read asks
+      // exists first (one request when absent). Later ones follow a watch event: getData first.
+      const absentLikely = !state.readFirstSeed && session.foundMissing(paths.base);
+      state.readFirstSeed = true;
+      return this.#readWatched(paths.firstSeed, watcher, signal, absentLikely);
+    });
+  }
+
   /**
    * getData with a watch: one request when the node exists. A read of a missing node sets no watch in
    * ZooKeeper, so then an exists watch is set (it fires on the creation); a node created between the two
-   * is read again.
+   * is read again. `absentLikely`: the exists first, one request when the node is missing.
    */
-  async #readWatched(path: string, watcher: Watcher, signal?: AbortSignal): Promise<{ data: string } | undefined> {
+  async #readWatched(path: string, watcher: Watcher, signal: AbortSignal | undefined, absentLikely: boolean): Promise<ZkNode | undefined> {
     const session = this.#provider.session;
+    if (absentLikely && !(await session.exists(path, signal, watcher))) return undefined;
     for (;;) {
       const node = await session.getData(path, signal, watcher);
       if (node) return node;
@@ -87,6 +134,11 @@ export class ZookeeperSeedLock implements SeedLock {
 
   get leaseTtlMs(): number {
     return this.#provider.sessionTimeoutMs;
+  }
+
+  /** When the latest request the server answered was sent: the server renewed the session on receiving it. */
+  confirmedAt(): number | undefined {
+    return this.#provider.session.answeredAt;
   }
 
   /** Any answered request proves the session alive (and renews it on the server). */
@@ -103,13 +155,16 @@ export class ZookeeperSeedLock implements SeedLock {
   async tryLock(self: ContactPoint, { service, signal }: SeedLockOptions): Promise<HeldLock | undefined> {
     const { lockDir } = this.#paths(service);
     const session = this.#provider.session;
-    const change = this.#change(service);
+    const state = this.#state(service);
     const value = encodePoint(self, false);
+    // Another session's node holds the lock and its exists watch has not fired: it still does (a lower
+    // sequence cannot appear), so there is nothing to ask.
+    if (state.holder.get(lockDir, session)) return undefined;
     try {
       // Held by someone already: no node of ours to create and remove, only the holder to watch.
       const holder = await this.#holder(lockDir, signal);
       if (holder !== undefined) {
-        const outcome = await this.#watchHolder(`${lockDir}/${holder}`, value, change.watcher, signal);
+        const outcome = await this.#watchHolder(lockDir, holder, value, state.holder, signal);
         if (outcome !== 'gone') return outcome === 'ours' ? this.#heldLock(`${lockDir}/${holder}`, service) : undefined;
       }
     } catch (err) {
@@ -130,7 +185,7 @@ export class ZookeeperSeedLock implements SeedLock {
     const created = ours;
     if (holder !== undefined && `${lockDir}/${holder}` === created) return this.#heldLock(created, service);
     try {
-      const outcome = holder === undefined ? 'gone' : await this.#watchHolder(`${lockDir}/${holder}`, value, change.watcher, signal);
+      const outcome = holder === undefined ? 'gone' : await this.#watchHolder(lockDir, holder, value, state.holder, signal);
       if (outcome === 'ours') {
         void session.remove(created).catch(() => {});
         return this.#heldLock(`${lockDir}/${holder}`, service);
@@ -138,7 +193,7 @@ export class ZookeeperSeedLock implements SeedLock {
       await session.remove(created, -1, signal).catch((err: unknown) => {
         if (!isZkCode(err, Exception.NO_NODE)) throw err;
       });
-      if (outcome === 'gone') change.signal.bump();
+      if (outcome === 'gone') state.signal.bump();
     } catch (err) {
       throw zkError(`watching ${lockDir}`, err);
     }
@@ -154,13 +209,19 @@ export class ZookeeperSeedLock implements SeedLock {
    * Watches the holder's node (it goes when the holder releases or its session ends) — the predecessor
    * of every contender. 'ours' when it is a node this session created with our value: an earlier
    * attempt whose answer was lost (a timeout); without this check it would block everyone until the
-   * session ends. 'gone' when it went meanwhile.
+   * session ends. 'gone' when it went meanwhile. Another session's holder is kept in `holders` until
+   * its watch fires.
    */
-  async #watchHolder(path: string, value: string, watcher: Watcher, signal?: AbortSignal): Promise<'ours' | 'other' | 'gone'> {
+  async #watchHolder(lockDir: string, holder: string, value: string, holders: WatchedCache<string>, signal?: AbortSignal): Promise<'ours' | 'other' | 'gone'> {
     const session = this.#provider.session;
-    const stat = await session.exists(path, signal, watcher);
+    const path = `${lockDir}/${holder}`;
+    const mark = holders.mark(lockDir, session);
+    const stat = await session.exists(path, signal, holders.watcher(lockDir));
     if (!stat) return 'gone';
-    if (!stat.ephemeralOwner.equals(session.client.getSessionId())) return 'other';
+    if (!stat.ephemeralOwner.equals(session.client.getSessionId())) {
+      holders.keep(lockDir, mark, path);
+      return 'other';
+    }
     const node = await session.getData(path, signal);
     if (!node) return 'gone';
     return node.data === value && node.stat.ephemeralOwner.equals(session.client.getSessionId()) ? 'ours' : 'other';
@@ -169,8 +230,10 @@ export class ZookeeperSeedLock implements SeedLock {
   #heldLock(path: string, service: string): HeldLock {
     const session = this.#provider.session;
     let released = false;
+    // What our last fenced write left in first-seed: the next write compares with its version directly.
+    const written: { last?: Written } = {};
     return {
-      writeFirstSeed: (next, expected, options) => this.#fencedWrite(path, service, next, expected, options.signal),
+      writeFirstSeed: (next, expected, options) => this.#fencedWrite(path, service, next, expected, written, options.signal),
       release: async () => {
         if (released) return;
         released = true;
@@ -183,19 +246,50 @@ export class ZookeeperSeedLock implements SeedLock {
     };
   }
 
-  /** check(lock node) + create/set/remove of first-seed at the version read: all or nothing. */
-  async #fencedWrite(lockNode: string, service: string, next: FirstSeed | undefined, expected: FirstSeed | undefined, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * check(lock node) + create/set/remove of first-seed at the version read: all or nothing. No read
+   * first when the multi itself can compare: a create fails when first-seed exists (expected absent),
+   * and a write after our own uses the version that write left (a failure there reads and tries once
+   * more, so someone rewriting the same value is no false "changed").
+   */
+  async #fencedWrite(
+    lockNode: string,
+    service: string,
+    next: FirstSeed | undefined,
+    expected: FirstSeed | undefined,
+    written: { last?: Written },
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     const { firstSeed } = this.#paths(service);
     const session = this.#provider.session;
+    const last = written.last;
+    delete written.last;
+    const commit = async (current: Written | undefined): Promise<void> => {
+      const ops: ZkOp[] = [{ kind: 'check', path: lockNode }];
+      const data = next && encodeFirstSeed(next);
+      if (data !== undefined && current) ops.push({ kind: 'set', path: firstSeed, data, version: current.version });
+      else if (data !== undefined) ops.push({ kind: 'create', path: firstSeed, data });
+      else if (current) ops.push({ kind: 'remove', path: firstSeed, version: current.version });
+      await session.multi(ops, signal);
+      if (data !== undefined) written.last = { data, version: current ? current.version + 1 : 0 };
+    };
     try {
+      if (next && expected === undefined) {
+        await commit(undefined);
+        return true;
+      }
+      if (last && sameStoredFirstSeed(last.data, expected, firstSeed)) {
+        try {
+          await commit(last);
+          return true;
+        } catch (err) {
+          if (!isZkCode(err, Exception.BAD_VERSION) && !isZkCode(err, Exception.NO_NODE)) throw err;
+        }
+      }
       const node = await session.getData(firstSeed, signal);
       if (!sameStoredFirstSeed(node?.data, expected, firstSeed)) return false;
-      const ops: ZkOp[] = [{ kind: 'check', path: lockNode }];
-      if (next && node) ops.push({ kind: 'set', path: firstSeed, data: encodeFirstSeed(next), version: node.stat.version });
-      else if (next) ops.push({ kind: 'create', path: firstSeed, data: encodeFirstSeed(next) });
-      else if (node) ops.push({ kind: 'remove', path: firstSeed, version: node.stat.version });
-      else return true;
-      await session.multi(ops, signal);
+      if (!next && !node) return true;
+      await commit(node && { data: node.data, version: node.stat.version });
       return true;
     } catch (err) {
       // The lock node is gone (session expired), or first-seed changed since the read.
@@ -213,9 +307,34 @@ export class ZookeeperSeedLock implements SeedLock {
   }
 
   async waitForChange({ service, signal, maxWaitMs }: SeedLockOptions & { maxWaitMs: number }): Promise<void> {
-    const change = this.#change(service);
-    await change.signal.waitSince(change.readVersion, maxWaitMs, this.#context.clock, signal);
+    const state = this.#state(service);
+    await state.signal.waitSince(state.readVersion, maxWaitMs, this.#context.clock, signal);
   }
+}
+
+interface ZkNode {
+  data: string;
+  stat: Stat;
+}
+
+/** A first-seed value our fenced write left, and the version it has. */
+interface Written {
+  data: string;
+  version: number;
+}
+
+/** One service's change signal and what its reads keep, each with the watch it set. */
+interface ServiceState {
+  signal: ChangeSignal;
+  /** The change version when readRecord last read (where waitForChange starts). */
+  readVersion: number;
+  /** first-seed was read once (later reads start with getData). */
+  readFirstSeed: boolean;
+  firstSeed: WatchedCache<ZkNode | undefined>;
+  /** Member names; a listing of a missing directory is not kept (it set no watch). */
+  members: WatchedCache<string[] | undefined>;
+  /** The path of the lock node another session holds the lock with (exists watch set), by lock directory. */
+  holder: WatchedCache<string>;
 }
 
 function bySequence(a: string, b: string): number {

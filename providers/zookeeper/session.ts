@@ -8,6 +8,9 @@ export const { CreateMode, Exception } = zookeeper;
 /** Bound of one ZooKeeper request; the library itself has none. */
 export const CALL_TIMEOUT_MS = 5000;
 
+/** Errors that are answers of the server to the request (not a lost connection or session). */
+const SERVER_ANSWERS = [Exception.NO_NODE, Exception.NODE_EXISTS, Exception.BAD_VERSION, Exception.NOT_EMPTY];
+
 export function isZkCode(err: unknown, code: number): boolean {
   return typeof (err as ZkException | undefined)?.getCode === 'function' && (err as ZkException).getCode() === code;
 }
@@ -46,9 +49,16 @@ export class ZkSession {
   /** ACL of the znodes we create: only the same digest identity, or open when no credentials are set. */
   readonly #acls: Acl[];
   readonly #dirs = new Set<string>();
+  /** Service bases whose directories a create of this session found missing (a service new to the registry). */
+  readonly #foundMissing = new Set<string>();
   #closed = false;
 
-  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void, digest?: string) {
+  /** Monotonic clock of the provider (see answeredAt). */
+  readonly #now: () => number;
+  #answeredAt: number | undefined;
+
+  constructor(connectionString: string, sessionTimeoutMs: number, onExpired: () => void, digest?: string, now: () => number = () => performance.now()) {
+    this.#now = now;
     this.client = zookeeper.createClient(connectionString, { sessionTimeout: sessionTimeoutMs, spinDelay: 200, retries: 0 });
     this.#acls = digest ? zookeeper.ACL.CREATOR_ALL_ACL : zookeeper.ACL.OPEN_ACL_UNSAFE;
     if (digest) this.client.addAuthInfo('digest', Buffer.from(digest));
@@ -65,8 +75,22 @@ export class ZkSession {
     // after anything queued earlier, so an early create would carry no identity (INVALID_ACL).
     return bounded(`zookeeper: ${what}`, CALL_TIMEOUT_MS, signal, async () => {
       await this.connected;
-      return new Promise<T>((resolve, reject) => run((err, value) => (err ? reject(err) : resolve(value))));
+      const sentAt = this.#now();
+      return new Promise<T>((resolve, reject) =>
+        run((err, value) => {
+          if (!err || SERVER_ANSWERS.some((code) => isZkCode(err, code))) this.#answeredAt = Math.max(this.#answeredAt ?? sentAt, sentAt);
+          return err ? reject(err) : resolve(value);
+        }),
+      );
     });
+  }
+
+  /**
+   * When (monotonic) the latest request that the server answered was sent: the server renews a session
+   * on every request it receives, so the session was confirmed at least then (SeedLock.confirmedAt).
+   */
+  get answeredAt(): number | undefined {
+    return this.#answeredAt;
   }
 
   create(path: string, data: string | null, mode: number, signal?: AbortSignal): Promise<string> {
@@ -144,6 +168,7 @@ export class ZkSession {
     } catch (err) {
       if (!isZkCode(err, Exception.NO_NODE)) throw err;
       this.#dirs.delete(parent);
+      if (layout) this.#foundMissing.add(layout.base);
       if (layout?.dirs.includes(parent) && (await this.#createLayout(layout, signal))) {
         try {
           return await this.create(path, data, mode, signal);
@@ -157,26 +182,38 @@ export class ZkSession {
     }
   }
 
+  /** Whether a create of this session found the directories of the service at `base` missing: it is new, so it most likely has no record yet. */
+  foundMissing(base: string): boolean {
+    return this.#foundMissing.has(base);
+  }
+
   /**
    * The base and all its directories in one multi (one request instead of one per directory, for each
    * of the nodes that start together). true when it was made here or by someone else (NODE_EXISTS: the
    * base exists — made by a concurrent multi, so with every directory, or earlier by hand); false when
    * it failed otherwise (then the caller makes the directory path by path, and reports what fails).
+   * When the base's parent (rootPath) is missing too, the same multi makes it first, then its parent…
+   * (one more request per missing level, and none per directory).
    */
-  async #createLayout(layout: ZkLayout, signal?: AbortSignal, parentMade = false): Promise<boolean> {
+  async #createLayout(layout: ZkLayout, signal?: AbortSignal, parents = 0): Promise<boolean> {
+    const ancestors: string[] = [];
+    for (let p = layout.base, i = 0; i < parents; i++) {
+      p = p.slice(0, p.lastIndexOf('/'));
+      if (p === '') return false;
+      ancestors.unshift(p);
+    }
+    const paths = [...ancestors, layout.base, ...layout.dirs];
     try {
       await this.multi(
-        [layout.base, ...layout.dirs].map((path) => ({ kind: 'create', path, data: null })),
+        paths.map((path) => ({ kind: 'create', path, data: null })),
         signal,
       );
-      for (const dir of [layout.base, ...layout.dirs]) this.#dirs.add(dir);
+      for (const dir of paths) this.#dirs.add(dir);
       return true;
     } catch (err) {
       if (isZkCode(err, Exception.NODE_EXISTS)) return true;
-      if (!isZkCode(err, Exception.NO_NODE) || parentMade) return false;
-      // The base's parent (rootPath) is missing too: made path by path, then the layout again.
-      await this.ensureDir(layout.base.slice(0, layout.base.lastIndexOf('/')), signal);
-      return this.#createLayout(layout, signal, true);
+      if (!isZkCode(err, Exception.NO_NODE)) return false;
+      return this.#createLayout(layout, signal, parents + 1);
     }
   }
 

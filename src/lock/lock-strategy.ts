@@ -7,9 +7,18 @@ import { monotonicNow } from '../clock.js';
 import { channels, publish } from '../diagnostics.js';
 import { ClusterseedError, ConfigError, TimeoutError } from '../errors.js';
 import type { ContactPoint, Registration } from '../types.js';
-import { decideFromRecord } from './decide.js';
+import { decideFromRecord, type RecordDecision } from './decide.js';
 import { watchRecord } from './record-watch.js';
-import { isLockCapable, sameFormationAs, type FirstSeed, type HeldLock, type LockCapableProvider, type SeedLock, type SeedLockOptions } from './seed-lock.js';
+import {
+  isLockCapable,
+  sameFormationAs,
+  type ClusterRecord,
+  type FirstSeed,
+  type HeldLock,
+  type LockCapableProvider,
+  type SeedLock,
+  type SeedLockOptions,
+} from './seed-lock.js';
 
 /**
  * How long a waiting node trusts its watch before it re-reads anyway. A safety net only: changes
@@ -106,12 +115,30 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
   const lock = provider.seedLock();
   const options: SeedLockOptions = { service: config.service, signal };
   // The live registrations only matter when the record names someone (is the first seed / a member
-  // still registered?): an empty record costs no lookup (on ZooKeeper a lookup is 1 + N requests).
-  const read = async () => {
+  // still registered?): an empty record costs no lookup. After a read that named someone, the lookup
+  // runs alongside the read (one round trip instead of two: the next record most likely names someone).
+  let namedSomeone = false;
+  let lastRecord: ClusterRecord | undefined;
+  const readFirstSeedOnly = async (): Promise<ClusterRecord> => {
+    if (!lock.readFirstSeed || !lastRecord) return lock.readRecord(options);
+    const firstSeed = await lock.readFirstSeed(options);
+    return firstSeed ? { firstSeed, members: lastRecord.members } : { members: lastRecord.members };
+  };
+  const lookup = () => provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
+  const read = async (holdingTheLock: boolean) => {
+    const early = namedSomeone ? lookup() : undefined;
+    early?.catch(() => {});
     const record = await lock.readRecord(options);
-    if (!record.firstSeed && record.members.length === 0) return decideFromRecord(record, [], self);
-    const live = await provider.resolve({ service: config.service }, { signal, timeoutMs: config.bootstrap.resolveTimeoutMs });
-    return decideFromRecord(record, live, self);
+    lastRecord = record;
+    namedSomeone = record.firstSeed !== undefined || record.members.length > 0;
+    if (!namedSomeone) return decideFromRecord(record, [], self);
+    // A founder's `forming` record is no cluster to join, live founder or not: either way the next step
+    // is the lock, and only its holder needs to know which (underLock reads again, with the lookup).
+    if (!holdingTheLock && record.firstSeed?.forming) {
+      const decision: RecordDecision = { kind: 'wait-for-founder', founder: record.firstSeed.point, forming: record.firstSeed };
+      return decision;
+    }
+    return decideFromRecord(record, await (early ?? lookup()), self);
   };
   const finish = async (seeds: ContactPoint[], formation: FirstSeed, founder?: HeldLock): Promise<Elected> => {
     try {
@@ -123,7 +150,8 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
     if (founder) await completeFormation(founder, formation, formed);
     // A node adds itself to members only while the record still is the cluster it joined; otherwise
     // the record watch reports the conflict as soon as bootstrap() has reported the decision.
-    const record = await persist('reading the cluster record', () => lock.readRecord(options));
+    // first-seed decides; the member count (for a conflict report) may come from the read that decided.
+    const record = await persist('reading the cluster record', () => readFirstSeedOnly());
     const current = record.firstSeed !== undefined && sameFormationAs(record.firstSeed, formed);
     if (current) await persist('adding self to members', () => lock.addMember(self, options));
     return {
@@ -175,7 +203,7 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
   for (let attempt = 0; ; ) {
     if (signal.aborted) throw abortReason(signal);
     try {
-      const decision = await read();
+      const decision = await read(false);
       if (decision.kind === 'join') {
         logger.info({ seeds: decision.seeds.map(formatHostPort) }, 'lock: joining the existing cluster');
         return await finish(decision.seeds, decision.formation);
@@ -222,7 +250,7 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
   /** Holding the lock: double-check the record, repair it, or form the cluster — every write fenced. */
   async function underLock(held: HeldLock): Promise<Elected | undefined> {
     for (let step = 0; step < MAX_STEPS_UNDER_LOCK; step++) {
-      const decision = await read();
+      const decision = await read(true);
       if (decision.kind === 'join') {
         logger.info({ seeds: decision.seeds.map(formatHostPort) }, 'lock: a cluster formed meanwhile; joining it');
         return finish(decision.seeds, decision.formation);
@@ -250,7 +278,7 @@ async function elect(context: StrategyContext, provider: LockCapableProvider, re
       if (!config.bootstrap.newClusterEnabled) return undefined;
       logger.info({ self: formatHostPort(self) }, 'lock: holding the lock with no cluster recorded; forming a new cluster');
       const formation: FirstSeed = { point: wirePoint(self), cluster: randomBytes(8).toString('hex'), forming: true };
-      let confirmedAt = await confirmLease(lock, options, clock);
+      let confirmedAt = recentConfirmation(lock, clock) ?? (await confirmLease(lock, options, clock));
       if (mayHaveExpired(lock, confirmedAt, clock)) {
         logger.warn(
           { leaseTtlMs: lock.leaseTtlMs },
@@ -290,6 +318,16 @@ async function confirmLease(lock: SeedLock, options: SeedLockOptions, clock: Str
   const sentAt = monotonicNow(clock);
   await lock.confirmLease(options);
   return sentAt;
+}
+
+/**
+ * The registry's latest confirmation of the lease/session (SeedLock.confirmedAt) while it is recent —
+ * less than half the trusted window old, so there is room left to write and join — else undefined.
+ */
+function recentConfirmation(lock: SeedLock, clock: StrategyContext['clock']): number | undefined {
+  const at = lock.confirmedAt?.();
+  const trusted = lock.leaseTtlMs - leaseSafetyMarginMs(lock.leaseTtlMs);
+  return at !== undefined && monotonicNow(clock) - at < trusted / 2 ? at : undefined;
 }
 
 function mayHaveExpired(lock: SeedLock, confirmedAt: number, clock: StrategyContext['clock']): boolean {

@@ -55,8 +55,17 @@ export interface SeedLock {
    * confirmed it; rejects when it is lost or unreachable. The caller measures from the moment it called.
    */
   confirmLease(options: SeedLockOptions): Promise<void>;
+  /**
+   * The monotonic time (monotonicNow of the provider's clock) at which the latest renewal of the current
+   * lease/session that the registry confirmed was sent — a keepalive, or any request that renews it —
+   * or undefined when there is none (or the lease/session was replaced since). Lets the strategy skip a
+   * confirmLease round trip right after one; the same trust window applies (DESIGN §5.5.1).
+   */
+  confirmedAt?(): number | undefined;
   /** Reads first-seed and members. */
   readRecord(options: SeedLockOptions): Promise<ClusterRecord>;
+  /** Reads first-seed alone (cheaper than readRecord where members are a listing of their own). */
+  readFirstSeed?(options: SeedLockOptions): Promise<FirstSeed | undefined>;
   /** One attempt; undefined when another node holds the lock. */
   tryLock(self: ContactPoint, options: SeedLockOptions): Promise<HeldLock | undefined>;
   /**
