@@ -347,19 +347,32 @@ export class Coordinator {
     const sentEtag = transport.poll ? peer.etag : undefined;
     const waitMs = sentEtag === undefined ? 0 : Math.min(MAX_WAIT_MS, this.#jitteredInterval());
     const limitMs = settings.probeTimeoutMs + waitMs;
-    const timeout = (peer.probeTimeout = clock.setTimeout(
-      () => controller.abort(new TimeoutError(`probe of ${target} timed out after ${limitMs} ms`)),
-      limitMs,
-    ));
+    let expire: (err: TimeoutError) => void = () => {};
+    const expired = new Promise<never>((_, reject) => (expire = reject));
+    const timeout = (peer.probeTimeout = clock.setTimeout(() => expire(new TimeoutError(`probe of ${target} timed out after ${limitMs} ms`)), limitMs));
     const request: Promise<PollAnswer> = transport.poll
       ? transport.poll(peer.point, { signal: controller.signal, etag: sentEtag, waitMs })
       : transport.probe(peer.point, { signal: controller.signal }).then((response) => ({ response, etag: undefined, heldMs: 0 }));
-    // The transport should honour the signal; this race makes sure a probe never outlives its timeout.
+    let settled = false;
+    request.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // The transport should honour the signal; this race makes sure a stopped probe settles at once.
     const aborted = new Promise<never>((_, reject) =>
       controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }),
     );
     let next = this.#jitteredInterval();
-    Promise.race([request, aborted])
+    const proceed = () => {
+      peer.inflight = undefined;
+      if (!this.#active() || this.#peers.get(id) !== peer) return;
+      this.#evaluate();
+      if (!this.#active() || this.#peers.get(id) !== peer) return;
+      const delay = Math.max(0, started + next - clock.now());
+      if (delay === 0) this.#probe(peer);
+      else peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
+    };
+    Promise.race([request, expired, aborted])
       .then((answer) => {
         // An answer handled more than probeTimeoutMs after the peer sent it is stale, not fresh: after
         // a pause of this process, the answer buffered before it must not pass for one just received
@@ -401,12 +414,22 @@ export class Coordinator {
       .finally(() => {
         timeout.cancel();
         if (peer.inflight !== controller) return;
-        peer.inflight = undefined;
-        if (!this.#active() || this.#peers.get(id) !== peer) return;
+        if (settled) return proceed();
+        // Timed out: the probe counts as failed now, but its request may still be answered. A slow
+        // peer is usually a busy one: wait one more probeTimeoutMs for this answer (then discarded as
+        // stale) on the same connection, rather than abort it and open another per probe, which turns
+        // a burst of load into a collapse (every probe timing out on a new connection).
         this.#evaluate();
-        if (!this.#active() || this.#peers.get(id) !== peer) return;
-        if (next === 0) this.#probe(peer);
-        else peer.timer = clock.setTimeout(() => this.#probe(peer), next);
+        const linger = (peer.probeTimeout = clock.setTimeout(
+          () => controller.abort(new TimeoutError(`probe of ${target}: no answer within ${limitMs + settings.probeTimeoutMs} ms`)),
+          settings.probeTimeoutMs,
+        ));
+        Promise.race([request, aborted])
+          .catch(() => {})
+          .finally(() => {
+            linger.cancel();
+            if (peer.inflight === controller) proceed();
+          });
       });
   }
 
