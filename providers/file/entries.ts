@@ -41,9 +41,13 @@ export async function writeAtomic(file: string, content: string): Promise<void> 
 
 export type ReadResult = { kind: 'ok'; entry: Entry; file: string } | { kind: 'skipped'; file: string; reason: string };
 
+/** This host's name, read once: a lookup checks it for every entry, and each read is a system call. */
+let hostname: string | undefined;
+
 /** True when `pid` is a process that no longer exists on this host. */
 function deadLocalProcess(entry: Entry): boolean {
-  if (entry.pid === undefined || entry.hostname !== os.hostname()) return false;
+  hostname ??= os.hostname();
+  if (entry.pid === undefined || entry.hostname !== hostname) return false;
   try {
     process.kill(entry.pid, 0);
     return false;
