@@ -26,11 +26,20 @@ export const HELD_HEADER = 'x-clusterseed-held-ms';
  * lowest point). `view` and `members` are not in it, so a node whose view grows one peer at a time
  * does not end every held poll at every step; the answer sent is rendered then, so it is current.
  */
-export const answerTag = (s: SeedNodesResponse): string =>
-  `W/"${createHash('sha256')
-    .update(JSON.stringify([s.self, s.seedNodes, s.lowest]))
-    .digest('base64url')
-    .slice(0, 22)}"`;
+export function answerTag(s: SeedNodesResponse): string {
+  let tag = tags.get(s);
+  if (tag === undefined) {
+    tag = `W/"${createHash('sha256')
+      .update(JSON.stringify([s.self, s.seedNodes, s.lowest]))
+      .digest('base64url')
+      .slice(0, 22)}"`;
+    tags.set(s, tag);
+  }
+  return tag;
+}
+
+/** report() returns the same object while nothing changed: every held poll checks it after every change. */
+const tags = new WeakMap<SeedNodesResponse, string>();
 
 /**
  * Body of `GET /bootstrap/seed-nodes`. `seedNodes` empty means "not in a cluster"; otherwise the
