@@ -41,7 +41,12 @@ export async function constructrNode(provider, service, self) {
     }
     const held = await lock.tryLock(self, opts);
     if (held) {
-      await held.writeFirstSeed({ point: self }, undefined, opts);
+      // The fenced write fails when someone wrote first-seed since this node read: read again.
+      const written = await held.writeFirstSeed({ point: self }, undefined, opts);
+      if (!written) {
+        await held.release();
+        continue;
+      }
       await lock.addMember(self, opts);
       await held.release();
       return { result: { seeds: [self], formedNewCluster: true }, close: () => registration.close() };
