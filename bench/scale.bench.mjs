@@ -47,7 +47,7 @@ const print = (row) => {
  * longer delays formation (changes are answered at once), it only lowers the steady load.
  */
 const SCALED_FROM = Number(process.env.SCALED_FROM ?? 100);
-const SCALED_PROBES = { probeIntervalMs: 5000, probeTimeoutMs: 5000, probeFailureWindowMs: 20_000 };
+const SCALED_PROBES = { probeIntervalMs: 5000, probeTimeoutMs: 10_000, probeFailureWindowMs: 30_000 };
 
 async function lowestAddress(n, fastPath) {
   const scaled = n >= SCALED_FROM;
