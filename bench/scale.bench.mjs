@@ -154,7 +154,7 @@ const svg = lineChart({
   series,
   notes: [
     `Measured ${results.measuredAt.slice(0, 10)} on ${results.machine.cpus} CPUs, all nodes on one machine ` +
-      `(node ${process.version}), before the long-poll work.`,
+      `(node ${process.version}), with the long poll (issue 12).`,
     ...(failedLa.length > 0
       ? [`lowest-address did not form at N = ${failedLa.join(', ')} on this machine (all N² probes share its CPUs): see docs/performance.md.`]
       : []),
