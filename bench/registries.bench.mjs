@@ -4,6 +4,7 @@
 // provider (its own etcd lease / ZooKeeper session), all in this process.
 // Run: npm run bench -- registries   (needs the Debian packages zookeeper and etcd-server; installs them as root)
 // Narrow a run with BENCH_BACKENDS=etcd,zookeeper BENCH_SIZES=10,50 BENCH_MODES=lock,constructr (defaults: all).
+import { counting } from './lib/counting.mjs';
 import { closeNodes, createDiscovery, formCluster, importTs } from './lib/lock-formation.mjs';
 
 const [{ ensureServersInstalled }, { startEtcd, startZookeeper }] = await importTs('test/servers/install.ts', 'test/servers/processes.ts');
@@ -32,35 +33,6 @@ countCalls(Object.getPrototypeOf(zkProbe), ['getChildren', 'getData', 'exists', 
 const only = (name, all) => process.env[name]?.split(',').map((v) => (typeof all[0] === 'number' ? Number(v) : v)) ?? all;
 const SIZES = only('BENCH_SIZES', [10, 50]);
 const MODES = only('BENCH_MODES', ['lock', 'constructr']);
-
-/** Wraps a provider so every registry operation is counted (waits on a watch are counted apart). */
-function counting(provider, counts) {
-  const lock = provider.seedLock();
-  const countedLock = new Proxy(lock, {
-    get(target, prop) {
-      const v = Reflect.get(target, prop);
-      if (typeof v !== 'function') return v;
-      return (...args) => {
-        if (prop === 'waitForChange') counts.waits++;
-        else counts.calls++;
-        return v.apply(target, args);
-      };
-    },
-  });
-  return new Proxy(provider, {
-    get(target, prop) {
-      if (prop === 'seedLock') return () => countedLock;
-      const v = Reflect.get(target, prop);
-      if (typeof v !== 'function') return v;
-      if (prop === 'resolve' || prop === 'register')
-        return (...args) => {
-          counts.calls++;
-          return v.apply(target, args);
-        };
-      return v.bind(target);
-    },
-  });
-}
 
 async function formation(kind, discovery, n, mode) {
   const service = `bench-${mode}-${kind}-${n}-${Date.now()}`;

@@ -1,5 +1,5 @@
 // Counts a provider's registry operations (register, resolve and every SeedLock operation; waits on
-// a watch counted apart), as bench/registries.bench.mjs does.
+// a watch counted apart), for bench/registries.bench.mjs and bench/scale.bench.mjs.
 
 /** Wraps a provider so that every registry operation increments counts.calls (waitForChange: counts.waits). */
 export function counting(provider, counts) {

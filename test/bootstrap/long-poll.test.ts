@@ -72,6 +72,14 @@ const until = async (cond: () => boolean) => {
   expect(cond()).toBe(true);
 };
 
+/** A poll that the endpoint is holding (its listener subscribed), with the ETag it was sent. */
+async function heldPoll(e: Awaited<ReturnType<typeof endpointWithState>>, waitMs: number) {
+  const { etag } = await e.poll(undefined, 0);
+  const pending = e.poll(etag, waitMs);
+  await until(() => e.listeners.size === 1);
+  return { etag, pending };
+}
+
 describe('long poll at the endpoint', () => {
   it('a plain GET is answered at once, as before, plus an ETag; waitMs without If-None-Match too', async () => {
     const e = await endpointWithState();
@@ -87,11 +95,9 @@ describe('long poll at the endpoint', () => {
 
   it('is held until the seeds or the lowest change, then answers the new state', async () => {
     const e = await endpointWithState();
-    const { etag } = await e.poll(undefined, 0);
-    const held = e.poll(etag, 10_000);
-    await until(() => e.listeners.size === 1);
+    const { etag, pending } = await heldPoll(e, 10_000);
     e.set({ seedNodes: [me], members: 1 });
-    const answer = await held;
+    const answer = await pending;
     expect(answer.response.seedNodes).toEqual([me]);
     expect(answer.etag).not.toBe(etag);
     expect(answer.heldMs).toBeLessThan(10_000);
@@ -100,11 +106,9 @@ describe('long poll at the endpoint', () => {
 
   it('ignores changes of view and members (weak ETag): the hold runs its course and answers the current state', async () => {
     const e = await endpointWithState();
-    const { etag } = await e.poll(undefined, 0);
-    const held = e.poll(etag, 300);
-    await until(() => e.listeners.size === 1);
+    const { etag, pending } = await heldPoll(e, 300);
     e.set({ view: 7 });
-    const answer = await held;
+    const answer = await pending;
     expect(answer.etag).toBe(etag);
     expect(answer.heldMs).toBeGreaterThanOrEqual(300);
     expect(answer.response.view).toBe(7);
