@@ -208,14 +208,13 @@ function scriptedPeer(clock: VirtualClock, withPoll: boolean) {
   };
 }
 
-function joiner(withPoll: boolean) {
-  const clock = new VirtualClock(1000);
-  const peer = scriptedPeer(clock, withPoll);
+/** Node B (not the lowest) running its coordinator against peer A through `transport`. */
+function startJoiner(clock: VirtualClock, transport: ProbeTransport) {
   const coordinator = new Coordinator({
     self: B,
-    settings: BootstrapSettings.parse({ stableMarginMs: 5000 }),
+    settings: BootstrapSettings.parse({ stableMarginMs: 5000, probeTimeoutMs: 1000 }),
     discover: async () => [A, B],
-    transport: peer.transport,
+    transport,
     join: async () => {},
     clock,
     random: () => 0.5,
@@ -223,7 +222,13 @@ function joiner(withPoll: boolean) {
   });
   let decided: CoordinatorDecision | undefined;
   void coordinator.run().then((d) => (decided = d));
-  return { clock, peer, coordinator, decided: () => decided };
+  return { coordinator, decided: () => decided };
+}
+
+function joiner(withPoll: boolean) {
+  const clock = new VirtualClock(1000);
+  const peer = scriptedPeer(clock, withPoll);
+  return { clock, peer, ...startJoiner(clock, peer.transport) };
 }
 
 describe('Coordinator with the long poll (virtual time)', () => {
@@ -269,22 +274,11 @@ describe('Coordinator with the long poll (virtual time)', () => {
               }),
         close: async () => {},
       };
-      const coordinator = new Coordinator({
-        self: B,
-        settings: BootstrapSettings.parse({ stableMarginMs: 5000, probeTimeoutMs: 1000 }),
-        discover: async () => [A, B],
-        transport,
-        join: async () => {},
-        clock,
-        random: () => 0.5,
-        logger: silentLogger,
-      });
-      let decided: CoordinatorDecision | undefined;
-      void coordinator.run().then((d) => (decided = d));
+      const { coordinator, decided } = startJoiner(clock, transport);
       await clock.advance(10_000);
-      if (heldMs > 0) expect(decided).toMatchObject({ seeds: [A], formedNewCluster: false });
+      if (heldMs > 0) expect(decided()).toMatchObject({ seeds: [A], formedNewCluster: false });
       else {
-        expect(decided).toBeUndefined();
+        expect(decided()).toBeUndefined();
         // No fresh observation of A: only self is confirmed.
         expect(coordinator.waitingOn?.gate).toBe('required-contact-points');
       }
