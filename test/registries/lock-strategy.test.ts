@@ -66,7 +66,21 @@ describe.each(backends)('lock strategy on %s', (_name, discovery) => {
       for (let i = 0; i < 300 && (await reader.resolve({ service })).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
       controller.abort();
       await expect(waiting).rejects.toMatchObject({ code: 'CLUSTERSEED_E_ABORTED' });
-      expect(await reader.resolve({ service })).toEqual([]);
+      // The registry holds nothing once the abort has settled: a new session reads it from the server.
+      const fresh = await createDiscovery(discovery() as never);
+      try {
+        expect(await fresh.resolve({ service })).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
+      // A session that watched the entry may answer from its cache until the watch event arrives (ZooKeeper reads are
+      // sequentially consistent, not linearizable); it must converge within 2 s.
+      let left = await reader.resolve({ service });
+      for (let i = 0; i < 40 && left.length > 0; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await reader.resolve({ service });
+      }
+      expect(left).toEqual([]);
     } finally {
       await reader.close();
     }
