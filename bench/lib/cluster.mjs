@@ -56,10 +56,11 @@ function startShard() {
 }
 
 /**
- * Forms a cluster of `n` nodes with `settings` (bootstrap config) and measures it; after the
+ * Forms a cluster of `n` nodes with `settings` (bootstrap config; `discovery`: file provider options
+ * besides its directory) and measures it; after the
  * decision, counts requests over `afterMs` (0: no window). Resolves to the figures.
  */
-export async function formLowestAddress(n, settings, { afterMs = 0, shards = shardsFor(n), service = 'bench' } = {}) {
+export async function formLowestAddress(n, settings, { afterMs = 0, shards = shardsFor(n), service = 'bench', discovery = {} } = {}) {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'clusterseed-bench-'));
   const parts = Array.from({ length: shards }, startShard);
   try {
@@ -68,7 +69,7 @@ export async function formLowestAddress(n, settings, { afterMs = 0, shards = sha
     parts.forEach((p, s) => {
       const indices = [];
       for (let i = s; i < n; i += shards) indices.push(i);
-      p.child.send({ type: 'start', indices, service, directory, bootstrap: settings });
+      p.child.send({ type: 'start', indices, service, directory, discovery, bootstrap: settings });
     });
     const starts = await Promise.all(started);
     for (;;) {

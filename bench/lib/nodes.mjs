@@ -69,7 +69,7 @@ export function diff(before, after) {
  * Starts lowest-address node `i` of a cluster: bootstrap() in its own context. Resolves to
  * { node, result, startedAt, decidedAt, viewChanges: [{at, size}] } once it decided (and joined).
  */
-export function startNode(i, { service, directory, bootstrap: settings }) {
+export function startNode(i, { service, directory, discovery = {}, bootstrap: settings }) {
   const h = host(i);
   counters.set(i, counter());
   byHost.set(h, i);
@@ -86,7 +86,7 @@ export function startNode(i, { service, directory, bootstrap: settings }) {
   return context.run(i, () =>
     bootstrap({
       service,
-      discovery: { method: 'file', directory },
+      discovery: { ...discovery, method: 'file', directory },
       bootstrap: settings,
       management: { host: h, port: 0 },
       self: { host: h },

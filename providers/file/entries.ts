@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -56,8 +56,57 @@ function deadLocalProcess(entry: Entry): boolean {
   }
 }
 
-/** Reads every entry of a directory; malformed, stale and dead-owner entries are reported, not thrown. */
-export async function readEntries(dir: string, now: number, ttlMs: number): Promise<ReadResult[]> {
+/** What a lookup remembers of one entry file: its stat signature and what reading it gave. */
+interface CachedRead {
+  signature: string;
+  read: { kind: 'ok'; entry: Entry } | { kind: 'malformed' };
+}
+
+/**
+ * A lookup's memory of the entry files it read, keyed by name. `writeAtomic` renames a new inode
+ * in on every write, so an unchanged (inode, size, mtime, ctime) means unchanged content: a lookup
+ * stats every entry but reads and parses only the ones that changed. An entry read more than
+ * ttl/2 after it was written is read again whatever its signature: owners rewrite theirs every
+ * ttl/3, and a network filesystem may serve cached attributes for a while.
+ */
+export class EntryCache {
+  readonly #byName = new Map<string, CachedRead>();
+
+  get(name: string, signature: string, now: number, ttlMs: number): CachedRead['read'] | undefined {
+    const hit = this.#byName.get(name);
+    if (!hit || hit.signature !== signature) return undefined;
+    if (hit.read.kind === 'ok' && now - hit.read.entry.updatedAt >= ttlMs / 2) return undefined;
+    return hit.read;
+  }
+
+  set(name: string, signature: string, read: CachedRead['read']): void {
+    this.#byName.set(name, { signature, read });
+  }
+
+  /** Forgets the entries that are no longer listed. */
+  retain(names: ReadonlySet<string>): void {
+    for (const name of this.#byName.keys()) if (!names.has(name)) this.#byName.delete(name);
+  }
+}
+
+/** True for an entry file's name (not a temp file of writeAtomic, not a lock file). */
+export const isEntryName = (name: string): boolean => name.endsWith('.json') && !name.startsWith('.');
+
+function parseEntry(text: string): CachedRead['read'] {
+  try {
+    const entry = Entry.parse(JSON.parse(text));
+    parseHostPort(entry.host.includes(':') ? `[${entry.host}]` : entry.host);
+    return { kind: 'ok', entry };
+  } catch {
+    return { kind: 'malformed' };
+  }
+}
+
+/**
+ * Reads every entry of a directory; malformed, stale and dead-owner entries are reported, not thrown.
+ * With a cache, unchanged files are not read again (EntryCache).
+ */
+export async function readEntries(dir: string, now: number, ttlMs: number, cache?: EntryCache): Promise<ReadResult[]> {
   let names: string[];
   try {
     names = await readdir(dir);
@@ -65,24 +114,29 @@ export async function readEntries(dir: string, now: number, ttlMs: number): Prom
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const files = names.filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  const files = names.filter(isEntryName);
+  cache?.retain(new Set(files));
   return Promise.all(
     files.map(async (name): Promise<ReadResult> => {
       const file = path.join(dir, name);
-      let text: string;
+      let read: CachedRead['read'] | undefined;
       try {
-        text = await readFile(file, 'utf8');
+        let signature: string | undefined;
+        if (cache) {
+          const st = await stat(file);
+          signature = `${st.ino}/${st.size}/${st.mtimeMs}/${st.ctimeMs}`;
+          read = cache.get(name, signature, now, ttlMs);
+        }
+        if (!read) {
+          read = parseEntry(await readFile(file, 'utf8'));
+          if (signature !== undefined) cache!.set(name, signature, read);
+        }
       } catch (err) {
         // Deleted between readdir and read: its owner deregistered.
         return { kind: 'skipped', file, reason: (err as NodeJS.ErrnoException).code ?? 'unreadable' };
       }
-      let parsed: Entry;
-      try {
-        parsed = Entry.parse(JSON.parse(text));
-        parseHostPort(parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host);
-      } catch {
-        return { kind: 'skipped', file, reason: 'malformed entry' };
-      }
+      if (read.kind === 'malformed') return { kind: 'skipped', file, reason: 'malformed entry' };
+      const parsed = read.entry;
       if (now - parsed.updatedAt > ttlMs) return { kind: 'skipped', file, reason: `stale (${now - parsed.updatedAt} ms old)` };
       if (deadLocalProcess(parsed)) return { kind: 'skipped', file, reason: `owner process ${parsed.pid} is gone` };
       return { kind: 'ok', entry: parsed, file };

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { FSWatcher } from 'node:fs';
-import { mkdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { canonicalize, formatHostPort } from '../../src/address.js';
 import { DiscoveryError } from '../../src/errors.js';
 import type {
@@ -14,7 +14,7 @@ import type {
   RegistryProvider,
   ResolveOptions,
 } from '../../src/types.js';
-import { entryFileName, readEntries, serviceDir, writeAtomic, type Entry } from './entries.js';
+import { EntryCache, entryFileName, isEntryName, readEntries, serviceDir, writeAtomic, type Entry } from './entries.js';
 import { FileOptions, aliases, method } from './options.js';
 import { FileSeedLock } from './lock.js';
 import { watchDirectory } from './dir-watch.js';
@@ -34,6 +34,8 @@ export class FileProvider implements RegistryProvider {
   /** bootstrap() and the lock strategy both register the node: one entry file, one refresh timer. */
   readonly #registrations = new SharedRegistrations();
   #seedLock: FileSeedLock | undefined;
+  /** Per nodes directory: what the last lookups read (only changed entry files are read again). */
+  readonly #caches = new Map<string, EntryCache>();
 
   constructor(options: FileOptions, context: ProviderContext) {
     this.#options = options;
@@ -47,8 +49,11 @@ export class FileProvider implements RegistryProvider {
   async resolve(lookup: Lookup, options: ResolveOptions = {}): Promise<ContactPoint[]> {
     options.signal?.throwIfAborted();
     let results: Awaited<ReturnType<typeof readEntries>>;
+    const dir = this.nodesDir(lookup.service);
+    let cache = this.#caches.get(dir);
+    if (!cache) this.#caches.set(dir, (cache = new EntryCache()));
     try {
-      results = await readEntries(this.nodesDir(lookup.service), this.#context.clock.now(), this.#options.ttlMs);
+      results = await readEntries(dir, this.#context.clock.now(), this.#options.ttlMs, cache);
     } catch (err) {
       throw new DiscoveryError(`file: cannot read ${this.nodesDir(lookup.service)}: ${(err as Error).message}`, {
         cause: err,
@@ -65,11 +70,15 @@ export class FileProvider implements RegistryProvider {
   }
 
   /**
-   * fs.watch on the service's nodes directory (created when missing): a registration, refresh or
-   * deregistration by any process calls `onChange` once per burst (COALESCE_MS). Where fs.watch is
-   * unavailable this says so at debug and does nothing: the interval lookups go on. A directory that
-   * cannot be created, or a watcher that breaks, is tried again every few hundred ms. One `onChange`
-   * follows every arming, the first included (events may have been missed before it).
+   * fs.watch on the service's nodes directory (created when missing): a registration or a
+   * deregistration by any process calls `onChange` once per burst (COALESCE_MS). A refresh of a
+   * known entry does not (every node rewrites its entry every ttl/3: at N nodes, N lookups per
+   * refresh period on every node would be the whole cost of a large cluster), unless it comes late
+   * (the owner was paused or cut off and is back). Where fs.watch is unavailable this says so at
+   * debug and does nothing: the interval lookups go on, and they also see what the watch leaves out
+   * (a changed meta, an entry that went stale). A directory that cannot be created, or a watcher
+   * that breaks, is tried again every few hundred ms. One `onChange` follows every arming, the first
+   * included (events may have been missed before it).
    */
   watch(lookup: Lookup, onChange: () => void, signal: AbortSignal): void {
     if (signal.aborted) return;
@@ -88,11 +97,30 @@ export class FileProvider implements RegistryProvider {
         logger.debug({ error: (err as Error).message }, 'file: a watch listener threw');
       }
     };
-    const changed = (filename: string | null) => {
-      // Temp files of writeAtomic and the lock's files are not entries; their rename onto `<name>.json` is.
-      if (signal.aborted || burst || (filename !== null && (filename.startsWith('.') || !filename.endsWith('.json')))) return;
+    const changed = () => {
+      if (signal.aborted || burst) return;
       burst = clock.setTimeout(fire, COALESCE_MS);
       burst.unref();
+    };
+    // Entry name → when its last write was seen: a write to a known name is a refresh.
+    let known: Map<string, number> | undefined;
+    const lateAfterMs = Math.floor(1.5 * refreshPeriodMs(this.#options.ttlMs));
+    const event = (filename: string | null) => {
+      if (signal.aborted) return;
+      if (filename === null || known === undefined) return changed();
+      // Temp files of writeAtomic and the lock's files are not entries; their rename onto `<name>.json` is.
+      if (!isEntryName(filename)) return;
+      const names = known;
+      stat(path.join(dir, filename)).then(
+        () => {
+          const last = names.get(filename);
+          names.set(filename, clock.now());
+          if (last === undefined || clock.now() - last > lateAfterMs) changed();
+        },
+        () => {
+          if (names.delete(filename)) changed();
+        },
+      );
     };
     const again = () => {
       if (signal.aborted) return;
@@ -108,13 +136,19 @@ export class FileProvider implements RegistryProvider {
         return again();
       }
       if (signal.aborted) return;
-      watcher = watchDirectory(dir, changed, logger, () => {
+      known = undefined;
+      watcher = watchDirectory(dir, event, logger, () => {
         watcher = undefined;
         again();
       });
+      if (!watcher) return;
       // Arming is asynchronous: entries written between the caller's first lookup and now raised no
       // event, so one look follows every arming (a re-arming may have missed events too).
-      if (watcher) changed(null);
+      changed();
+      const listed = await readdir(dir).catch(() => [] as string[]);
+      if (signal.aborted) return;
+      const at = clock.now();
+      known = new Map(listed.filter(isEntryName).map((n) => [n, at]));
     };
     signal.addEventListener(
       'abort',
@@ -153,16 +187,13 @@ export class FileProvider implements RegistryProvider {
     let closed = false;
     let inflight: Promise<void> = Promise.resolve();
     const schedule = () => {
-      const t = clock.setTimeout(
-        () => {
-          inflight = write()
-            .catch((err: Error) => logger.warn({ file, error: err.message }, 'file: refreshing the registration failed'))
-            .finally(() => {
-              if (!closed) timer = schedule();
-            });
-        },
-        Math.max(100, Math.floor(ttlMs / 3)),
-      );
+      const t = clock.setTimeout(() => {
+        inflight = write()
+          .catch((err: Error) => logger.warn({ file, error: err.message }, 'file: refreshing the registration failed'))
+          .finally(() => {
+            if (!closed) timer = schedule();
+          });
+      }, refreshPeriodMs(ttlMs));
       t.unref();
       return t;
     };
@@ -192,6 +223,9 @@ export class FileProvider implements RegistryProvider {
     await this.#seedLock?.close();
   }
 }
+
+/** How often an owner rewrites its entry. */
+const refreshPeriodMs = (ttlMs: number) => Math.max(100, Math.floor(ttlMs / 3));
 
 /** One onChange per burst of fs events: a registration is a temp write plus a rename, N nodes start together. */
 const COALESCE_MS = 15;

@@ -6,6 +6,7 @@ import { channels, publish } from '../diagnostics.js';
 import { describeError, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
+import { Admission, FIRST_CONTACTS } from './admission.js';
 import type { ClusterConflict } from './conflict.js';
 import { ConflictWatch, conflictCheckIntervalMs } from './conflict-watch.js';
 import { decide, gateHint, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
@@ -57,6 +58,10 @@ interface Peer {
   reportedFailed?: boolean;
   /** The ETag of the peer's last answer: it can hold a long poll, so it is asked to wait for a change. */
   etag?: string | undefined;
+  /** It answered a probe: later probes reuse that connection and skip the first-contact admission. */
+  answered?: boolean;
+  /** Its probe holds one of the first-contact slots. */
+  admitted?: boolean;
 }
 
 const key = (p: ContactPoint) => formatHostPort(p);
@@ -100,6 +105,13 @@ export class Coordinator {
   readonly #reportListeners = new Set<() => void>();
   /** After the decision: re-resolves and probes a sample of peers until stop() (DESIGN §5.5.3). */
   #watch: ConflictWatch | undefined;
+  /** Probes of peers that never answered, FIRST_CONTACTS at a time, in view order (lowest first). */
+  readonly #firstContacts = new Admission<Peer>(FIRST_CONTACTS, (peer) => {
+    if (!this.#active() || this.#peers.get(pointKey(peer.point)) !== peer || peer.inflight) return false;
+    peer.admitted = true;
+    this.#probe(peer);
+    return true;
+  });
 
   constructor(options: CoordinatorOptions) {
     this.#o = options;
@@ -211,6 +223,7 @@ export class Coordinator {
     this.#marginTimer?.cancel();
     for (const peer of this.#peers.values()) this.#dropPeer(peer);
     this.#peers.clear();
+    this.#firstContacts.clear();
   }
 
   #fail(err: unknown): void {
@@ -318,8 +331,8 @@ export class Coordinator {
         this.#peers.set(k, peer);
         const last = this.#lastProbeAt.get(k);
         const wait = last === undefined ? 0 : Math.max(0, last + settings.probeIntervalMs - now);
-        if (wait === 0) this.#probe(peer);
-        else peer.timer = clock.setTimeout(() => this.#probe(peer), wait);
+        if (wait === 0) this.#startProbe(peer);
+        else peer.timer = clock.setTimeout(() => this.#startProbe(peer), wait);
       }
     }
     this.#marginTimer?.cancel();
@@ -331,6 +344,18 @@ export class Coordinator {
     peer.timer?.cancel();
     peer.probeTimeout?.cancel();
     peer.inflight?.abort();
+    this.#releaseSlot(peer);
+  }
+
+  #startProbe(peer: Peer): void {
+    if (peer.answered) this.#probe(peer);
+    else this.#firstContacts.submit(peer);
+  }
+
+  #releaseSlot(peer: Peer): void {
+    if (!peer.admitted) return;
+    peer.admitted = false;
+    this.#firstContacts.release();
   }
 
   #probe(peer: Peer): void {
@@ -369,8 +394,8 @@ export class Coordinator {
       this.#evaluate();
       if (!this.#active() || this.#peers.get(id) !== peer) return;
       const delay = Math.max(0, started + next - clock.now());
-      if (delay === 0) this.#probe(peer);
-      else peer.timer = clock.setTimeout(() => this.#probe(peer), delay);
+      if (delay === 0) this.#startProbe(peer);
+      else peer.timer = clock.setTimeout(() => this.#startProbe(peer), delay);
     };
     Promise.race([request, expired, aborted])
       .then((answer) => {
@@ -388,6 +413,7 @@ export class Coordinator {
           if (peer.inflight !== controller || !this.#active()) return;
           this.#observations.set(id, { response, at: clock.now() });
           peer.etag = etag;
+          peer.answered = true;
           // Ask again at once after a change or a hold that ran its course; a peer that answered an
           // unchanged state without holding (at its limit of held requests) is asked on the interval.
           if (etag !== undefined && transport.poll && (etag !== sentEtag || heldMs >= waitMs / 2)) next = 0;
@@ -413,6 +439,8 @@ export class Coordinator {
       )
       .finally(() => {
         timeout.cancel();
+        // Answered, failed or timed out: either way the next first contact may start.
+        if (peer.inflight === controller) this.#releaseSlot(peer);
         if (peer.inflight !== controller) return;
         if (settled) return proceed();
         // Timed out: the probe counts as failed now, but its request may still be answered. A slow
