@@ -67,7 +67,9 @@ interface CachedRead {
  * in on every write, so an unchanged (inode, size, mtime, ctime) means unchanged content: a lookup
  * stats every entry but reads and parses only the ones that changed. An entry read more than
  * ttl/2 after it was written is read again whatever its signature: owners rewrite theirs every
- * ttl/3, and a network filesystem may serve cached attributes for a while.
+ * ttl/3, and a network filesystem may serve cached attributes for a while. A file modified less
+ * than RACY_MS before it was read is not remembered: a second write in place within the
+ * filesystem's timestamp granularity (1 s on some) could leave all four unchanged.
  */
 export class EntryCache {
   readonly #byName = new Map<string, CachedRead>();
@@ -79,8 +81,9 @@ export class EntryCache {
     return hit.read;
   }
 
-  set(name: string, signature: string, read: CachedRead['read']): void {
-    this.#byName.set(name, { signature, read });
+  set(name: string, signature: string, read: CachedRead['read'], mtimeMs: number): void {
+    if (Date.now() - mtimeMs < RACY_MS) this.#byName.delete(name);
+    else this.#byName.set(name, { signature, read });
   }
 
   /** Forgets the entries that are no longer listed. */
@@ -88,6 +91,9 @@ export class EntryCache {
     for (const name of this.#byName.keys()) if (!names.has(name)) this.#byName.delete(name);
   }
 }
+
+/** Filesystem timestamps are wall-clock time, whatever clock the provider runs on. */
+const RACY_MS = 1000;
 
 /** True for an entry file's name (not a temp file of writeAtomic, not a lock file). */
 export const isEntryName = (name: string): boolean => name.endsWith('.json') && !name.startsWith('.');
@@ -121,15 +127,12 @@ export async function readEntries(dir: string, now: number, ttlMs: number, cache
       const file = path.join(dir, name);
       let read: CachedRead['read'] | undefined;
       try {
-        let signature: string | undefined;
-        if (cache) {
-          const st = await stat(file);
-          signature = `${st.ino}/${st.size}/${st.mtimeMs}/${st.ctimeMs}`;
-          read = cache.get(name, signature, now, ttlMs);
-        }
+        const st = cache ? await stat(file) : undefined;
+        const signature = st ? `${st.ino}/${st.size}/${st.mtimeMs}/${st.ctimeMs}` : '';
+        read = st ? cache!.get(name, signature, now, ttlMs) : undefined;
         if (!read) {
           read = parseEntry(await readFile(file, 'utf8'));
-          if (signature !== undefined) cache!.set(name, signature, read);
+          if (st) cache!.set(name, signature, read, st.mtimeMs);
         }
       } catch (err) {
         // Deleted between readdir and read: its owner deregistered.

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,8 +13,8 @@ const BOUND_MS = 3000;
 const root = () => mkdtempSync(path.join(os.tmpdir(), 'clusterseed-file-watch-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function fileProvider(directory: string): Promise<RegistryProvider> {
-  const p = await createDiscovery({ method: 'file', directory } as never);
+async function fileProvider(directory: string, extra: Record<string, unknown> = {}): Promise<RegistryProvider> {
+  const p = await createDiscovery({ method: 'file', directory, ...extra } as never);
   if (!isRegistryProvider(p)) throw new Error('file provider must be a registry');
   return p;
 }
@@ -48,9 +48,9 @@ function listener() {
  * A watching provider and another instance that registers, on one directory; both are closed and
  * the directory removed when the test ends (after its own finally has aborted the watch).
  */
-async function providerPair(dir = root(), removeDir = dir) {
-  const watcher = await fileProvider(dir);
-  const other = await fileProvider(dir);
+async function providerPair(dir = root(), removeDir = dir, extra: Record<string, unknown> = {}) {
+  const watcher = await fileProvider(dir, extra);
+  const other = await fileProvider(dir, extra);
   onTestFinished(async () => {
     await other.close();
     await watcher.close();
@@ -99,6 +99,42 @@ describe('file provider watch', () => {
       // 20 entries, each a temp write and a rename: far fewer calls than events (no exact figure: it is timing).
       expect(l.calls).toBeGreaterThanOrEqual(1);
       expect(l.calls).toBeLessThan(20);
+    } finally {
+      stop.abort();
+    }
+  });
+
+  it('a refresh of a known entry does not call onChange; a write to it that comes late (its owner was paused) does', async () => {
+    // ttl 1 s: owners rewrite their entry every 333 ms; a write more than 500 ms after the last is late.
+    const dir = root();
+    const { watcher, other } = await providerPair(dir, dir, { ttlMs: 1000 });
+    const l = listener();
+    const stop = new AbortController();
+    watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+    try {
+      await settle();
+      const registered = l.next();
+      await other.register({ host: '127.0.0.5', port: 7626 }, { service: 'svc' });
+      await registered;
+      await settle();
+      const afterRegistration = l.calls;
+      // Four refreshes: the node set did not change, so no lookup is asked for.
+      await sleep(1400);
+      expect(l.calls).toBe(afterRegistration);
+      // An entry whose owner stopped writing, then writes again (a SIGCONT after a SIGSTOP).
+      const nodes = path.join(dir, 'svc', 'nodes');
+      const entry = (at: number) => JSON.stringify({ host: '127.0.0.6', port: 7626, updatedAt: at });
+      const write = async (at: number) => {
+        await writeFile(path.join(nodes, '.tmp-entry'), entry(at));
+        await rename(path.join(nodes, '.tmp-entry'), path.join(nodes, '127.0.0.6%3A7626.json'));
+      };
+      const appeared = l.next();
+      await write(Date.now());
+      await appeared;
+      await sleep(700);
+      const late = l.next();
+      await write(Date.now());
+      await late;
     } finally {
       stop.abort();
     }

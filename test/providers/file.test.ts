@@ -38,6 +38,30 @@ describe('file provider', () => {
     expect(readdirSync(path.join(dir, 'svc', 'nodes'))).toEqual([]);
   });
 
+  it('a lookup sees an entry rewritten in place at once, whatever it read before', async () => {
+    // Entries are remembered by their stat signature; a writer that rewrites a file in place (not
+    // by rename, as clusterseed does) within one timestamp tick must still be seen.
+    const dir = root();
+    const nodes = path.join(dir, 'svc', 'nodes');
+    const reader = await fileProvider(dir);
+    await reader.register({ host: '127.0.0.3', port: 1 }, { service: 'svc' });
+    const file = path.join(nodes, 'peer.json');
+    const entry = (node: string) => JSON.stringify({ host: '127.0.0.4', port: 1, meta: { node }, updatedAt: Date.now() });
+    const metaSeen = async () => (await reader.resolve({ service: 'svc' })).find((p) => p.host === '127.0.0.4')?.meta;
+    // Written a while ago, so remembered after its first read; then rewritten in place (same size).
+    writeFileSync(file, entry('a'));
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await metaSeen()).toEqual({ node: 'a' });
+    writeFileSync(file, entry('b'));
+    expect(await metaSeen()).toEqual({ node: 'b' });
+    // Rewritten again and again within a timestamp tick: never remembered while that fresh.
+    for (const node of ['c', 'd', 'e']) {
+      writeFileSync(file, entry(node));
+      expect(await metaSeen()).toEqual({ node });
+    }
+    await reader.close();
+  });
+
   it('skips stale entries and refreshes its own before they go stale', async () => {
     const dir = root();
     const clock = new VirtualClock(Date.now());
