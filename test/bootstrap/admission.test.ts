@@ -68,7 +68,15 @@ describe('Coordinator first contacts', () => {
               answered.add(k);
               resolve(answer(p));
             });
-            signal.addEventListener('abort', () => (pending.has(k) ? (done(), reject(signal.reason)) : undefined), { once: true });
+            signal.addEventListener(
+              'abort',
+              () => {
+                if (!pending.has(k)) return;
+                done();
+                reject(signal.reason);
+              },
+              { once: true },
+            );
           }),
         close: async () => {},
       },
