@@ -95,7 +95,14 @@ for (const stableMarginMs of [5000, 1000]) {
 const CHECK_MS = 5000;
 console.log(`\nprobe requests per node after the decision, over 2 × conflictCheckIntervalMs (${CHECK_MS} ms, the default), fast path`);
 for (const n of sizes.filter((x) => x >= 10)) {
-  const x = await formLowestAddress(n, { expectedContactPoints: n, bootstrapTimeoutMs: 120_000 }, { afterMs: 2 * CHECK_MS });
+  let x;
+  try {
+    x = await formLowestAddress(n, { expectedContactPoints: n, bootstrapTimeoutMs: 120_000 }, { afterMs: 2 * CHECK_MS });
+  } catch (err) {
+    // On one event loop N = 50 with the defaults asks for more probes than it can answer (docs/performance.md).
+    console.log(`N=${String(n).padEnd(4)} did not form: ${String(err.message).split('\n')[0].slice(0, 300)}`);
+    continue;
+  }
   const intervals = x.afterWindowMs / CHECK_MS;
   const per = (s) => `mean ${(s.mean / intervals).toFixed(1)}, max ${(s.max / intervals).toFixed(1)}`;
   console.log(
