@@ -101,11 +101,13 @@ console.log(
   `scale: N = ${SIZES.join(', ')}; ${os.availableParallelism()} CPU(s), load ${os.loadavg()[0].toFixed(1)}; ` +
     `Pekko default ${PEKKO_DEFAULT_MS} ms; "formation" = last node started → all nodes decided`,
 );
-let laWorks = true;
+const laWorks = { scaled: true, unscaled: true };
 for (const n of SIZES) {
-  // A size that failed makes every larger one fail the same way (the probe load grows as N²): not tried.
-  if (laWorks) laWorks = await lowestAddress(n, true);
-  else print({ strategy: 'lowest-address (fast path)', n, failed: 'not tried: a smaller N already failed' });
+  // A size that failed makes every larger one with the same settings fail the same way (the probe load
+  // grows as N²): not tried. The scaled sizes have their own settings, so they are tried anyway.
+  const tier = n >= SCALED_FROM ? 'scaled' : 'unscaled';
+  if (laWorks[tier]) laWorks[tier] = await lowestAddress(n, true);
+  else print({ strategy: 'lowest-address (fast path)', n, failed: 'not tried: a smaller N with the same settings already failed' });
 }
 for (const n of SIZES.filter((x) => x <= DEFAULTS_UP_TO)) await lowestAddress(n, false);
 
