@@ -370,7 +370,11 @@ export class Coordinator {
     // A peer that sent an ETag can hold the request until its answer changes (the long poll): the
     // wait replaces the interval, so a decision or a view change reaches this node at once.
     const sentEtag = transport.poll ? peer.etag : undefined;
-    const waitMs = sentEtag === undefined ? 0 : Math.min(MAX_WAIT_MS, this.#jitteredInterval());
+    // One interval for both: a hold that runs its course ends when the next probe is due, so the next
+    // poll follows at once; past MAX_WAIT_MS the rest of the interval is waited (one request per
+    // probeIntervalMs whatever the interval, as docs/bootstrap.md says).
+    const interval = this.#jitteredInterval();
+    const waitMs = sentEtag === undefined ? 0 : Math.min(MAX_WAIT_MS, interval);
     const limitMs = settings.probeTimeoutMs + waitMs;
     let expire: (err: TimeoutError) => void = () => {};
     const expired = new Promise<never>((_, reject) => (expire = reject));
@@ -387,7 +391,7 @@ export class Coordinator {
     const aborted = new Promise<never>((_, reject) =>
       controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }),
     );
-    let next = this.#jitteredInterval();
+    let next = interval;
     const proceed = () => {
       peer.inflight = undefined;
       if (!this.#active() || this.#peers.get(id) !== peer) return;
@@ -409,14 +413,15 @@ export class Coordinator {
         return answer;
       })
       .then(
-        ({ response, etag, heldMs }) => {
+        ({ response, etag }) => {
           if (peer.inflight !== controller || !this.#active()) return;
           this.#observations.set(id, { response, at: clock.now() });
           peer.etag = etag;
           peer.answered = true;
-          // Ask again at once after a change or a hold that ran its course; a peer that answered an
-          // unchanged state without holding (at its limit of held requests) is asked on the interval.
-          if (etag !== undefined && transport.poll && (etag !== sentEtag || heldMs >= waitMs / 2)) next = 0;
+          // Ask again at once after a change. An unchanged answer is asked again on the interval, which
+          // a hold that ran its course has already spent; a peer at its limit of held requests answered
+          // without holding, so that wait is the interval.
+          if (etag !== undefined && transport.poll && etag !== sentEtag) next = 0;
           if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
           peer.failingSince = undefined;
           peer.reportedFailed = false;

@@ -28,6 +28,11 @@ export interface EndpointOptions {
    * `ca` is refused during the handshake, /health included.
    */
   tls?: ManagementTls | undefined;
+  /**
+   * The probe interval this node's peers use (the same config): an idle keep-alive connection is
+   * kept a little longer than one interval, so each prober keeps one connection per peer.
+   */
+  probeIntervalMs?: number | undefined;
 }
 
 export interface ManagementEndpoint {
@@ -88,8 +93,8 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     requestTimeout: REQUEST_TIMEOUT_MS,
     // How often the two timeouts above are enforced (Node's default is every 30 s).
     connectionsCheckingInterval: 1000,
-    // Longer than a probe interval, so probers keep one connection per peer.
-    keepAliveTimeout: 10_000,
+    // Longer than a probe interval (with its jitter), so probers keep one connection per peer.
+    keepAliveTimeout: Math.max(10_000, Math.ceil(1.5 * (options.probeIntervalMs ?? 0))),
   };
   const handler: http.RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -106,6 +106,7 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       logger,
       report: () => report(),
       changes: (listener) => changes?.(listener),
+      probeIntervalMs: config.bootstrap.probeIntervalMs,
     });
     cleanups.push(() => endpoint.close());
 
@@ -147,7 +148,13 @@ export async function startBootstrapNode(config: Config, hooks: BootstrapHooks):
       startWatch = () => lock.watch?.();
       report = () => ({ self: wirePoint(self), seedNodes: lock.result.seeds.map(wirePoint), lowest: null, view: 0, members: lock.result.seeds.length });
     } else {
-      const transport = createHttpProbeTransport({ token: config.management.token, defaultPort: self.port!, tls, logger });
+      const transport = createHttpProbeTransport({
+        token: config.management.token,
+        defaultPort: self.port!,
+        tls,
+        logger,
+        probeIntervalMs: config.bootstrap.probeIntervalMs,
+      });
       cleanups.push(() => transport.close());
       const coordinator = new Coordinator({
         self,

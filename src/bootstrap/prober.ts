@@ -43,6 +43,8 @@ export interface HttpProbeOptions {
   tls?: ManagementTls | undefined;
   /** Where a peer failing TLS is reported (once per peer and reason). */
   logger?: Logger | undefined;
+  /** How often each peer is probed: an idle connection is kept a little longer than that. */
+  probeIntervalMs?: number | undefined;
 }
 
 /** OpenSSL's verification results (X509_V_ERR_*) as Node names them: the peer's certificate is not trusted. */
@@ -120,7 +122,7 @@ const TLS_HINTS = {
 export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransport {
   const { tls } = options;
   const logger = options.logger ?? silentLogger;
-  const keepAlive = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: 30_000 };
+  const keepAlive = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1, timeout: Math.max(30_000, Math.ceil(1.5 * (options.probeIntervalMs ?? 0))) };
   const agent = tls
     ? new https.Agent({
         ...keepAlive,
