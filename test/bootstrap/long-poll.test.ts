@@ -286,3 +286,46 @@ describe('Coordinator with the long poll (virtual time)', () => {
     }
   });
 });
+
+describe('long poll pacing on virtual time', () => {
+  it('an unchanged answer is asked for once per probeIntervalMs, also when the interval is longer than the longest hold', async () => {
+    // probeIntervalMs 30 s: the hold is capped at 10 s (MAX_WAIT_MS), the rest of the interval is waited.
+    // The peer never decides: without the wait, 300 s would cost 30 polls.
+    const clock = new VirtualClock(0);
+    const peer = { host: '10.0.0.2', port: 7626 };
+    let polls = 0;
+    const transport: ProbeTransport = {
+      probe: async () => ({ ...undecided, self: peer }),
+      poll: (_p, { waitMs, signal }) =>
+        new Promise<PollAnswer>((resolve, reject) => {
+          polls++;
+          const t = clock.setTimeout(() => resolve({ response: { ...undecided, self: peer }, etag: 'W/"same"', heldMs: waitMs }), waitMs);
+          signal.addEventListener(
+            'abort',
+            () => {
+              t.cancel();
+              reject(signal.reason);
+            },
+            { once: true },
+          );
+        }),
+      close: async () => {},
+    };
+    const coordinator = new Coordinator({
+      self: { host: '10.0.0.9', port: 7626 },
+      settings: BootstrapSettings.parse({ probeIntervalMs: 30_000, probeTimeoutMs: 5000, probeFailureWindowMs: 90_000, stableMarginMs: 600_000 }),
+      discover: async () => [peer, { host: '10.0.0.9', port: 7626 }],
+      transport,
+      join: async () => {},
+      clock,
+      random: () => 0.5,
+      logger: silentLogger,
+    });
+    void coordinator.run().catch(() => {});
+    await clock.advance(300_000);
+    coordinator.stop();
+    // 300 s / (30 s × 1.1 jitter) ≈ 9 (the first probe, then one per interval).
+    expect(polls).toBeGreaterThanOrEqual(8);
+    expect(polls).toBeLessThanOrEqual(11);
+  });
+});
