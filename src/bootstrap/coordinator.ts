@@ -444,9 +444,9 @@ export class Coordinator {
       )
       .finally(() => {
         timeout.cancel();
-        // Answered, failed or timed out: either way the next first contact may start.
-        if (peer.inflight === controller) this.#releaseSlot(peer);
         if (peer.inflight !== controller) return;
+        // Answered, failed or timed out: either way the next first contact may start.
+        this.#releaseSlot(peer);
         if (settled) return proceed();
         // Timed out: the probe counts as failed now, but its request may still be answered. A slow
         // peer is usually a busy one: wait one more probeTimeoutMs for this answer (then discarded as
