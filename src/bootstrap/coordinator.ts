@@ -89,6 +89,8 @@ export class Coordinator {
   #discoveryInflight: AbortController | undefined;
   #rediscoverPending = false;
   #marginTimer: TimerHandle | undefined;
+  /** The evaluation asked for in this turn (#evaluate). */
+  #evaluation: TimerHandle | undefined;
   #deadlineTimer: TimerHandle | undefined;
   readonly #peers = new Map<string, Peer>();
   readonly #observations = new Map<string, PeerObservation>();
@@ -221,6 +223,8 @@ export class Coordinator {
     this.#discoveryTimer?.cancel();
     this.#discoveryInflight?.abort();
     this.#marginTimer?.cancel();
+    this.#evaluation?.cancel();
+    this.#evaluation = undefined;
     for (const peer of this.#peers.values()) this.#dropPeer(peer);
     this.#peers.clear();
     this.#firstContacts.clear();
@@ -396,7 +400,6 @@ export class Coordinator {
       peer.inflight = undefined;
       if (!this.#active() || this.#peers.get(id) !== peer) return;
       this.#evaluate();
-      if (!this.#active() || this.#peers.get(id) !== peer) return;
       const delay = Math.max(0, started + next - clock.now());
       if (delay === 0) this.#startProbe(peer);
       else peer.timer = clock.setTimeout(() => this.#startProbe(peer), delay);
@@ -470,13 +473,22 @@ export class Coordinator {
     return Math.round(this.#o.settings.probeIntervalMs * (1 + 0.2 * this.#random()));
   }
 
+  /**
+   * Evaluates the decision in the next turn of the clock, once however many events asked for it in
+   * this one: under load a turn handles hundreds of answers, and each evaluation reads every peer.
+   * The decision reads the state at that moment (answers, their ages, the view), never a snapshot.
+   */
   #evaluate(): void {
-    try {
-      this.#evaluateNow();
-    } catch (err) {
-      // A bug must surface as a failed bootstrap, not as a node that silently never decides.
-      this.#fail(err);
-    }
+    if (this.#evaluation !== undefined || !this.#active()) return;
+    this.#evaluation = this.#o.clock.setTimeout(() => {
+      this.#evaluation = undefined;
+      try {
+        this.#evaluateNow();
+      } catch (err) {
+        // A bug must surface as a failed bootstrap, not as a node that silently never decides.
+        this.#fail(err);
+      }
+    }, 0);
   }
 
   #evaluateNow(): void {

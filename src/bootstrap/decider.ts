@@ -59,7 +59,13 @@ export const MAX_SEEDS = 5;
  */
 export const pointKey = (p: Pick<ContactPoint, 'host' | 'port'>): string => `${p.host}|${p.port ?? ''}`;
 
-const list = (points: readonly ContactPoint[]) => points.map((p) => formatHostPort(p)).join(', ');
+/** The first few points, then how many more: a gate's detail is a log line, also at N = 200. */
+const LISTED = 5;
+const list = (points: readonly ContactPoint[]) =>
+  points
+    .slice(0, LISTED)
+    .map((p) => formatHostPort(p))
+    .join(', ') + (points.length > LISTED ? ` and ${points.length - LISTED} more` : '');
 
 /**
  * Pure: the same inputs always give the same decision, so it is unit-tested directly and the

@@ -124,10 +124,18 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
       holdUntilChanged({ res, etag: r.etag, waitMs, render, changes: options.changes, reply, failed }).finally(() => held--);
     }, failed);
   };
+  // report() returns the same object while nothing changed, and every held poll renders after every
+  // change: serialize each state once, not once per request.
+  const rendered = new WeakMap<SeedNodesResponse, Rendered>();
   const render = async (): Promise<Rendered | undefined> => {
     const state = await options.report();
     if (!state) return undefined;
-    return { text: JSON.stringify(state), etag: answerTag(state) };
+    let r = rendered.get(state);
+    if (r === undefined) {
+      r = { text: JSON.stringify(state), etag: answerTag(state) };
+      rendered.set(state, r);
+    }
+    return r;
   };
   /** Long polls being held (bounded: past the limit they are answered at once, which is always correct). */
   let held = 0;
