@@ -11,7 +11,7 @@ import type { ClusterConflict } from './conflict.js';
 import { ConflictWatch, conflictCheckIntervalMs } from './conflict-watch.js';
 import { decide, gateHint, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
 import type { PollAnswer, ProbeTransport } from './prober.js';
-import { MAX_WAIT_MS, wirePoint, type SeedNodesResponse } from './protocol.js';
+import { LEGACY_MAX_WAIT_MS, wirePoint, type SeedNodesResponse } from './protocol.js';
 
 export interface CoordinatorOptions {
   /** The advertised address (port set). */
@@ -58,6 +58,8 @@ interface Peer {
   reportedFailed?: boolean;
   /** The ETag of the peer's last answer: it can hold a long poll, so it is asked to wait for a change. */
   etag?: string | undefined;
+  /** The longest hold the peer grants, from its last answer. */
+  maxWaitMs?: number | undefined;
   /** It answered a probe: later probes reuse that connection and skip the first-contact admission. */
   answered?: boolean;
   /** Its probe holds one of the first-contact slots. */
@@ -375,10 +377,10 @@ export class Coordinator {
     // wait replaces the interval, so a decision or a view change reaches this node at once.
     const sentEtag = transport.poll ? peer.etag : undefined;
     // One interval for both: a hold that runs its course ends when the next probe is due, so the next
-    // poll follows at once; past MAX_WAIT_MS the rest of the interval is waited (one request per
-    // probeIntervalMs whatever the interval, as docs/bootstrap.md says).
+    // poll follows at once; past the longest hold the peer grants, the rest of the interval is waited
+    // (one request per probeIntervalMs whatever the interval, as docs/bootstrap.md says).
     const interval = this.#jitteredInterval();
-    const waitMs = sentEtag === undefined ? 0 : Math.min(MAX_WAIT_MS, interval);
+    const waitMs = sentEtag === undefined ? 0 : Math.min(peer.maxWaitMs ?? LEGACY_MAX_WAIT_MS, interval);
     const limitMs = settings.probeTimeoutMs + waitMs;
     let expire: (err: TimeoutError) => void = () => {};
     const expired = new Promise<never>((_, reject) => (expire = reject));
@@ -416,10 +418,11 @@ export class Coordinator {
         return answer;
       })
       .then(
-        ({ response, etag }) => {
+        ({ response, etag, maxWaitMs }) => {
           if (peer.inflight !== controller || !this.#active()) return;
           this.#observations.set(id, { response, at: clock.now() });
           peer.etag = etag;
+          peer.maxWaitMs = maxWaitMs;
           peer.answered = true;
           // Ask again at once after a change. An unchanged answer is asked again on the interval, which
           // a hold that ran its course has already spent; a peer at its limit of held requests answered

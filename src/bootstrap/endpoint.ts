@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { holdUntilChanged, type Rendered } from './long-poll.js';
-import { answerTag, MAX_WAIT_MS, SEED_NODES_PATH, WAIT_PARAM, type SeedNodesResponse } from './protocol.js';
+import { answerTag, MAX_WAIT_HEADER, MAX_WAIT_MS, SEED_NODES_PATH, WAIT_PARAM, type SeedNodesResponse } from './protocol.js';
 import type { ManagementTls } from './tls.js';
 
 export interface EndpointOptions {
@@ -72,6 +72,8 @@ function sendText(res: http.ServerResponse, status: number, text: string, header
   res.end(text);
 }
 
+const MAX_WAIT_VALUE = String(MAX_WAIT_MS);
+
 /** `waitMs` of the query: undefined when absent, an error text when malformed (the only parameter read). */
 function waitOf(url: string): number | undefined | string {
   const q = url.indexOf('?');
@@ -112,7 +114,7 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     const waitMs = waitOf(req.url ?? '/');
     if (typeof waitMs === 'string') return send(res, 400, { error: waitMs });
     const reply = (r: Rendered | undefined, headers?: Record<string, string>) =>
-      r ? sendText(res, 200, r.text, { etag: r.etag, ...headers }) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' });
+      r ? sendText(res, 200, r.text, { etag: r.etag, [MAX_WAIT_HEADER]: MAX_WAIT_VALUE, ...headers }) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' });
     const failed = (err: unknown) => {
       logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
       if (!res.headersSent && !res.destroyed) send(res, 500, { error: 'internal error' });

@@ -5,7 +5,7 @@ import { abortReason } from '../backoff.js';
 import { AuthError, ClusterseedError, DiscoveryError, ProtocolError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { HELD_HEADER, MAX_WAIT_MS, parseSeedNodesResponse, SEED_NODES_PATH, WAIT_PARAM, type SeedNodesResponse } from './protocol.js';
+import { HELD_HEADER, LEGACY_MAX_WAIT_MS, MAX_WAIT_HEADER, parseSeedNodesResponse, SEED_NODES_PATH, WAIT_PARAM, type SeedNodesResponse } from './protocol.js';
 import type { ManagementTls } from './tls.js';
 
 /** How the coordinator asks a peer for its state; injected so tests and the simulation script it. */
@@ -27,6 +27,8 @@ export interface PollAnswer {
   etag: string | undefined;
   /** How long the peer held the request (0 when it answered at once). */
   heldMs: number;
+  /** The longest `waitMs` the peer grants (LEGACY_MAX_WAIT_MS when undefined: it does not say). */
+  maxWaitMs?: number | undefined;
 }
 
 /** A peer's answer is a few hundred bytes; anything far larger is not a clusterseed endpoint. */
@@ -150,7 +152,7 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
       const req = request({
         host: target.host,
         port: target.port ?? options.defaultPort,
-        path: holding ? `${SEED_NODES_PATH}?${WAIT_PARAM}=${Math.min(MAX_WAIT_MS, Math.round(wait!.waitMs))}` : SEED_NODES_PATH,
+        path: holding ? `${SEED_NODES_PATH}?${WAIT_PARAM}=${Math.round(wait!.waitMs)}` : SEED_NODES_PATH,
         method: 'GET',
         headers: holding ? { ...headers, 'if-none-match': wait!.etag! } : headers,
         agent,
@@ -221,7 +223,10 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
             const held = res.headers[HELD_HEADER];
             const heldMs = held === undefined ? 0 : Number(held);
             if (!Number.isInteger(heldMs) || heldMs < 0) throw new ProtocolError(`${where}: header ${HELD_HEADER} must be a non-negative integer`);
-            resolve({ response, etag: typeof etag === 'string' && etag.length <= 128 ? etag : undefined, heldMs });
+            const granted = res.headers[MAX_WAIT_HEADER];
+            const maxWaitMs = granted === undefined ? LEGACY_MAX_WAIT_MS : Number(granted);
+            if (!Number.isInteger(maxWaitMs) || maxWaitMs < 0) throw new ProtocolError(`${where}: header ${MAX_WAIT_HEADER} must be a non-negative integer`);
+            resolve({ response, etag: typeof etag === 'string' && etag.length <= 128 ? etag : undefined, heldMs, maxWaitMs });
           } catch (err) {
             reject(err);
           }

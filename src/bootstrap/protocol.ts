@@ -13,11 +13,16 @@ export const SEED_NODES_PATH = '/bootstrap/seed-nodes';
  * or N ms pass, then answered like a plain
  * GET plus HELD_HEADER (how long it was held). Without the header, or with another ETag, it is
  * answered at once. A plain GET behaves exactly as DESIGN §5.2 says; every answer carries an ETag,
- * which is how a prober knows the peer can hold a request (older peers send none).
+ * which is how a prober knows the peer can hold a request (older peers send none), and
+ * MAX_WAIT_HEADER, the longest hold it grants.
  */
 export const WAIT_PARAM = 'waitMs';
-/** The longest hold a request may ask for; more is a 400 (a prober clamps its interval to it). */
-export const MAX_WAIT_MS = 10_000;
+/** The longest hold this version grants; more is a 400 (a prober clamps its interval to what its peer grants). */
+export const MAX_WAIT_MS = 60_000;
+/** Response header of every answer with an ETag: the longest `waitMs` this responder grants. */
+export const MAX_WAIT_HEADER = 'x-clusterseed-max-wait-ms';
+/** What a responder that sends an ETag without MAX_WAIT_HEADER grants (the first versions of the long poll). */
+export const LEGACY_MAX_WAIT_MS = 10_000;
 /** Response header of a long poll: the ms the responder held the request before answering. */
 export const HELD_HEADER = 'x-clusterseed-held-ms';
 

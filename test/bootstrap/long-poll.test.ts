@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Coordinator, type CoordinatorDecision } from '../../src/bootstrap/coordinator.js';
 import { startEndpoint, type ManagementEndpoint } from '../../src/bootstrap/endpoint.js';
 import { createHttpProbeTransport, type PollAnswer, type ProbeTransport } from '../../src/bootstrap/prober.js';
-import { HELD_HEADER, type SeedNodesResponse } from '../../src/bootstrap/protocol.js';
+import { HELD_HEADER, LEGACY_MAX_WAIT_MS, MAX_WAIT_HEADER, MAX_WAIT_MS, type SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import { BootstrapSettings } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
@@ -88,8 +88,10 @@ describe('long poll at the endpoint', () => {
     expect(JSON.parse(plain.body)).toEqual(undecided);
     expect(plain.headers.etag).toMatch(/^W\/"[\w-]{22}"$/);
     expect(plain.headers[HELD_HEADER]).toBeUndefined();
+    // Every answer says how long this endpoint holds at most, so probers with longer intervals ask for it.
+    expect(plain.headers[MAX_WAIT_HEADER]).toBe(String(MAX_WAIT_MS));
     const first = await e.poll(undefined, 10_000);
-    expect(first).toMatchObject({ response: undecided, etag: plain.headers.etag, heldMs: 0 });
+    expect(first).toMatchObject({ response: undecided, etag: plain.headers.etag, heldMs: 0, maxWaitMs: MAX_WAIT_MS });
     expect(e.listeners.size).toBe(0);
   });
 
@@ -127,10 +129,10 @@ describe('long poll at the endpoint', () => {
 
   it('rejects a malformed or too long waitMs with 400, and needs the token like a plain GET', async () => {
     const e = await endpointWithState();
-    for (const bad of ['abc', '10001', '-1', '1.5', '']) {
+    for (const bad of ['abc', '60001', '-1', '1.5', '']) {
       const r = await get(e.target.port, `/bootstrap/seed-nodes?waitMs=${bad}`);
       expect(r.status, bad).toBe(400);
-      expect(r.body).toContain('waitMs must be an integer from 0 to 10000');
+      expect(r.body).toContain('waitMs must be an integer from 0 to 60000');
     }
     const secured = await endpointWithState({ token: 's3cret' });
     const noToken = await get(secured.target.port, '/bootstrap/seed-nodes?waitMs=100', { 'if-none-match': 'x' });
@@ -288,44 +290,51 @@ describe('Coordinator with the long poll (virtual time)', () => {
 });
 
 describe('long poll pacing on virtual time', () => {
-  it('an unchanged answer is asked for once per probeIntervalMs, also when the interval is longer than the longest hold', async () => {
-    // probeIntervalMs 30 s: the hold is capped at 10 s (MAX_WAIT_MS), the rest of the interval is waited.
-    // The peer never decides: without the wait, 300 s would cost 30 polls.
-    const clock = new VirtualClock(0);
-    const peer = { host: '10.0.0.2', port: 7626 };
-    let polls = 0;
-    const transport: ProbeTransport = {
-      probe: async () => ({ ...undecided, self: peer }),
-      poll: (_p, { waitMs, signal }) =>
-        new Promise<PollAnswer>((resolve, reject) => {
-          polls++;
-          const t = clock.setTimeout(() => resolve({ response: { ...undecided, self: peer }, etag: 'W/"same"', heldMs: waitMs }), waitMs);
-          signal.addEventListener(
-            'abort',
-            () => {
-              t.cancel();
-              reject(signal.reason);
-            },
-            { once: true },
-          );
-        }),
-      close: async () => {},
-    };
-    const coordinator = new Coordinator({
-      self: { host: '10.0.0.9', port: 7626 },
-      settings: BootstrapSettings.parse({ probeIntervalMs: 30_000, probeTimeoutMs: 5000, probeFailureWindowMs: 90_000, stableMarginMs: 600_000 }),
-      discover: async () => [peer, { host: '10.0.0.9', port: 7626 }],
-      transport,
-      join: async () => {},
-      clock,
-      random: () => 0.5,
-      logger: silentLogger,
-    });
-    void coordinator.run().catch(() => {});
-    await clock.advance(300_000);
-    coordinator.stop();
-    // 300 s / (30 s × 1.1 jitter) ≈ 9 (the first probe, then one per interval).
-    expect(polls).toBeGreaterThanOrEqual(8);
-    expect(polls).toBeLessThanOrEqual(11);
+  it('an unchanged answer is asked for once per probeIntervalMs, held as long as the peer grants, also past the longest hold', async () => {
+    // probeIntervalMs 30 s. A peer that grants 60 s holds each poll for the whole interval; one that
+    // does not say (the first versions of the long poll) holds 10 s, and the rest of the interval is
+    // waited. The peer never decides: without the wait, 300 s would cost 30 polls of the legacy peer.
+    for (const grants of [MAX_WAIT_MS, undefined]) {
+      const clock = new VirtualClock(0);
+      const peer = { host: '10.0.0.2', port: 7626 };
+      const asked: number[] = [];
+      const transport: ProbeTransport = {
+        probe: async () => ({ ...undecided, self: peer }),
+        poll: (_p, { waitMs, signal }) =>
+          new Promise<PollAnswer>((resolve, reject) => {
+            asked.push(waitMs);
+            const answer = { response: { ...undecided, self: peer }, etag: 'W/"same"', heldMs: waitMs, maxWaitMs: grants };
+            const t = clock.setTimeout(() => resolve(answer), waitMs);
+            signal.addEventListener(
+              'abort',
+              () => {
+                t.cancel();
+                reject(signal.reason);
+              },
+              { once: true },
+            );
+          }),
+        close: async () => {},
+      };
+      const coordinator = new Coordinator({
+        self: { host: '10.0.0.9', port: 7626 },
+        settings: BootstrapSettings.parse({ probeIntervalMs: 30_000, probeTimeoutMs: 5000, probeFailureWindowMs: 90_000, stableMarginMs: 600_000 }),
+        discover: async () => [peer, { host: '10.0.0.9', port: 7626 }],
+        transport,
+        join: async () => {},
+        clock,
+        random: () => 0.5,
+        logger: silentLogger,
+      });
+      void coordinator.run().catch(() => {});
+      await clock.advance(300_000);
+      coordinator.stop();
+      // 300 s / (30 s × 1.1 jitter) ≈ 9 (the first probe, then one per interval).
+      expect(asked.length, String(grants)).toBeGreaterThanOrEqual(8);
+      expect(asked.length, String(grants)).toBeLessThanOrEqual(11);
+      // The first poll has no ETag yet (answered at once); every later one is held.
+      const holds = asked.slice(1);
+      expect(new Set(holds)).toEqual(new Set([grants === undefined ? LEGACY_MAX_WAIT_MS : 33_000]));
+    }
   });
 });
