@@ -114,7 +114,9 @@ export async function startEndpoint(options: EndpointOptions): Promise<Managemen
     const waitMs = waitOf(req.url ?? '/');
     if (typeof waitMs === 'string') return send(res, 400, { error: waitMs });
     const reply = (r: Rendered | undefined, headers?: Record<string, string>) =>
-      r ? sendText(res, 200, r.text, { etag: r.etag, [MAX_WAIT_HEADER]: MAX_WAIT_VALUE, ...headers }) : send(res, 503, { error: 'starting' }, { 'retry-after': '1' });
+      r
+        ? sendText(res, 200, r.text, { etag: r.etag, [MAX_WAIT_HEADER]: MAX_WAIT_VALUE, ...headers })
+        : send(res, 503, { error: 'starting' }, { 'retry-after': '1' });
     const failed = (err: unknown) => {
       logger.error({ error: err }, 'management endpoint: cannot report the bootstrap state');
       if (!res.headersSent && !res.destroyed) send(res, 500, { error: 'internal error' });
