@@ -54,3 +54,12 @@ export class Admission<T> {
  * queues of the busy event loops than the probe timeout, and 8 let the cluster form.
  */
 export const FIRST_CONTACTS = 8;
+
+/**
+ * How soon a peer that never answered is probed again after a failed probe, when probeIntervalMs is
+ * longer. Its first answer is what formation waits for, and a first contact fails mostly because the
+ * peer is still starting (503) or, on a busy machine, too slow once: waiting a whole interval of a
+ * large cluster's pacing (30 s) for the retry made formation wait for it. The retry goes through the
+ * admission again, so retries never add to the first contacts in flight.
+ */
+export const FIRST_CONTACT_RETRY_MS = 1000;

@@ -6,7 +6,7 @@ import { channels, publish } from '../diagnostics.js';
 import { describeError, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { Admission, FIRST_CONTACTS } from './admission.js';
+import { Admission, FIRST_CONTACT_RETRY_MS, FIRST_CONTACTS } from './admission.js';
 import type { ClusterConflict } from './conflict.js';
 import { ConflictWatch, conflictCheckIntervalMs } from './conflict-watch.js';
 import { decide, gateHint, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
@@ -436,6 +436,7 @@ export class Coordinator {
         },
         (err: unknown) => {
           if (peer.inflight !== controller || !this.#active()) return;
+          if (!peer.answered) next = Math.min(next, FIRST_CONTACT_RETRY_MS);
           peer.failingSince ??= started;
           const failingFor = clock.now() - peer.failingSince;
           publish(channels.probe, { target, durationMs: clock.now() - started, ok: false, error: err });

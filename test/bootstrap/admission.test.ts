@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
-import { Admission, FIRST_CONTACTS } from '../../src/bootstrap/admission.js';
+import { Admission, FIRST_CONTACT_RETRY_MS, FIRST_CONTACTS } from '../../src/bootstrap/admission.js';
 import { Coordinator } from '../../src/bootstrap/coordinator.js';
 import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
+import { DiscoveryError } from '../../src/errors.js';
 import { BootstrapSettings } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import { VirtualClock } from '../../src/testing/virtual-clock.js';
@@ -137,6 +138,48 @@ describe('Coordinator first contacts', () => {
     view = [self, ...peers.slice(FIRST_CONTACTS)];
     await clock.advance(1000);
     expect(probed.slice(FIRST_CONTACTS)).toEqual(peers.slice(FIRST_CONTACTS, 2 * FIRST_CONTACTS).map(formatHostPort));
+    coordinator.stop();
+  });
+
+  it('a peer that never answered is probed again soon after a failed probe; one that answered waits its interval', async () => {
+    const clock = new VirtualClock(1000);
+    const peer = peers[0]!;
+    let up = false;
+    const probedAt: number[] = [];
+    const coordinator = new Coordinator({
+      self,
+      settings: BootstrapSettings.parse({ probeIntervalMs: 30_000, probeTimeoutMs: 5000, probeFailureWindowMs: 120_000, stableMarginMs: 600_000 }),
+      discover: async () => [self, peer],
+      transport: {
+        probe: async (p) => {
+          probedAt.push(clock.now());
+          if (!up) throw new DiscoveryError('probe failed: ECONNREFUSED');
+          return { self: p, seedNodes: [], lowest: self, view: 2, members: 0 };
+        },
+        close: async () => {},
+      },
+      join: async () => {},
+      clock,
+      random: () => 0.5,
+      logger: silentLogger,
+    });
+    void coordinator.run().catch(() => {});
+    await clock.advance(10);
+    expect(probedAt).toEqual([1000]);
+    // Still starting: asked again after FIRST_CONTACT_RETRY_MS, not after the 30 s interval.
+    await clock.advance(FIRST_CONTACT_RETRY_MS);
+    expect(probedAt).toEqual([1000, 1000 + FIRST_CONTACT_RETRY_MS]);
+    up = true;
+    await clock.advance(FIRST_CONTACT_RETRY_MS);
+    expect(probedAt).toHaveLength(3);
+    // It answered: from now on a failure waits the interval (33 s with this jitter), like a success.
+    up = false;
+    await clock.advance(33_000);
+    expect(probedAt).toHaveLength(4);
+    await clock.advance(30_000);
+    expect(probedAt).toHaveLength(4);
+    await clock.advance(3_000);
+    expect(probedAt).toHaveLength(5);
     coordinator.stop();
   });
 });
