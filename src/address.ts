@@ -112,7 +112,13 @@ function formatIPv6(bytes: number[]): string {
 }
 
 /** 0 = IPv4, 1 = IPv6, 2 = host name; then bytes for numeric comparison. */
-function sortKey(host: string): { rank: number; bytes?: number[]; name?: string } {
+interface SortKey {
+  rank: number;
+  bytes?: number[] | undefined;
+  name?: string | undefined;
+}
+
+function sortKey(host: string): SortKey {
   if (net.isIPv4(host)) return { rank: 0, bytes: ipv4ToBytes(host) };
   if (net.isIPv6(host)) {
     const bytes = ipv6ToBytes(host);
@@ -121,13 +127,7 @@ function sortKey(host: string): { rank: number; bytes?: number[]; name?: string 
   return { rank: 2, name: host.toLowerCase() };
 }
 
-/**
- * The canonical order (DESIGN §5.1): IPv4 < IPv6 < host names; addresses numerically (unsigned bytes),
- * names lexicographically (lower-cased); then port, absent port first.
- */
-export function compareContactPoints(a: Pick<ContactPoint, 'host' | 'port'>, b: Pick<ContactPoint, 'host' | 'port'>): number {
-  const ka = sortKey(a.host);
-  const kb = sortKey(b.host);
+function compareKeys(ka: SortKey, pa: number | undefined, kb: SortKey, pb: number | undefined): number {
   if (ka.rank !== kb.rank) return ka.rank - kb.rank;
   if (ka.bytes && kb.bytes) {
     for (let i = 0; i < ka.bytes.length; i++) {
@@ -137,9 +137,15 @@ export function compareContactPoints(a: Pick<ContactPoint, 'host' | 'port'>, b: 
   } else if (ka.name !== kb.name) {
     return ka.name! < kb.name! ? -1 : 1;
   }
-  const pa = a.port ?? -1;
-  const pb = b.port ?? -1;
-  return pa - pb;
+  return (pa ?? -1) - (pb ?? -1);
+}
+
+/**
+ * The canonical order (DESIGN §5.1): IPv4 < IPv6 < host names; addresses numerically (unsigned bytes),
+ * names lexicographically (lower-cased); then port, absent port first.
+ */
+export function compareContactPoints(a: Pick<ContactPoint, 'host' | 'port'>, b: Pick<ContactPoint, 'host' | 'port'>): number {
+  return compareKeys(sortKey(a.host), a.port, sortKey(b.host), b.port);
 }
 
 export function sameContactPoint(a: Pick<ContactPoint, 'host' | 'port'>, b: Pick<ContactPoint, 'host' | 'port'>): boolean {
@@ -151,13 +157,15 @@ export function sameContactPoint(a: Pick<ContactPoint, 'host' | 'port'>, b: Pick
  * so callers that care pass the most informative entry first.
  */
 export function canonicalize(points: readonly ContactPoint[]): ContactPoint[] {
-  const seen = new Map<string, ContactPoint>();
+  // Each point's sort key is computed once, not once per comparison: views of hundreds of points are
+  // sorted after every change of the discovered set.
+  const seen = new Map<string, { cp: ContactPoint; key: SortKey }>();
   for (const p of points) {
-    const cp: ContactPoint = { ...p, host: normalizeHost(p.host) };
-    const key = formatHostPort(cp);
-    if (!seen.has(key)) seen.set(key, cp);
+    const host = normalizeHost(p.host);
+    const id = `${host}|${p.port ?? ''}`;
+    if (!seen.has(id)) seen.set(id, { cp: { ...p, host }, key: sortKey(host) });
   }
-  return [...seen.values()].sort(compareContactPoints);
+  return [...seen.values()].sort((a, b) => compareKeys(a.key, a.cp.port, b.key, b.cp.port)).map((e) => e.cp);
 }
 
 /** Lowest contact point in canonical order, or undefined for an empty list. */
