@@ -62,5 +62,7 @@ console.log(`\n# floor of one in-process formation round on one event loop: N(N 
 console.log(`# (reused connections × ${Math.round(cost)} µs; first contacts × ${Math.round(first.cpuUs)} µs)`);
 for (const n of [10, 50, 200]) {
   const pairs = n * (n - 1);
-  console.log(`N = ${n}: ${pairs} exchanges → ${Math.round((pairs * cost) / 1000)} ms of CPU reused, ${Math.round((pairs * first.cpuUs) / 1000)} ms as first contacts`);
+  console.log(
+    `N = ${n}: ${pairs} exchanges → ${Math.round((pairs * cost) / 1000)} ms of CPU reused, ${Math.round((pairs * first.cpuUs) / 1000)} ms as first contacts`,
+  );
 }
