@@ -19,7 +19,7 @@ async function formation(n, mode) {
   const discovery = { method: 'consul', host: '127.0.0.1', port: emu.port };
   const service = 'bench';
   const providers = await Promise.all(Array.from({ length: n }, () => createDiscovery(discovery)));
-  const { outcomes, ms, formers, firstSeeds } = await formCluster(providers, { service, discovery, mode });
+  const { outcomes, ms, cpu, formers, firstSeeds } = await formCluster(providers, { service, discovery, mode });
   const requests = emu.requests.slice();
   await closeNodes(outcomes, providers);
   await emu.stop();
@@ -27,6 +27,7 @@ async function formation(n, mode) {
   const blocking = deciding.filter((r) => r.query.includes('index=')).length;
   return {
     ms,
+    cpu,
     formers,
     firstSeeds,
     perNode: (deciding.length / n).toFixed(1),
@@ -42,9 +43,9 @@ for (const n of SIZES) {
     console.log(
       `consul-emulator n=${String(n).padEnd(3)} ${label.padEnd(23)} formation ${String(r.ms).padStart(6)} ms   ` +
         `HTTP requests/node ${String(r.perNode).padStart(5)} (of which blocking queries ${r.blockingPerNode}; keepalive ${r.keepalivePerNode})   ` +
-        `clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
+        `CPU ${r.cpu.ms} ms (${r.cpu.percentOfWall} % of the wall time)   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
     );
   }
 }
 console.log('\n(requests = register + health + KV + session create; keepalive = TTL check pass + session renew during the run;');
-console.log(' "formation" = last node started → all nodes decided)');
+console.log(' "formation" = last node started → all nodes decided; CPU = this process, clients and emulator, first start → last decision)');

@@ -40,12 +40,13 @@ async function formation(kind, discovery, n, mode) {
   const counts = providers.map(() => ({ calls: 0, waits: 0 }));
   wire.count = 0;
   const counted = providers.map((raw, i) => counting(raw, counts[i]));
-  const { outcomes, ms, formers, firstSeeds } = await formCluster(counted, { service, discovery, mode });
+  const { outcomes, ms, cpu, formers, firstSeeds } = await formCluster(counted, { service, discovery, mode });
   const requests = wire.count;
   await closeNodes(outcomes, providers);
   const calls = counts.map((c) => c.calls);
   return {
     ms,
+    cpu,
     formers,
     firstSeeds,
     callsPerNode: (calls.reduce((a, b) => a + b, 0) / n).toFixed(1),
@@ -76,7 +77,7 @@ try {
           `${kind.padEnd(9)} n=${String(n).padEnd(3)} ${(mode === 'lock' ? 'lock (watch)' : 'ConstructR (3 s retry)').padEnd(22)} ` +
             `formation ${String(r.ms).padStart(6)} ms   calls/node ${String(r.callsPerNode).padStart(5)} (max ${r.maxCalls})   ` +
             `wire requests/node ${String(r.requestsPerNode).padStart(5)}   watch waits/node ${r.waitsPerNode}   ` +
-            `clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
+            `client CPU ${r.cpu.ms} ms (${r.cpu.percentOfWall} % of the wall time)   clusters formed ${r.formers}, distinct first seeds ${r.firstSeeds}`,
         );
       }
     }
@@ -86,5 +87,5 @@ try {
 }
 console.log(
   '\n(calls = register + resolve + SeedLock operations; wire requests = etcd unary RPCs / ZooKeeper requests;' +
-    '\n "formation" = last node started → all nodes decided)',
+    '\n "formation" = last node started → all nodes decided; client CPU = this process (every client), first start → last decision)',
 );

@@ -58,11 +58,14 @@ export async function constructrNode(provider, service, self) {
 /**
  * Starts one node per provider at once (127.0.0.1:20000+i) with the `lock` strategy or the ConstructR
  * loop and waits until all decided. Returns the outcomes, the formation time (last start → last
- * decision, ms) and the number of clusters formed / distinct first seeds (both 1 when correct).
+ * decision, ms), this process's CPU meanwhile, and the number of clusters formed / distinct first
+ * seeds (both 1 when correct).
  */
 export async function formCluster(providers, { service, discovery, mode }) {
   const decidedAt = [];
   const started = [];
+  const cpu = process.cpuUsage();
+  let cpuAtLastDecision;
   const outcomes = await Promise.all(
     providers.map((provider, i) => {
       const self = { host: '127.0.0.1', port: 20_000 + i };
@@ -82,13 +85,20 @@ export async function formCluster(providers, { service, discovery, mode }) {
           : constructrNode(provider, service, self);
       return run.then((outcome) => {
         decidedAt[i] = performance.now();
+        cpuAtLastDecision = process.cpuUsage(cpu);
         return outcome;
       });
     }),
   );
+  const firstStart = Math.min(...started);
+  const wallMs = Math.max(...decidedAt) - firstStart;
+  const cpuMs = (cpuAtLastDecision.user + cpuAtLastDecision.system) / 1000;
   return {
     outcomes,
     ms: Math.round(Math.max(...decidedAt) - Math.max(...started)),
+    // This process's CPU from the first start to the last decision (every client, and the emulator
+    // where it runs here), against the wall time: near 100 % of a core, the clients wait for the CPU.
+    cpu: { ms: Math.round(cpuMs), percentOfWall: Math.round((100 * cpuMs) / wallMs) },
     formers: outcomes.filter((o) => o.result.formedNewCluster).length,
     firstSeeds: new Set(outcomes.map((o) => `${o.result.seeds[0].host}:${o.result.seeds[0].port}`)).size,
   };
