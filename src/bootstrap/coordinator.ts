@@ -60,7 +60,7 @@ interface Peer {
   etag?: string | undefined;
   /** The longest hold the peer grants, from its last answer. */
   maxWaitMs?: number | undefined;
-  /** It answered a probe: later probes reuse that connection and skip the first-contact admission. */
+  /** It answered a probe (also too late to count): later probes reuse that connection and skip the first-contact admission. */
   answered?: boolean;
   /** Its probe holds one of the first-contact slots. */
   admitted?: boolean;
@@ -465,7 +465,14 @@ export class Coordinator {
           settings.probeTimeoutMs,
         ));
         Promise.race([request, aborted])
-          .catch(() => {})
+          .then(
+            () => {
+              // Too late to count (never an observation), but the peer answers on this connection:
+              // its next probe reuses it at once, without waiting for a first-contact slot again.
+              if (peer.inflight === controller) peer.answered = true;
+            },
+            () => {},
+          )
           .finally(() => {
             linger.cancel();
             if (peer.inflight === controller) proceed();

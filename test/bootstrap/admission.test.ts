@@ -182,4 +182,38 @@ describe('Coordinator first contacts', () => {
     expect(probedAt).toHaveLength(5);
     coordinator.stop();
   });
+
+  it('a first contact answered too late (during the linger) is probed again at once on its connection, not behind the other first contacts', async () => {
+    // Every peer but the first never answers; the first answers each probe 1.5 s after it was sent,
+    // past the 1 s timeout but within the linger. Its retry must not queue behind the 19 peers that
+    // wait for one of the 8 slots.
+    const clock = new VirtualClock(0);
+    const slow = formatHostPort(peers[0]!);
+    const probesOfSlow: number[] = [];
+    const coordinator = new Coordinator({
+      self,
+      settings: BootstrapSettings.parse({ probeTimeoutMs: 1000, probeFailureWindowMs: 60_000, stableMarginMs: 600_000 }),
+      discover: async () => [self, ...peers],
+      transport: {
+        probe: (p, { signal }) =>
+          new Promise((resolve, reject) => {
+            if (formatHostPort(p) === slow) {
+              probesOfSlow.push(clock.now());
+              const t = clock.setTimeout(() => resolve({ self: p, seedNodes: [], lowest: self, view: 21, members: 0 }), 1500);
+              signal.addEventListener('abort', () => t.cancel(), { once: true });
+            }
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+          }),
+        close: async () => {},
+      },
+      join: async () => {},
+      clock,
+      random: () => 0,
+      logger: silentLogger,
+    });
+    void coordinator.run().catch(() => {});
+    await clock.advance(1600);
+    expect(probesOfSlow).toEqual([0, 1500]);
+    coordinator.stop();
+  });
 });
