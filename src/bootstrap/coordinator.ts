@@ -6,12 +6,12 @@ import { channels, publish } from '../diagnostics.js';
 import { describeError, TimeoutError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ContactPoint } from '../types.js';
-import { Admission, FIRST_CONTACT_RETRY_MS, FIRST_CONTACTS } from './admission.js';
 import type { ClusterConflict } from './conflict.js';
 import { ConflictWatch, conflictCheckIntervalMs } from './conflict-watch.js';
 import { decide, gateHint, MAX_SEEDS, pointKey, type Decision, type Gate, type PeerObservation } from './decider.js';
-import type { PollAnswer, ProbeTransport } from './prober.js';
-import { LEGACY_MAX_WAIT_MS, wirePoint, type SeedNodesResponse } from './protocol.js';
+import { PeerProbes } from './peer-probes.js';
+import type { ProbeTransport } from './prober.js';
+import { wirePoint, type SeedNodesResponse } from './protocol.js';
 
 export interface CoordinatorOptions {
   /** The advertised address (port set). */
@@ -48,24 +48,6 @@ export interface CoordinatorDecision {
   decidedAt: number;
 }
 
-interface Peer {
-  point: ContactPoint;
-  timer?: TimerHandle | undefined;
-  inflight?: AbortController | undefined;
-  probeTimeout?: TimerHandle | undefined;
-  /** Start of the current run of failed probes (for the one "counts as failed" log line). */
-  failingSince?: number | undefined;
-  reportedFailed?: boolean;
-  /** The ETag of the peer's last answer: it can hold a long poll, so it is asked to wait for a change. */
-  etag?: string | undefined;
-  /** The longest hold the peer grants, from its last answer. */
-  maxWaitMs?: number | undefined;
-  /** It answered a probe (also too late to count): later probes reuse that connection and skip the first-contact admission. */
-  answered?: boolean;
-  /** Its probe holds one of the first-contact slots. */
-  admitted?: boolean;
-}
-
 const key = (p: ContactPoint) => formatHostPort(p);
 
 /**
@@ -94,10 +76,8 @@ export class Coordinator {
   /** The evaluation asked for in this turn (#evaluate). */
   #evaluation: TimerHandle | undefined;
   #deadlineTimer: TimerHandle | undefined;
-  readonly #peers = new Map<string, Peer>();
   readonly #observations = new Map<string, PeerObservation>();
-  /** When each point was last probed, so a point re-entering the view is not probed early. */
-  readonly #lastProbeAt = new Map<string, number>();
+  readonly #probes: PeerProbes;
   #seeds: ContactPoint[] = [];
   #startedAt = 0;
   #stopped = false;
@@ -109,17 +89,20 @@ export class Coordinator {
   readonly #reportListeners = new Set<() => void>();
   /** After the decision: re-resolves and probes a sample of peers until stop() (DESIGN §5.5.3). */
   #watch: ConflictWatch | undefined;
-  /** Probes of peers that never answered, FIRST_CONTACTS at a time, in view order (lowest first). */
-  readonly #firstContacts = new Admission<Peer>(FIRST_CONTACTS, (peer) => {
-    if (!this.#active() || this.#peers.get(pointKey(peer.point)) !== peer || peer.inflight) return false;
-    peer.admitted = true;
-    this.#probe(peer);
-    return true;
-  });
-
   constructor(options: CoordinatorOptions) {
     this.#o = options;
     this.#random = options.random ?? Math.random;
+    const { settings, clock, transport, logger } = options;
+    this.#probes = new PeerProbes({
+      settings,
+      clock,
+      transport,
+      logger,
+      random: this.#random,
+      observations: this.#observations,
+      active: () => this.#active(),
+      onResult: () => this.#evaluate(),
+    });
   }
 
   /** Why the node is still waiting (for logs and errors). */
@@ -227,9 +210,7 @@ export class Coordinator {
     this.#marginTimer?.cancel();
     this.#evaluation?.cancel();
     this.#evaluation = undefined;
-    for (const peer of this.#peers.values()) this.#dropPeer(peer);
-    this.#peers.clear();
-    this.#firstContacts.clear();
+    this.#probes.stop();
   }
 
   #fail(err: unknown): void {
@@ -317,171 +298,16 @@ export class Coordinator {
     this.#selfInView = view.some((p) => pointKey(p) === selfKey);
     logger.debug({ view: view.map(key) }, 'discovered set changed; stable margin restarts');
     const wanted = new Set(viewKeys.filter((k) => k !== selfKey));
+    // A point that left the view keeps its observation for a failure window (the decider only reads
+    // points in the view): one that flaps out of one lookup and back in must not lose its last answer.
     const now = clock.now();
-    for (const [k, peer] of this.#peers) {
-      if (!wanted.has(k)) {
-        // The observation stays (the decider only reads points in the view): a point that flaps out
-        // of one lookup and back in must not trigger a probe storm nor lose its last answer.
-        this.#dropPeer(peer);
-        this.#peers.delete(k);
-      }
-    }
     for (const [k, obs] of this.#observations) {
       if (!wanted.has(k) && now - obs.at > settings.probeFailureWindowMs) this.#observations.delete(k);
     }
-    for (const [k, at] of this.#lastProbeAt) if (!wanted.has(k) && now - at > settings.probeIntervalMs) this.#lastProbeAt.delete(k);
-    for (let i = 0; i < view.length; i++) {
-      const k = viewKeys[i]!;
-      if (wanted.has(k) && !this.#peers.has(k)) {
-        const peer: Peer = { point: view[i]! };
-        this.#peers.set(k, peer);
-        const last = this.#lastProbeAt.get(k);
-        const wait = last === undefined ? 0 : Math.max(0, last + settings.probeIntervalMs - now);
-        if (wait === 0) this.#startProbe(peer);
-        else peer.timer = clock.setTimeout(() => this.#startProbe(peer), wait);
-      }
-    }
+    this.#probes.track(view, viewKeys, wanted);
     this.#marginTimer?.cancel();
     this.#marginTimer = clock.setTimeout(() => this.#evaluate(), settings.stableMarginMs);
     this.#reportChanged();
-  }
-
-  #dropPeer(peer: Peer): void {
-    peer.timer?.cancel();
-    peer.probeTimeout?.cancel();
-    peer.inflight?.abort();
-    this.#releaseSlot(peer);
-  }
-
-  #startProbe(peer: Peer): void {
-    if (peer.answered) this.#probe(peer);
-    else this.#firstContacts.submit(peer);
-  }
-
-  #releaseSlot(peer: Peer): void {
-    if (!peer.admitted) return;
-    peer.admitted = false;
-    this.#firstContacts.release();
-  }
-
-  #probe(peer: Peer): void {
-    if (!this.#active()) return;
-    const { clock, settings, logger, transport } = this.#o;
-    const id = pointKey(peer.point);
-    const target = key(peer.point);
-    const controller = new AbortController();
-    peer.inflight = controller;
-    const started = clock.now();
-    this.#lastProbeAt.set(id, started);
-    // A peer that sent an ETag can hold the request until its answer changes (the long poll): the
-    // wait replaces the interval, so a decision or a view change reaches this node at once.
-    const sentEtag = transport.poll ? peer.etag : undefined;
-    // One interval for both: a hold that runs its course ends when the next probe is due, so the next
-    // poll follows at once; past the longest hold the peer grants, the rest of the interval is waited
-    // (one request per probeIntervalMs whatever the interval, as docs/bootstrap.md says).
-    const interval = this.#jitteredInterval();
-    const waitMs = sentEtag === undefined ? 0 : Math.min(peer.maxWaitMs ?? LEGACY_MAX_WAIT_MS, interval);
-    const limitMs = settings.probeTimeoutMs + waitMs;
-    let expire: (err: TimeoutError) => void = () => {};
-    const expired = new Promise<never>((_, reject) => (expire = reject));
-    const timeout = (peer.probeTimeout = clock.setTimeout(() => expire(new TimeoutError(`probe of ${target} timed out after ${limitMs} ms`)), limitMs));
-    const request: Promise<PollAnswer> = transport.poll
-      ? transport.poll(peer.point, { signal: controller.signal, etag: sentEtag, waitMs })
-      : transport.probe(peer.point, { signal: controller.signal }).then((response) => ({ response, etag: undefined, heldMs: 0 }));
-    let settled = false;
-    request.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    // The transport should honour the signal; this race makes sure a stopped probe settles at once.
-    const aborted = new Promise<never>((_, reject) =>
-      controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true }),
-    );
-    let next = interval;
-    const proceed = () => {
-      peer.inflight = undefined;
-      if (!this.#active() || this.#peers.get(id) !== peer) return;
-      this.#evaluate();
-      const delay = Math.max(0, started + next - clock.now());
-      if (delay === 0) this.#startProbe(peer);
-      else peer.timer = clock.setTimeout(() => this.#startProbe(peer), delay);
-    };
-    Promise.race([request, expired, aborted])
-      .then((answer) => {
-        // An answer handled more than probeTimeoutMs after the peer sent it is stale, not fresh: after
-        // a pause of this process, the answer buffered before it must not pass for one just received
-        // (DESIGN §5.5). The peer's hold counts as its time, never as the answer's age.
-        const elapsed = clock.now() - started;
-        if (elapsed - Math.min(answer.heldMs, elapsed) > settings.probeTimeoutMs) {
-          throw new TimeoutError(`probe of ${target}: the answer came after ${settings.probeTimeoutMs} ms`);
-        }
-        return answer;
-      })
-      .then(
-        ({ response, etag, maxWaitMs }) => {
-          if (peer.inflight !== controller || !this.#active()) return;
-          this.#observations.set(id, { response, at: clock.now() });
-          peer.etag = etag;
-          peer.maxWaitMs = maxWaitMs;
-          peer.answered = true;
-          // Ask again at once after a change. An unchanged answer is asked again on the interval, which
-          // a hold that ran its course has already spent; a peer at its limit of held requests answered
-          // without holding, so that wait is the interval.
-          if (etag !== undefined && transport.poll && etag !== sentEtag) next = 0;
-          if (peer.reportedFailed) logger.info({ target }, 'contact point answers again');
-          peer.failingSince = undefined;
-          peer.reportedFailed = false;
-          if (channels.probe.hasSubscribers)
-            publish(channels.probe, { target, durationMs: clock.now() - started, ok: true, seedNodes: response.seedNodes.map(key) });
-        },
-        (err: unknown) => {
-          if (peer.inflight !== controller || !this.#active()) return;
-          if (!peer.answered) next = Math.min(next, FIRST_CONTACT_RETRY_MS);
-          peer.failingSince ??= started;
-          const failingFor = clock.now() - peer.failingSince;
-          publish(channels.probe, { target, durationMs: clock.now() - started, ok: false, error: err });
-          if (failingFor >= settings.probeFailureWindowMs && !peer.reportedFailed) {
-            peer.reportedFailed = true;
-            logger.info(
-              { target, failingForMs: failingFor, error: describeError(err) },
-              'contact point counts as failed (no successful probe within probeFailureWindowMs)',
-            );
-          } else logger.debug({ target, error: describeError(err) }, 'probe failed');
-        },
-      )
-      .finally(() => {
-        timeout.cancel();
-        if (peer.inflight !== controller) return;
-        // Answered, failed or timed out: either way the next first contact may start.
-        this.#releaseSlot(peer);
-        if (settled) return proceed();
-        // Timed out: the probe counts as failed now, but its request may still be answered. A slow
-        // peer is usually a busy one: wait one more probeTimeoutMs for this answer (then discarded as
-        // stale) on the same connection, rather than abort it and open another per probe, which turns
-        // a burst of load into a collapse (every probe timing out on a new connection).
-        this.#evaluate();
-        const linger = (peer.probeTimeout = clock.setTimeout(
-          () => controller.abort(new TimeoutError(`probe of ${target}: no answer within ${limitMs + settings.probeTimeoutMs} ms`)),
-          settings.probeTimeoutMs,
-        ));
-        Promise.race([request, aborted])
-          .then(
-            () => {
-              // Too late to count (never an observation), but the peer answers on this connection:
-              // its next probe reuses it at once, without waiting for a first-contact slot again.
-              if (peer.inflight === controller) peer.answered = true;
-            },
-            () => {},
-          )
-          .finally(() => {
-            linger.cancel();
-            if (peer.inflight === controller) proceed();
-          });
-      });
-  }
-
-  #jitteredInterval(): number {
-    return Math.round(this.#o.settings.probeIntervalMs * (1 + 0.2 * this.#random()));
   }
 
   /**
