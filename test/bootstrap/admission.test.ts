@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatHostPort } from '../../src/address.js';
 import { Admission, FIRST_CONTACT_RETRY_MS, FIRST_CONTACTS } from '../../src/bootstrap/admission.js';
 import { Coordinator } from '../../src/bootstrap/coordinator.js';
+import type { ProbeTransport } from '../../src/bootstrap/prober.js';
 import type { SeedNodesResponse } from '../../src/bootstrap/protocol.js';
 import { DiscoveryError } from '../../src/errors.js';
 import { BootstrapSettings } from '../../src/config/schema.js';
@@ -35,6 +36,20 @@ describe('Admission', () => {
 describe('Coordinator first contacts', () => {
   const self = { host: '10.0.0.1', port: 7626 };
   const peers = Array.from({ length: 20 }, (_, i) => ({ host: `10.0.0.${i + 2}`, port: 7626 }));
+
+  /** A coordinator of `self` on `clock`, probing with `probe`; `view()` is what each lookup returns. */
+  function coordinatorWith(clock: VirtualClock, settings: Record<string, unknown>, view: () => ContactPoint[], probe: ProbeTransport['probe'], random = 0.5) {
+    return new Coordinator({
+      self,
+      settings: BootstrapSettings.parse(settings),
+      discover: async () => view(),
+      transport: { probe, close: async () => {} },
+      join: async () => {},
+      clock,
+      random: () => random,
+      logger: silentLogger,
+    });
+  }
 
   /** A coordinator whose probes wait until the test answers them; records how many are in flight. */
   function held() {
@@ -114,23 +129,16 @@ describe('Coordinator first contacts', () => {
     const clock = new VirtualClock(1000);
     let view: ContactPoint[] = [self, ...peers];
     const probed: string[] = [];
-    const coordinator = new Coordinator({
-      self,
-      settings: BootstrapSettings.parse({ probeTimeoutMs: 60_000, probeFailureWindowMs: 120_000, discoveryIntervalMs: 1000 }),
-      discover: async () => view,
-      transport: {
-        probe: (p, { signal }) =>
-          new Promise((_, reject) => {
-            probed.push(formatHostPort(p));
-            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-          }),
-        close: async () => {},
-      },
-      join: async () => {},
+    const coordinator = coordinatorWith(
       clock,
-      random: () => 0.5,
-      logger: silentLogger,
-    });
+      { probeTimeoutMs: 60_000, probeFailureWindowMs: 120_000, discoveryIntervalMs: 1000 },
+      () => view,
+      (p, { signal }) =>
+        new Promise((_, reject) => {
+          probed.push(formatHostPort(p));
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+    );
     void coordinator.run().catch(() => {});
     await clock.advance(10);
     expect(probed).toHaveLength(FIRST_CONTACTS);
@@ -146,23 +154,16 @@ describe('Coordinator first contacts', () => {
     const peer = peers[0]!;
     let up = false;
     const probedAt: number[] = [];
-    const coordinator = new Coordinator({
-      self,
-      settings: BootstrapSettings.parse({ probeIntervalMs: 30_000, probeTimeoutMs: 5000, probeFailureWindowMs: 120_000, stableMarginMs: 600_000 }),
-      discover: async () => [self, peer],
-      transport: {
-        probe: async (p) => {
-          probedAt.push(clock.now());
-          if (!up) throw new DiscoveryError('probe failed: ECONNREFUSED');
-          return { self: p, seedNodes: [], lowest: self, view: 2, members: 0 };
-        },
-        close: async () => {},
-      },
-      join: async () => {},
+    const coordinator = coordinatorWith(
       clock,
-      random: () => 0.5,
-      logger: silentLogger,
-    });
+      { probeIntervalMs: 30_000, probeTimeoutMs: 5000, probeFailureWindowMs: 120_000, stableMarginMs: 600_000 },
+      () => [self, peer],
+      async (p) => {
+        probedAt.push(clock.now());
+        if (!up) throw new DiscoveryError('probe failed: ECONNREFUSED');
+        return { self: p, seedNodes: [], lowest: self, view: 2, members: 0 };
+      },
+    );
     void coordinator.run().catch(() => {});
     await clock.advance(10);
     expect(probedAt).toEqual([1000]);
@@ -190,27 +191,21 @@ describe('Coordinator first contacts', () => {
     const clock = new VirtualClock(0);
     const slow = formatHostPort(peers[0]!);
     const probesOfSlow: number[] = [];
-    const coordinator = new Coordinator({
-      self,
-      settings: BootstrapSettings.parse({ probeTimeoutMs: 1000, probeFailureWindowMs: 60_000, stableMarginMs: 600_000 }),
-      discover: async () => [self, ...peers],
-      transport: {
-        probe: (p, { signal }) =>
-          new Promise((resolve, reject) => {
-            if (formatHostPort(p) === slow) {
-              probesOfSlow.push(clock.now());
-              const t = clock.setTimeout(() => resolve({ self: p, seedNodes: [], lowest: self, view: 21, members: 0 }), 1500);
-              signal.addEventListener('abort', () => t.cancel(), { once: true });
-            }
-            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-          }),
-        close: async () => {},
-      },
-      join: async () => {},
+    const coordinator = coordinatorWith(
       clock,
-      random: () => 0,
-      logger: silentLogger,
-    });
+      { probeTimeoutMs: 1000, probeFailureWindowMs: 60_000, stableMarginMs: 600_000 },
+      () => [self, ...peers],
+      (p, { signal }) =>
+        new Promise((resolve, reject) => {
+          if (formatHostPort(p) === slow) {
+            probesOfSlow.push(clock.now());
+            const t = clock.setTimeout(() => resolve({ self: p, seedNodes: [], lowest: self, view: 21, members: 0 }), 1500);
+            signal.addEventListener('abort', () => t.cancel(), { once: true });
+          }
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        }),
+      0,
+    );
     void coordinator.run().catch(() => {});
     await clock.advance(1600);
     expect(probesOfSlow).toEqual([0, 1500]);
