@@ -62,14 +62,20 @@ async function providerPair(dir = root(), removeDir = dir, extra: Record<string,
 /** Lets the watcher start (mkdir + fs.watch) and any burst already under way settle. */
 const settle = () => sleep(100);
 
+/** Arms a watch of service svc on `watcher` with a new listener and lets it start; abort `stop` to end it. */
+async function watching(watcher: RegistryProvider) {
+  const l = listener();
+  const stop = new AbortController();
+  watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+  await settle();
+  return { l, stop };
+}
+
 describe('file provider watch', () => {
   it('a registration and a deregistration by another provider instance each call onChange', async () => {
     const { watcher, other } = await providerPair();
-    const l = listener();
-    const stop = new AbortController();
-    watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+    const { l, stop } = await watching(watcher);
     try {
-      await settle();
       const registered = l.next();
       const reg = await other.register({ host: '127.0.0.5', port: 7626 }, { service: 'svc' });
       await registered;
@@ -87,11 +93,8 @@ describe('file provider watch', () => {
 
   it('coalesces a burst of registrations into few calls', async () => {
     const { watcher, other } = await providerPair();
-    const l = listener();
-    const stop = new AbortController();
-    watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+    const { l, stop } = await watching(watcher);
     try {
-      await settle();
       const first = l.next();
       await Promise.all(Array.from({ length: 20 }, (_, i) => other.register({ host: `127.0.0.${10 + i}`, port: 1 }, { service: 'svc' })));
       await first;
@@ -108,11 +111,8 @@ describe('file provider watch', () => {
     // ttl 1 s: owners rewrite their entry every 333 ms; a write more than 500 ms after the last is late.
     const dir = root();
     const { watcher, other } = await providerPair(dir, dir, { ttlMs: 1000 });
-    const l = listener();
-    const stop = new AbortController();
-    watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+    const { l, stop } = await watching(watcher);
     try {
-      await settle();
       const registered = l.next();
       await other.register({ host: '127.0.0.5', port: 7626 }, { service: 'svc' });
       await registered;
@@ -216,11 +216,8 @@ describe('file provider watch', () => {
   it('a missing directory is created and watched', async () => {
     const base = root();
     const { watcher, other } = await providerPair(path.join(base, 'not', 'yet'), base);
-    const l = listener();
-    const stop = new AbortController();
-    watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+    const { l, stop } = await watching(watcher);
     try {
-      await settle();
       const seen = l.next();
       await other.register({ host: '127.0.0.9', port: 1 }, { service: 'svc' });
       await seen;
@@ -235,11 +232,8 @@ describe('file provider watch', () => {
     const blocker = path.join(base, 'shared');
     await import('node:fs/promises').then((fs) => fs.writeFile(blocker, 'not a directory'));
     const watcher = await fileProvider(blocker);
-    const l = listener();
-    const stop = new AbortController();
-    watcher.watch!({ service: 'svc' }, l.onChange, stop.signal);
+    const { l, stop } = await watching(watcher);
     try {
-      await settle();
       rmSync(blocker);
       await mkdir(blocker);
       // Once the retry has armed the watch it reports one change (events may have been missed).
