@@ -222,10 +222,13 @@ export function createHttpProbeTransport(options: HttpProbeOptions): ProbeTransp
             const etag = res.headers.etag;
             const held = res.headers[HELD_HEADER];
             const heldMs = held === undefined ? 0 : Number(held);
-            if (!Number.isInteger(heldMs) || heldMs < 0) throw new ProtocolError(`${where}: header ${HELD_HEADER} must be a non-negative integer`);
+            const notOurs = { hint: 'the port does not serve a clusterseed management endpoint' };
+            if (!Number.isInteger(heldMs) || heldMs < 0) throw new ProtocolError(`${where}: header ${HELD_HEADER} must be a non-negative integer`, notOurs);
             const granted = res.headers[MAX_WAIT_HEADER];
             const maxWaitMs = granted === undefined ? LEGACY_MAX_WAIT_MS : Number(granted);
-            if (!Number.isInteger(maxWaitMs) || maxWaitMs < 0) throw new ProtocolError(`${where}: header ${MAX_WAIT_HEADER} must be a non-negative integer`);
+            if (!Number.isInteger(maxWaitMs) || maxWaitMs < 0) {
+              throw new ProtocolError(`${where}: header ${MAX_WAIT_HEADER} must be a non-negative integer`, notOurs);
+            }
             resolve({ response, etag: typeof etag === 'string' && etag.length <= 128 ? etag : undefined, heldMs, maxWaitMs });
           } catch (err) {
             reject(err);

@@ -140,6 +140,29 @@ describe('long poll at the endpoint', () => {
     expect((await secured.poll(undefined, 0)).response).toEqual(undecided);
   });
 
+  it('a malformed hold header from a peer is a ProtocolError naming the header, never an answer', async () => {
+    for (const [header, value] of [
+      [HELD_HEADER, '-5'],
+      [MAX_WAIT_HEADER, 'soon'],
+    ] as const) {
+      const server = http.createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json', etag: 'W/"x"', [header]: value });
+        res.end(JSON.stringify(undecided));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      const transport = createHttpProbeTransport({ defaultPort: port, logger: silentLogger });
+      transports.push(transport);
+      const err = await transport.poll!({ host: '127.0.0.1', port }, { signal: AbortSignal.timeout(5000), etag: undefined, waitMs: 0 }).catch(
+        (e: unknown) => e,
+      );
+      await transport.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      expect(err, header).toMatchObject({ code: 'CLUSTERSEED_E_PROTOCOL', hint: expect.stringContaining('clusterseed management endpoint') });
+      expect((err as Error).message).toContain(`header ${header} must be a non-negative integer`);
+    }
+  });
+
   it('a prober that goes away, or close(), releases the hold: no listener is left', async () => {
     const e = await endpointWithState();
     const { etag } = await e.poll(undefined, 0);
